@@ -1,0 +1,195 @@
+"""Checkpoint folders and safe loading of official weight files.
+
+A deepaudio checkpoint is a folder::
+
+    config.json        {"format_version": 1, "kind": "<model kind>", "config": {...}, "meta": {...}}
+    model.safetensors  the state dict (no pickled code anywhere)
+    (extra files)      e.g. vocab.txt for the TTS
+
+Model classes declare ``kind`` and ``config_class`` and register themselves with
+:func:`register_model`; ``load_model(dir)`` builds the right class from ``config.json``.
+Official ``.pt/.pth/.bin`` files are read with ``torch.load(weights_only=True)`` only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from deepaudio.config import from_dict, to_dict
+from deepaudio.errors import CheckpointError
+from deepaudio.io.atomic import atomic_dir
+
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+_MODEL_CLASSES: dict[str, type] = {}
+
+
+def register_model(cls: type) -> type:
+    """Class decorator: make ``cls`` loadable by :func:`load_model` under ``cls.kind``."""
+    kind = cls.kind
+    if kind in _MODEL_CLASSES and _MODEL_CLASSES[kind] is not cls:
+        raise ValueError(f"model kind {kind!r} registered twice")
+    _MODEL_CLASSES[kind] = cls
+    return cls
+
+
+def save_checkpoint(directory: str | Path, kind: str, config: Any, state_dict: Mapping[str, torch.Tensor],
+                    meta: Mapping[str, Any] | None = None, extra_files: Mapping[str, str | bytes] | None = None,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write a checkpoint folder atomically (the old folder, if any, is replaced as a whole).
+
+    ``dtype`` casts floating tensors (e.g. ``torch.float16`` for shipped weights).
+    """
+    cfg = to_dict(config) if not isinstance(config, Mapping) else dict(config)
+    tensors = {}
+    for k, v in state_dict.items():
+        v = v.detach().to("cpu")
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.contiguous()
+    directory = Path(directory)
+    with atomic_dir(directory) as tmp:
+        doc = {"format_version": FORMAT_VERSION, "kind": kind, "config": cfg, "meta": dict(meta or {})}
+        (tmp / CONFIG_NAME).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+        save_file(tensors, str(tmp / WEIGHTS_NAME))
+        for name, content in (extra_files or {}).items():
+            target = tmp / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content)
+    return directory
+
+
+def read_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Return ``(config document, state dict)`` of a checkpoint folder, validating both."""
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise CheckpointError("checkpoint folder not found", directory,
+                              "give a folder holding config.json and model.safetensors")
+    cfg_path = directory / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise CheckpointError("no config.json in checkpoint folder", directory,
+                              "official files must be converted first: deepaudio convert")
+    try:
+        doc = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"config.json is not valid JSON ({exc})", cfg_path) from exc
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"unsupported checkpoint format_version {version!r}", cfg_path,
+                              f"this deepaudio reads versions <= {FORMAT_VERSION}; upgrade deepaudio")
+    return doc, load_safetensors(directory / WEIGHTS_NAME)
+
+
+def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("weights file not found", path)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read safetensors file ({exc})", path, "the file may be truncated") from exc
+
+
+def load_weights_file(path: str | Path) -> dict[str, Any]:
+    """Load an official weight file safely: safetensors, or torch pickles with ``weights_only=True``.
+
+    Files that need arbitrary pickled code are refused: we never execute code from a checkpoint.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError("weights file not found", path)
+    if path.suffix == ".safetensors":
+        return load_safetensors(path)
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise CheckpointError("refusing to load: the file needs pickled code to unpickle", path,
+                                  "re-save it as plain tensors or safetensors with the original tool") from exc
+        raise CheckpointError(f"cannot read weights ({msg})", path, "the file may be truncated or not a torch file") from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"expected a dict of tensors, got {type(obj).__name__}", path)
+    return obj
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
+               expect_kind: str | tuple[str, ...] | None = None):
+    """Build the registered model class named in ``config.json`` and load its weights strictly."""
+    doc, state = read_checkpoint(directory)
+    kind = doc.get("kind")
+    if expect_kind is not None:
+        allowed = (expect_kind,) if isinstance(expect_kind, str) else expect_kind
+        if kind not in allowed:
+            raise CheckpointError(f"checkpoint holds a {kind!r} model, expected {' or '.join(allowed)}", directory)
+    if kind not in _MODEL_CLASSES:
+        _import_model_modules()
+    cls = _MODEL_CLASSES.get(kind)
+    if cls is None:
+        raise CheckpointError(f"unknown model kind {kind!r}", directory)
+    config = from_dict(cls.config_class, doc["config"])
+    model = cls(config)
+    load_state_strict(model, state, directory)
+    model.checkpoint_meta = doc.get("meta", {})
+    model.eval()
+    return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+
+
+def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
+    """``load_state_dict(strict=True)`` with a one-line error that names the first few mismatches."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shape = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+        if shape:
+            k = shape[0]
+            parts.append(f"{len(shape)} with other shapes (e.g. {k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)})")
+        raise CheckpointError("weights do not match the model: " + "; ".join(parts), source,
+                              "check that the config/preset matches the checkpoint")
+    module.load_state_dict(dict(state), strict=True)
+
+
+def _import_model_modules() -> None:
+    """Import the model packages so that their classes register (lazily: no import-time work)."""
+    import importlib
+
+    for name in ("deepaudio.models.registry",):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            pass
+
+
+class Pretrained:
+    """Mixin for ``nn.Module`` models: ``save_pretrained`` / ``from_pretrained`` via a checkpoint folder."""
+
+    kind: str = ""
+    config_class: type = object
+
+    def save_pretrained(self, directory: str | Path, meta: Mapping[str, Any] | None = None,
+                        extra_files: Mapping[str, str | bytes] | None = None,
+                        dtype: torch.dtype | None = None) -> Path:
+        return save_checkpoint(directory, self.kind, self.config, self.state_dict(), meta, extra_files, dtype)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
+                        dtype: torch.dtype | None = None):
+        return load_model(directory, device=device, dtype=dtype, expect_kind=cls.kind)

@@ -1,0 +1,51 @@
+"""``deepaudio info``: versions, devices, optional backends and the bundled default models."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import platform
+
+NAME = "info"
+HELP = "show versions, devices, optional backends and bundled models"
+
+_OPTIONAL = {
+    "accelerate": "training on many devices (extra: train)",
+    "faster_whisper": "WER (extra: eval)",
+    "resemblyzer": "speaker similarity fallback (extra: eval)",
+    "silero_vad": "speech presence / voice-over detection (extra: eval)",
+    "speechmos": "DNSMOS (extra: eval)",
+    "mediapipe": "face mesh / lip contour (extra: vision)",
+    "transformers": "FLAN-T5 / MiniLM text encoders (extra: text)",
+    "open_clip": "CLIP visual/text encoder for official MMAudio weights",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def run(args: argparse.Namespace) -> int:
+    import av
+    import numpy as np
+    import torch
+
+    from deepaudio import __version__
+
+    print(f"deepaudio {__version__}")
+    print(f"python {platform.python_version()} on {platform.machine()}")
+    print(f"torch {torch.__version__}  numpy {np.__version__}  av {av.__version__}")
+    cuda = torch.cuda.is_available()
+    print(f"devices: cpu ({torch.get_num_threads()} threads)"
+          + (f", cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})" if cuda else ""))
+    print("optional backends:")
+    for mod, what in _OPTIONAL.items():
+        ok = importlib.util.find_spec(mod) is not None
+        print(f"  {'yes' if ok else 'no ':3}  {mod:15} {what}")
+    try:
+        from deepaudio.assets import describe_bundled
+    except ImportError:
+        print("bundled default models: none yet")
+    else:
+        print(describe_bundled())
+    return 0

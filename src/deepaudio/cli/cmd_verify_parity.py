@@ -1,0 +1,33 @@
+"""``deepaudio verify-parity FILE...``: compare our modules with official reference vectors."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "verify-parity"
+HELP = "run official reference-vector files against our implementation"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="<case>.safetensors files (the .json sidecar sits beside)")
+    parser.add_argument("--tolerance", type=float, default=1e-4, help="max absolute error allowed (default 1e-4)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepaudio.convert.parity import run_case
+    from deepaudio.errors import DeepAudioError
+
+    failed = 0
+    for path in args.files:
+        try:
+            results = run_case(path, tolerance=args.tolerance)
+        except DeepAudioError as exc:
+            print(f"FAIL  {exc}")
+            failed += 1
+            continue
+        for r in results:
+            status = "ok  " if r.ok else "FAIL"
+            failed += 0 if r.ok else 1
+            print(f"{status}  {r.case:28} {r.output:32} max_abs_err={r.max_abs_err:.3e}  shape={list(r.shape)}")
+    print(f"{'all outputs within' if not failed else f'{failed} failure(s); tolerance'} {args.tolerance:g}")
+    return 1 if failed else 0

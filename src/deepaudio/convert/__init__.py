@@ -1,0 +1,1 @@
+"""Official checkpoint layouts -> deepaudio checkpoints, and the parity runner (``verify-parity``)."""

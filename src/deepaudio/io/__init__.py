@@ -1,0 +1,1 @@
+"""Audio and video input/output: read, resample, probe, sample frames, mux, subtitles."""
