@@ -27,6 +27,7 @@ HANDLER_MODULES = (
     "deepaudio.convert.parity_f5",
     "deepaudio.convert.parity_vocoders",
     "deepaudio.convert.parity_mmaudio",
+    "deepaudio.convert.parity_dsp",
 )
 
 

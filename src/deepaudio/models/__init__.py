@@ -1,0 +1,1 @@
+"""Networks: the F5-TTS DiT (tts/), the MMAudio MM-DiT (v2a/), vocoders, encoders and the MoF gate."""
