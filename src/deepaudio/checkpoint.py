@@ -119,7 +119,8 @@ def load_weights_file(path: str | Path) -> dict[str, Any]:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError("refusing to load: the file needs pickled code to unpickle", path,
                                   "re-save it as plain tensors or safetensors with the original tool") from exc
-        raise CheckpointError(f"cannot read weights ({msg})", path, "the file may be truncated or not a torch file") from exc
+        raise CheckpointError(f"cannot read weights ({msg})", path,
+                              "the file may be truncated or not a torch file") from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"expected a dict of tensors, got {type(obj).__name__}", path)
     return obj
