@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "deepaudio.models.vocoders.vocos",
     "deepaudio.models.vocoders.bigvgan",
     "deepaudio.models.encoders.synchformer",
+    "deepaudio.models.gate",
 )
 
 for _name in MODEL_MODULES:
