@@ -28,7 +28,7 @@ py=.venv/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # PyTorch first and pinned, so that no other requirement pulls a multi-gigabyte CUDA build.
 "$py" -m pip install -q "${DEEPAUDIO_TORCH:-torch==2.13.0}" 2>&1 | grep -v '^WARNING: Location' || true
-extras="eval,voices"
-[ "$mode" = "test" ] && extras="eval,voices,train,dev"
+extras="eval,voices,text"
+[ "$mode" = "test" ] && extras="eval,voices,text,train,dev"
 "$py" -m pip install -q -e ".[${extras}]" 2>&1 | grep -v '^WARNING: Location' || true
 "$py" -c "import deepaudio, torch; print('setup: deepaudio ready (torch', torch.__version__ + ')')"
