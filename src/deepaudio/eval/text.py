@@ -1,0 +1,39 @@
+"""Text normalisation shared by WER scoring (and anything else that compares transcripts).
+
+SYSTEM-NOTES "Evaluation used by the paper": punctuation stripped, lower-cased. Like the F5-TTS
+evaluation script we keep apostrophes inside words ("don't" stays one word) and remove every other
+punctuation mark; dashes and slashes become spaces so that "well-known" and "well known" score alike
+whichever form the recogniser chose. Unicode quotes are folded to ASCII first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+_SPACERS = re.compile(r"[\-\u2010-\u2015/_]+")
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case, drop punctuation (keeping in-word apostrophes) and collapse whitespace."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    text = _SPACERS.sub(" ", text)
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch == "'" or not (cat.startswith("P") or cat.startswith("S")):
+            out.append(ch)
+        else:
+            out.append(" ")
+    words = []
+    for word in "".join(out).split():
+        word = word.strip("'")
+        if word:
+            words.append(word)
+    return " ".join(words)
+
+
+def words(text: str) -> list[str]:
+    """Normalised word list of ``text``."""
+    return normalize_text(text).split()
