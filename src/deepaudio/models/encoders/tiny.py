@@ -1,0 +1,145 @@
+"""Small trainable condition encoders for the ``tiny`` V2A configuration.
+
+CLIP and Synchformer weights cannot be installed offline, so the bundled default learns its own
+encoders jointly with the MM-DiT. They emit the same kinds of token streams the MM-DiT expects:
+
+- semantic stream (CLIP's place): one token per frame at 8 fps, ``clip_dim`` wide;
+- sync stream (Synchformer's place): 16-frame windows with stride 8 over 25 fps frames, 8 tokens
+  per window (24 tokens/s), ``sync_dim`` wide. Each frame is seen together with its difference to
+  the previous frame, so motion onsets (impacts, mouth movement) are visible to a per-frame CNN;
+- text stream (CLIP text's place): UTF-8 bytes through a small transformer, padded/cropped to
+  ``text_seq_len`` tokens.
+
+Shape key: B batch, T frames, H/W pixels, S sync windows, L text tokens, D widths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import nn
+
+SYNC_WINDOW = 16
+SYNC_STRIDE = 8
+SYNC_TOKENS_PER_WINDOW = 8
+
+
+@dataclass(frozen=True)
+class TinyEncoderConfig:
+    image_size: int = 64
+    channels: tuple[int, ...] = (16, 32, 64, 96)
+    clip_dim: int = 64
+    sync_dim: int = 64
+    text_dim: int = 64
+    text_seq_len: int = 16
+    text_layers: int = 2
+    text_heads: int = 4
+
+
+def _cnn(in_ch: int, channels: tuple[int, ...], out_dim: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    c = in_ch
+    for ch in channels:
+        layers += [nn.Conv2d(c, ch, 3, stride=2, padding=1), nn.GroupNorm(min(8, ch), ch), nn.SiLU()]
+        c = ch
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, out_dim)]
+    return nn.Sequential(*layers)
+
+
+def _to_float(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, T, H, W, 3) -> float (B, T, 3, H, W) in [-1, 1]."""
+    x = frames.float() if frames.dtype == torch.uint8 else frames
+    if frames.dtype == torch.uint8:
+        x = x / 127.5 - 1.0
+    return rearrange(x, "b t h w c -> b t c h w")
+
+
+class TinySemanticEncoder(nn.Module):
+    """Per-frame CNN over 8 fps frames -> (B, T8, clip_dim)."""
+
+    def __init__(self, cfg: TinyEncoderConfig):
+        super().__init__()
+        self.net = _cnn(3, cfg.channels, cfg.clip_dim)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = _to_float(frames)
+        b = x.shape[0]
+        y = self.net(rearrange(x, "b t c h w -> (b t) c h w"))
+        return rearrange(y, "(b t) d -> b t d", b=b)
+
+
+class TinySyncEncoder(nn.Module):
+    """Frames + frame differences at 25 fps -> 8 tokens per 16-frame window (stride 8)."""
+
+    def __init__(self, cfg: TinyEncoderConfig):
+        super().__init__()
+        self.frame_net = _cnn(6, cfg.channels, cfg.sync_dim)
+        # Within a window, a temporal conv mixes neighbouring frames; stride 2 gives 16 -> 8 tokens.
+        self.temporal = nn.Conv1d(cfg.sync_dim, cfg.sync_dim, kernel_size=3, stride=2, padding=1)
+        self.norm = nn.LayerNorm(cfg.sync_dim)
+
+    @staticmethod
+    def num_windows(num_frames: int) -> int:
+        return max(0, (num_frames - SYNC_WINDOW) // SYNC_STRIDE + 1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = _to_float(frames)  # (b, t, 3, h, w)
+        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
+        b, t = x.shape[:2]
+        s = self.num_windows(t)
+        if s < 1:
+            raise ValueError(f"need at least {SYNC_WINDOW} frames at 25 fps for the sync stream, got {t}")
+        per_frame = self.frame_net(rearrange(torch.cat([x, diff], dim=2), "b t c h w -> (b t) c h w"))
+        per_frame = rearrange(per_frame, "(b t) d -> b t d", b=b)  # (b, t, d)
+        windows = per_frame.unfold(1, SYNC_WINDOW, SYNC_STRIDE)  # (b, s, d, 16)
+        tokens = self.temporal(rearrange(windows, "b s d w -> (b s) d w"))  # (b*s, d, 8)
+        tokens = rearrange(tokens, "(b s) d k -> b (s k) d", b=b)
+        return self.norm(tokens)
+
+
+class TinyTextEncoder(nn.Module):
+    """UTF-8 bytes -> a small transformer -> (B, text_seq_len, text_dim). Empty text gives pad tokens."""
+
+    PAD = 256
+
+    def __init__(self, cfg: TinyEncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(257, cfg.text_dim)
+        self.pos = nn.Parameter(torch.zeros(1, cfg.text_seq_len, cfg.text_dim))
+        layer = nn.TransformerEncoderLayer(cfg.text_dim, cfg.text_heads, cfg.text_dim * 4, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg.text_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.text_dim)
+
+    def tokenize(self, texts: list[str]) -> torch.Tensor:
+        n = self.cfg.text_seq_len
+        ids = torch.full((len(texts), n), self.PAD, dtype=torch.long)
+        for i, t in enumerate(texts):
+            b = list(t.lower().encode("utf-8"))[:n]
+            if b:
+                ids[i, : len(b)] = torch.tensor(b)
+        return ids
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        ids = self.tokenize(texts).to(self.pos.device)
+        x = self.embed(ids) + self.pos
+        x = self.encoder(x, src_key_padding_mask=None)
+        return self.norm(x)
+
+
+class TinyConditionEncoder(nn.Module):
+    """All three streams; ``forward`` returns (clip_f, sync_f, text_f) as the MM-DiT consumes them."""
+
+    def __init__(self, cfg: TinyEncoderConfig):
+        super().__init__()
+        self.config = cfg
+        self.semantic = TinySemanticEncoder(cfg)
+        self.sync = TinySyncEncoder(cfg)
+        self.text = TinyTextEncoder(cfg)
+
+    def forward(self, frames_8fps: torch.Tensor, frames_25fps: torch.Tensor,
+                prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.semantic(frames_8fps), self.sync(frames_25fps), self.text(prompts)
