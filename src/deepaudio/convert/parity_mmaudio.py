@@ -1,0 +1,62 @@
+"""Parity handlers for the MMAudio network, its latent VAE and the Synchformer visual encoder.
+
+Each handler builds our module from the sidecar's ``constructor_kwargs`` (never from fixed sizes),
+loads the official ``weights.*`` through the same key mapping the converters use, and reproduces the
+sidecar's calls (see ``shared/parity/README.md``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from deepaudio.convert.parity import register_handler
+from deepaudio.errors import ParityError
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+@register_handler("mmaudio.model.networks.MMAudio")
+def mmaudio_network(sidecar: dict, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    from deepaudio.convert.mmaudio import network_from_official
+    from deepaudio.models.v2a.config import mmaudio_config_from_kwargs
+    from deepaudio.models.v2a.sampling import sample_latents
+
+    cfg = mmaudio_config_from_kwargs(sidecar["constructor_kwargs"])
+    net = network_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case")).eval()
+    latent, t = tensors["in.latent"], tensors["in.t"]
+    clip_f, sync_f, text_f = tensors["in.clip_f"], tensors["in.sync_f"], tensors["in.text_f"]
+    b = latent.shape[0]
+    cond = net.preprocess_conditions(clip_f, sync_f, text_f)
+    empty = net.get_empty_conditions(b)
+    steps = _euler_steps(sidecar)
+    x1 = sample_latents(net, tensors["in.x0"], cond, empty, cfg_strength=4.5, steps=steps)
+    out = {
+        "out.velocity": net(latent, clip_f, sync_f, text_f, t),
+        "out.velocity_predict_flow": net.predict_flow(latent, t, cond),
+        "out.velocity_uncond": net.predict_flow(latent, t, empty),
+        "out.velocity_cfg": net.ode_wrapper(tensors["in.t_cfg"], latent, cond, empty, 4.5),
+        "out.x1": x1,
+        "out.x1_unnormalized": net.unnormalize(x1),
+        "out.normalized": net.normalize(tensors["in.latent_to_norm"]),
+        "out.unnormalized": net.unnormalize(tensors["in.latent_to_norm"]),
+        "dbg.t_embed": net.t_embed(t),
+        "dbg.t_embed_freqs": net.t_embed.freqs,
+        "dbg.latent_rot": net.latent_rot,
+        "dbg.clip_rot": net.clip_rot,
+    }
+    for name in ("clip_f", "sync_f", "text_f", "clip_f_c", "text_f_c"):
+        out[f"dbg.cond.{name}"] = getattr(cond, name)
+        out[f"dbg.empty_cond.{name}"] = getattr(empty, name)
+    return out
+
+
+def _euler_steps(sidecar: dict) -> int:
+    for call in sidecar.get("calls", []):
+        text = call.get("call", "")
+        if call.get("output") == "out.x1" and "num_steps=" in text:
+            return int(text.split("num_steps=")[1].split(")")[0].split(",")[0])
+    if "dbg.sample_t" in sidecar.get("tensors", {}):
+        return int(sidecar["tensors"]["dbg.sample_t"]["shape"][0])
+    raise ParityError("cannot find the number of Euler steps of out.x1 in the sidecar", sidecar.get("case"))
