@@ -60,3 +60,25 @@ def _euler_steps(sidecar: dict) -> int:
     if "dbg.sample_t" in sidecar.get("tensors", {}):
         return int(sidecar["tensors"]["dbg.sample_t"]["shape"][0])
     raise ParityError("cannot find the number of Euler steps of out.x1 in the sidecar", sidecar.get("case"))
+
+
+@register_handler("mmaudio.ext.autoencoder.vae.VAE")
+def mmaudio_vae(sidecar: dict, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    from deepaudio.convert.mmaudio import vae_from_official
+    from deepaudio.models.v2a.config import VAEConfig
+
+    kw = sidecar["constructor_kwargs"]
+    cfg = VAEConfig(data_dim=kw["data_dim"], embed_dim=kw["embed_dim"], hidden_dim=kw["hidden_dim"])
+    vae = vae_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case")).eval()
+    mel = tensors["in.mel"]
+    post = vae.encode(mel)
+    out = {
+        "out.moments": vae.encoder(vae.normalize(mel)),
+        "out.mean": post.mean,
+        "out.logvar": post.logvar,
+        "out.std": post.std,
+        "out.decoded_mean": vae.decode(post.mean),
+        "out.decoded_z": vae.decode(tensors["in.z"]),
+    }
+    out.update({f"effective_weights.{k}": v for k, v in vae.state_dict().items()})
+    return out
