@@ -194,3 +194,34 @@ class Pretrained:
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
                         dtype: torch.dtype | None = None):
         return load_model(directory, device=device, dtype=dtype, expect_kind=cls.kind)
+
+
+def read_config(directory: str | Path, expect_kind: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The validated ``config.json`` document of a folder that may hold no weights of its own (a bundle
+    of sub-checkpoints such as a pipeline folder)."""
+    directory = Path(directory).expanduser()
+    cfg_path = directory / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise CheckpointError("no config.json in folder", directory, "give a deepaudio checkpoint folder")
+    try:
+        doc = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"config.json is not valid JSON ({exc})", cfg_path) from exc
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"unsupported format_version {version!r}", cfg_path, "upgrade deepaudio")
+    if expect_kind is not None:
+        allowed = (expect_kind,) if isinstance(expect_kind, str) else expect_kind
+        if doc.get("kind") not in allowed:
+            raise CheckpointError(f"folder holds a {doc.get('kind')!r}, expected {' or '.join(allowed)}", directory)
+    return doc
+
+
+def write_config(directory: str | Path, kind: str, config: Mapping[str, Any], meta: Mapping[str, Any] | None = None
+                 ) -> None:
+    """Write a bundle's ``config.json`` atomically inside an existing folder."""
+    from deepaudio.io.atomic import atomic_path
+
+    doc = {"format_version": FORMAT_VERSION, "kind": kind, "config": dict(config), "meta": dict(meta or {})}
+    with atomic_path(Path(directory) / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")

@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "deepaudio.models.vocoders.bigvgan",
     "deepaudio.models.encoders.synchformer",
     "deepaudio.models.gate",
+    "deepaudio.models.encoders.tiny_bundle",
 )
 
 for _name in MODEL_MODULES:
