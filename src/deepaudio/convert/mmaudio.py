@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import load_state_strict
+from deepaudio.models.encoders.synchformer import Synchformer, SynchformerConfig, official_state_to_ours
 from deepaudio.models.v2a.config import MMAudioConfig, VAEConfig
 from deepaudio.models.v2a.mmdit import MMAudioNet
 from deepaudio.models.v2a.vae import MelVAE
@@ -38,3 +39,10 @@ def vae_from_official(state: Mapping[str, torch.Tensor], config: VAEConfig, sour
                 state[key] = mp_effective_weight(state[key])
     load_state_strict(vae, state, source)
     return vae
+
+
+def synchformer_from_official(state: Mapping[str, torch.Tensor], config: SynchformerConfig,
+                              source: str | Path = "state dict", device: torch.device | str = "cpu") -> Synchformer:
+    model = Synchformer(config, device=device)
+    load_state_strict(model, official_state_to_ours(dict(state)), source)
+    return model

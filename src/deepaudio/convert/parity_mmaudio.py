@@ -82,3 +82,22 @@ def mmaudio_vae(sidecar: dict, tensors: dict[str, torch.Tensor]) -> dict[str, to
     }
     out.update({f"effective_weights.{k}": v for k, v in vae.state_dict().items()})
     return out
+
+
+@register_handler("mmaudio.ext.synchformer.Synchformer")
+def synchformer(sidecar: dict, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    from deepaudio.convert.mmaudio import synchformer_from_official
+    from deepaudio.models.encoders.synchformer import SynchformerConfig
+
+    vit = sidecar.get("constructor_kwargs", {}).get("VIT", {})
+    cfg = SynchformerConfig(**{field: vit[key] for key, field in _VIT_FIELDS.items() if key in vit})
+    model = synchformer_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case"))
+    frames = tensors["in.frames"]
+    b, s, t, c, h, w = frames.shape
+    x = frames.reshape(b * s, t, c, h, w).transpose(1, 2)
+    return {"out.features": model.eval()(frames), "dbg.tokens": model.vfeat_extractor.forward_features(x)}
+
+
+_VIT_FIELDS = {"EMBED_DIM": "embed_dim", "DEPTH": "depth", "NUM_HEADS": "num_heads", "MLP_RATIO": "mlp_ratio",
+               "PATCH_SIZE": "patch_size", "PATCH_SIZE_TEMP": "patch_size_temp",
+               "TEMPORAL_RESOLUTION": "temporal_resolution", "CHANNELS": "in_chans", "QKV_BIAS": "qkv_bias"}
