@@ -1,0 +1,39 @@
+"""The bundled default models, shipped inside the package (``assets/default/<part>``).
+
+Each part is a checkpoint folder trained on the procedural toy world with the project's own
+``deepaudio train`` commands; ``TRAINING.md`` beside each records the command, data seed, steps and
+losses. Official weights are never bundled: users pass their local folders with ``--model``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from deepaudio.errors import CheckpointError
+
+DEFAULT_ROOT = Path(__file__).resolve().parent / "default"
+PARTS = ("v2a", "tts", "v2s", "router", "vocoder")
+
+
+def bundled_dir(part: str) -> Path:
+    """Folder of a bundled default part; a clear error when this install has none."""
+    path = DEFAULT_ROOT / part
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"this install has no bundled default {part} model", path,
+                              "pass a model folder with --model (see README: official weights)")
+    return path
+
+
+def describe_bundled() -> str:
+    lines = ["bundled default models:"]
+    for part in PARTS:
+        cfg = DEFAULT_ROOT / part / "config.json"
+        if not cfg.is_file():
+            lines.append(f"  {part:8} not bundled")
+            continue
+        meta = json.loads(cfg.read_text()).get("meta", {})
+        size = sum(p.stat().st_size for p in (DEFAULT_ROOT / part).rglob("*") if p.is_file())
+        steps = meta.get("steps", "?")
+        lines.append(f"  {part:8} {size / 1e6:5.1f} MB, {steps} training steps ({DEFAULT_ROOT / part})")
+    return "\n".join(lines)
