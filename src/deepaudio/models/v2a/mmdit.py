@@ -50,7 +50,8 @@ class PreprocessedConditions:
                                         zip(dataclasses.astuple(self), dataclasses.astuple(other))))
 
 
-def _input_proj(cfg: MMAudioConfig, in_dim: int, conv_in: bool, kernel: int, act: nn.Module | None, kw) -> nn.Sequential:
+def _input_proj(cfg: MMAudioConfig, in_dim: int, conv_in: bool, kernel: int, act: nn.Module | None,
+                kw: dict) -> nn.Sequential:
     first = ChannelLastConv1d(in_dim, cfg.hidden_dim, 7, padding=3, **kw) if conv_in \
         else nn.Linear(in_dim, cfg.hidden_dim, **kw)
     layers = [first] + ([act] if act is not None else [])

@@ -20,8 +20,7 @@ from torch import nn
 
 from deepaudio.checkpoint import Pretrained, register_model
 from deepaudio.models.v2a.config import VAEConfig
-from deepaudio.models.v2a.vae_layers import (AttnBlock1d, Downsample1d, MPConv1d, ResnetBlock1d, Upsample1d,
-                                             mp_silu)
+from deepaudio.models.v2a.vae_layers import AttnBlock1d, Downsample1d, MPConv1d, ResnetBlock1d, Upsample1d, mp_silu
 from deepaudio.models.v2a.vae_stats import STATS
 
 
