@@ -191,7 +191,7 @@ class VocosBackbone(nn.Module):
         return self.final_layer_norm(x.transpose(1, 2))  # (B, T, D)
 
 
-class _ISTFT(nn.Module):
+class ISTFT(nn.Module):
     """Inverse STFT; 'same' is Vocos' own overlap-add that keeps T*hop samples (no centre trimming)."""
 
     def __init__(self, n_fft: int, hop_length: int, padding: str):
@@ -219,7 +219,7 @@ class ISTFTHead(nn.Module):
     def __init__(self, cfg: VocosConfig):
         super().__init__()
         self.out = nn.Linear(cfg.dim, cfg.head_n_fft + 2)
-        self.istft = _ISTFT(cfg.head_n_fft, cfg.head_hop_length, cfg.head_padding)
+        self.istft = ISTFT(cfg.head_n_fft, cfg.head_hop_length, cfg.head_padding)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         x = self.out(h).transpose(1, 2)  # (B, 2F, T)
