@@ -8,8 +8,8 @@ waveform (Sec. 3.2), which is why it is ~10x faster than BigVGAN on CPU.
 Module names, buffers and maths follow ``vocos==0.1.0`` (``Vocos.from_hparams(config.yaml)``) so the
 released ``pytorch_model.bin`` loads strictly, including the torchaudio buffers
 ``feature_extractor.mel_spec.spectrogram.window`` and ``feature_extractor.mel_spec.mel_scale.fb`` and
-``head.istft.window``. torchaudio is not available beside torch 2.13, so its ``MelSpectrogram``
-(periodic Hann, reflect padding when centred, power 1, HTK filters without norm) is re-done here.
+``head.istft.window``. torchaudio is not available beside torch 2.13; its ``MelSpectrogram`` (periodic
+Hann, reflect padding when centred, power 1, HTK filters without norm) is ``deepaudio.dsp.mel``.
 
 Shape key: B batch, L samples, M mel bins (100), T frames, D backbone width, H hidden width,
 F = n_fft/2 + 1 frequency bins.
@@ -17,9 +17,8 @@ F = n_fft/2 + 1 frequency bins.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,9 +27,10 @@ from torch import nn
 
 from deepaudio.checkpoint import Pretrained, load_state_strict, load_weights_file, register_model
 from deepaudio.config import Registry
+from deepaudio.dsp.mel import VOCOS_24K, mel_filterbank, mel_spectrogram
 from deepaudio.errors import CheckpointError, ConfigError
 
-__all__ = ["VocosConfig", "Vocos", "VOCOS_PRESETS", "htk_mel_filterbank", "config_from_official"]
+__all__ = ["VocosConfig", "Vocos", "VOCOS_PRESETS", "config_from_official"]
 
 PADDINGS = ("center", "same")
 
@@ -89,23 +89,6 @@ def config_from_official(doc: Mapping) -> VocosConfig:
         raise ConfigError(f"Vocos config lacks {exc.args[0]!r}") from exc
 
 
-def htk_mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int) -> torch.Tensor:
-    """Triangular filters [F, M] on the HTK mel scale without area norm (torchaudio ``melscale_fbanks`` defaults).
-
-    Filters are built in Hz from ``n_mels + 2`` points equally spaced in mel, with
-    mel = 2595 log10(1 + f / 700) (HTK), and evaluated at the ``n_freqs`` STFT bin centres.
-    """
-    all_freqs = torch.linspace(0, sample_rate // 2, n_freqs)
-    m_min = 2595.0 * math.log10(1.0 + f_min / 700.0)
-    m_max = 2595.0 * math.log10(1.0 + f_max / 700.0)
-    f_pts = 700.0 * (10 ** (torch.linspace(m_min, m_max, n_mels + 2) / 2595.0) - 1.0)
-    f_diff = f_pts[1:] - f_pts[:-1]  # (M+1,)
-    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)  # (F, M+2)
-    down = -slopes[:, :-2] / f_diff[:-1]
-    up = slopes[:, 2:] / f_diff[1:]
-    return torch.clamp(torch.minimum(down, up), min=0.0)
-
-
 class _Spectrogram(nn.Module):
     def __init__(self, n_fft: int):
         super().__init__()
@@ -115,7 +98,12 @@ class _Spectrogram(nn.Module):
 class _MelScale(nn.Module):
     def __init__(self, n_fft: int, n_mels: int, sample_rate: int):
         super().__init__()
-        self.register_buffer("fb", htk_mel_filterbank(n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate))
+        fb = torch.empty(n_fft // 2 + 1, n_mels)  # torchaudio orientation [F, M]
+        if fb.device.type != "meta":  # a meta build (shape checks) has no values to compute
+            # f_max = sr // 2, torchaudio's default
+            fb.copy_(mel_filterbank(sample_rate, n_fft, n_mels, 0.0, float(sample_rate // 2), "htk", None,
+                                    "torchaudio", device=fb.device).T)
+        self.register_buffer("fb", fb)
 
 
 class _MelSpectrogram(nn.Module):
@@ -128,23 +116,22 @@ class _MelSpectrogram(nn.Module):
 
 
 class MelFeatures(nn.Module):
-    """waveform [B, L] -> log-mel [B, M, T]; T = L // hop + 1 ('center') or L // hop ('same')."""
+    """waveform [B, L] -> log-mel [B, M, T]; T = L // hop + 1 ('center') or L // hop ('same').
+
+    The recipe is ``deepaudio.dsp.mel`` with the Vocos settings (``VOCOS_24K``: like F5-TTS' mel but a
+    1e-7 log floor), run on the stored buffers.
+    """
 
     def __init__(self, cfg: VocosConfig):
         super().__init__()
-        self.cfg = cfg
+        self.settings = replace(VOCOS_24K, sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                                win_length=cfg.n_fft, n_mels=cfg.n_mels, f_max=float(cfg.sample_rate // 2),
+                                padding=cfg.padding)
         self.mel_spec = _MelSpectrogram(cfg)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        cfg = self.cfg
-        if cfg.padding == "same":  # frame k centred on sample k*hop + win/2 - (win-hop)/2
-            pad = (cfg.n_fft - cfg.hop_length) // 2
-            audio = F.pad(audio, (pad, pad), mode="reflect")
-        spec = torch.stft(audio, cfg.n_fft, cfg.hop_length, cfg.n_fft, window=self.mel_spec.spectrogram.window,
-                          center=cfg.padding == "center", pad_mode="reflect", normalized=False, onesided=True,
-                          return_complex=True).abs()  # (B, F, T), power 1
-        mel = torch.matmul(spec.transpose(-1, -2), self.mel_spec.mel_scale.fb).transpose(-1, -2)
-        return torch.log(torch.clamp(mel, min=1e-7))
+        return mel_spectrogram(audio, self.settings, filterbank=self.mel_spec.mel_scale.fb.T,
+                               window=self.mel_spec.spectrogram.window)
 
 
 class ConvNeXtBlock(nn.Module):
