@@ -58,6 +58,7 @@ class SentenceEncoder(torch.nn.Module):
         except ImportError as exc:
             raise BackendUnavailable("transformers is not installed", hint="pip install 'deepaudio[text]'") from exc
         transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             if spec.name == "flan-t5":
