@@ -3,6 +3,8 @@
 - ``mmaudio``: a network file (``weights/mmaudio_small_16k.pth`` ...). The preset comes from
   ``--set preset=NAME`` or is inferred from the tensor shapes. State-dict names are the official ones;
   derived tables (``t_embed.freqs``, ``latent_rot``, ``clip_rot``) are dropped as the reference loader does.
+  Sequence lengths are not in the weights: they come from the preset (8 s clips) or
+  ``--set latent_seq_len=N clip_seq_len=M sync_seq_len=S``; ``update_seq_lengths`` changes them later.
 - ``mmaudio-vae``: ``ext_weights/v1-16.pth`` / ``v1-44.pth``. They hold raw MPConv1D weights; we store the
   effective (forced-weight-normalised) weights the reference computes with ``remove_weight_norm()``.
   ``--set weight_norm_removed=1`` for a file saved after that call.
@@ -153,14 +155,20 @@ def _unknown(options: dict[str, str], allowed: set[str]) -> None:
         raise ConfigError(f"unknown option(s) {', '.join(bad)}", hint=f"allowed: {allowed_text}")
 
 
-@register_converter("mmaudio", "MMAudio network .pth (mmaudio_small_16k.pth ...) [--set preset=NAME]")
+@register_converter("mmaudio", "MMAudio network .pth (mmaudio_small_16k.pth ...) [--set preset=NAME] "
+                               "[--set latent_seq_len=N ...]")
 def convert_network(sources: list[Path], out_dir: Path, options: dict[str, str]) -> Path:
-    _unknown(options, {"preset"})
+    lengths = ("latent_seq_len", "clip_seq_len", "sync_seq_len")
+    _unknown(options, {"preset", *lengths})
     src, state = _read_single(sources)
     state = {k: v for k, v in state.items() if k not in NETWORK_DERIVED_KEYS}
     name, cfg = infer_network_config(state, src)
     if "preset" in options:
         name, cfg = options["preset"], MMAUDIO_PRESETS.get(options["preset"])
+    try:
+        cfg = dataclasses.replace(cfg, **{k: int(options[k]) for k in lengths if k in options})
+    except ValueError as exc:
+        raise ConfigError(f"sequence lengths must be integers ({exc})") from exc
     net = network_from_official(state, cfg, src)
     if torch.isnan(net.latent_mean).any() or torch.isnan(net.latent_std).any():
         raise CheckpointError("latent_mean/latent_std are NaN (an untrained placeholder)", src,
