@@ -103,8 +103,8 @@ def istft(spec: torch.Tensor, n_fft: int, hop_length: int, win_length: int | Non
 
     Least-squares inverse (Griffin & Lim 1984): overlap-add of windowed frames divided by the
     overlap-added squared window. Samples whose window envelope is (numerically) zero are set to 0;
-    with the defaults that happens only inside the padding, which is trimmed. ``length`` crops or
-    zero-pads the result to an exact sample count.
+    with the defaults that happens only inside the padding, which is trimmed. ``length`` (the original
+    sample count) crops or zero-pads the result to that exact length.
     """
     win_length = n_fft if win_length is None else win_length
     real_dtype = spec.real.dtype
@@ -124,9 +124,12 @@ def istft(spec: torch.Tensor, n_fft: int, hop_length: int, win_length: int | Non
     if center:
         left += n_fft // 2
         right += n_fft // 2
-    y = y[:, left:total - right if right else total]
-    if length is not None:
-        y = y[:, :length] if y.shape[-1] >= length else F.pad(y, (0, length - y.shape[-1]))
+    # With ``length`` the signal is the ``length`` samples after the left padding (torch.istft's rule), so
+    # a clip that did not fill its last hop is recovered whole; otherwise the right padding is cut as well.
+    end = total - right if length is None else min(total, left + length)
+    y = y[:, left:end]
+    if length is not None and y.shape[-1] < length:
+        y = F.pad(y, (0, length - y.shape[-1]))
     return y.reshape(*lead, y.shape[-1])
 
 
