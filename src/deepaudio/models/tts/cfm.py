@@ -49,14 +49,16 @@ def sample(model, cond: torch.Tensor, text: torch.Tensor, duration: int | torch.
            lens: torch.Tensor | None = None, steps: int = 32, cfg_strength: float = 2.0, sway: float | None = -1.0,
            method: str = "euler", schedule: str = "uniform", y0: torch.Tensor | None = None,
            generator: torch.Generator | None = None, energy: torch.Tensor | None = None, batched_cfg: bool = True,
-           max_duration: int = 65536, return_trajectory: bool = False,
+           max_duration: int = 65536, mask_padded_keys: bool = False, return_trajectory: bool = False,
            progress: Callable[[int, int], None] | None = None) -> SampleResult:
     """Generate mel frames with ``model`` (a DiT) by solving the flow ODE from noise (t=0) to data (t=1).
 
     cond (B, Nc, M) prompt mel; text (B, Nt) ids padded with -1; duration total frames (int or (B,));
     lens (B,) valid prompt frames (default Nc); energy (B, >=T) V2S contour or None; y0 (B, T, M) a given
     start state (else drawn per sample from ``generator``). ``batched_cfg`` runs conditional and
-    unconditional branches in one pass (``cfg_infer``), otherwise in two.
+    unconditional branches in one pass (``cfg_infer``), otherwise in two. ``mask_padded_keys`` keeps
+    samples of a batch from attending to each other's padding (the reference does not: off by default
+    for parity; the pipeline turns it on).
     """
     device = cond.device
     dtype = next(model.parameters()).dtype
@@ -79,10 +81,12 @@ def sample(model, cond: torch.Tensor, text: torch.Tensor, duration: int | torch.
     grid = make_time_grid(steps, schedule, sway, device=device)
 
     cache: dict = {}
+    key_mask = True if (mask_padded_keys and mask is not None) else None
     cond_in = step_cond.to(dtype)
 
     def run(t, x, **kw):
-        return model(x.to(dtype), cond_in, text, t, mask=mask, energy=energy, cache=cache, **kw).float()
+        return model(x.to(dtype), cond_in, text, t, mask=mask, energy=energy, cache=cache, key_mask=key_mask,
+                     **kw).float()
 
     def cond_fn(t, x):
         return run(t, x)

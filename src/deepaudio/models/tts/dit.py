@@ -123,9 +123,10 @@ class DiTBlock(nn.Module):
         self.ff = FeedForward(cfg.dim, cfg.ff_mult, cfg.dropout, approximate="tanh", device=device)
         self.key_mask = cfg.attn_mask_enabled
 
-    def forward(self, x, t, mask=None, rope=None):
+    def forward(self, x, t, mask=None, rope=None, key_mask: bool | None = None):
         h, gate_a, shift_m, scale_m, gate_m = self.attn_norm(x, t)
-        x = x + gate_a[:, None] * self.attn(h, mask=mask, rope=rope, key_mask=self.key_mask)
+        key_mask = self.key_mask if key_mask is None else key_mask
+        x = x + gate_a[:, None] * self.attn(h, mask=mask, rope=rope, key_mask=key_mask)
         return x + gate_m[:, None] * self.ff(modulate(x, shift_m, scale_m))
 
 
@@ -165,13 +166,14 @@ class DiT(nn.Module, Pretrained):
     def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor, time: torch.Tensor,
                 mask: torch.Tensor | None = None, drop_audio_cond: bool = False, drop_text: bool = False,
                 cfg_infer: bool = False, energy: torch.Tensor | None = None,
-                cache: dict | None = None) -> torch.Tensor:
+                cache: dict | None = None, key_mask: bool | None = None) -> torch.Tensor:
         """Velocity (B, N, M), or (2B, N, M) with ``cfg_infer``: rows [:B] conditional, [B:] with prompt
         audio and text dropped (energy kept, SYSTEM-NOTES "V2S").
 
         ``time`` is (B,) or 0-d; ``mask`` (B, N) bool marks valid frames; ``energy`` (B, N) in [0, 1]
         (zeros when absent). ``cache``: a dict the caller owns, filled with the text embeddings so that
-        an ODE solve encodes the text once.
+        an ODE solve encodes the text once. ``key_mask`` overrides ``attn_mask_enabled`` for this call
+        (batched inference over different lengths should not attend to padded frames).
         """
         b, n = x.shape[:2]
         if time.ndim == 0:
@@ -187,7 +189,7 @@ class DiT(nn.Module, Pretrained):
         rope = self.rotary_embed.angles(n)
         residual = h
         for block in self.transformer_blocks:
-            h = block(h, t, mask=mask, rope=rope)
+            h = block(h, t, mask=mask, rope=rope, key_mask=key_mask)
         if self.long_skip_connection is not None:
             h = self.long_skip_connection(torch.cat((h, residual), dim=-1))
         return self.proj_out(self.norm_out(h, t))

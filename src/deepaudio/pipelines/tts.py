@@ -1,0 +1,209 @@
+"""Text-to-speech with a reference voice: F5-TTS inference (Chen et al. 2024) plus the DeepAudio V2S
+energy input.
+
+    pipe = TTSPipeline.from_pretrained("ckpt/f5tts_v1_base", vocoder="ckpt/vocos")
+    wav, sr = pipe("Text to say.", "voice.wav", ref_text="What the voice says.")
+
+Flow: reference clip -> 24 kHz mono, clipped/trimmed/RMS-raised (``tts_reference``) -> log-mel prompt;
+text -> sentence chunks; each chunk's length comes from its own text (reference frames per reference
+byte x chunk bytes / speed) or from the target energy contour; all chunks are sampled in one batch
+(per-sample noise and masks, so a chunk's result does not depend on the batch) -> mel -> vocoder ->
+chunks cross-faded. Settings are call arguments; nothing is written to disk here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from deepaudio.errors import ConfigError, InputError
+from deepaudio.models.tts.cfm import sample
+from deepaudio.models.tts.dit import DiT
+from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
+from deepaudio.text.chunking import chunk_budget, split_sentences
+from deepaudio.text.tokenizer import Tokenizer, Vocab
+
+HOP = 256
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+          "fp16": torch.float16, "float16": torch.float16}
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}", hint="use fp32, bf16 or fp16")
+    return DTYPES[dtype]
+
+
+def load_vocoder(vocoder, device: torch.device | str):
+    """An object with ``decode(mel [B, 100, T]) -> wav [B, L]``: given as such, as a Vocos checkpoint
+    folder, or None for the Griffin-Lim fallback (no neural vocoder weights ship with deepaudio)."""
+    if vocoder is not None and hasattr(vocoder, "decode"):
+        return vocoder
+    if vocoder is None:
+        print("deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)", file=sys.stderr)
+        return GriffinLimVocoder()
+    from deepaudio.models.vocoders.vocos import Vocos
+
+    return Vocos.from_pretrained(Path(vocoder), device=device)
+
+
+class GriffinLimVocoder:
+    """The fallback vocoder: Griffin-Lim inversion of the F5 24 kHz log-mel (``deepaudio.dsp.griffinlim``)."""
+
+    def __init__(self, n_iter: int = 32, seed: int = 0):
+        self.n_iter, self.seed = n_iter, seed
+
+    def decode(self, mel: torch.Tensor) -> torch.Tensor:
+        from deepaudio.dsp.griffinlim import griffin_lim_from_mel
+        from deepaudio.dsp.mel import F5_24K
+
+        gen = torch.Generator().manual_seed(self.seed)
+        return griffin_lim_from_mel(mel.float().cpu(), F5_24K, n_iter=self.n_iter, generator=gen)
+
+
+class TTSPipeline:
+    def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
+                 dtype: str | torch.dtype = "fp32"):
+        self.device = torch.device(device)
+        self.dtype = resolve_dtype(dtype)
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.tokenizer = tokenizer
+        self.vocoder = load_vocoder(vocoder, self.device)
+        if hasattr(self.vocoder, "eval"):
+            self.vocoder.eval()
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, vocoder=None, device: torch.device | str = "cpu",
+                        dtype: str | torch.dtype = "fp32", tokenizer: str = "auto",
+                        strict_text: bool = False) -> TTSPipeline:
+        """Load a converted checkpoint folder (config.json, model.safetensors, vocab.txt)."""
+        model = DiT.from_pretrained(directory)
+        vocab = Vocab.load(Path(directory).expanduser() / "vocab.txt")
+        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype)
+
+    @torch.inference_mode()
+    def __call__(self, text: str | Sequence[str], ref_audio, ref_text: str | None = None, nfe: int = 32,
+                 cfg_strength: float = 2.0, sway: float | None = -1.0, solver: str = "euler",
+                 schedule: str = "uniform", seed: int | None = None, speed: float = 1.0,
+                 duration: float | None = None, energy: torch.Tensor | None = None,
+                 ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
+                 batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None):
+        """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> ``(wav [1, L], 24000)``.
+
+        A list of texts gives a list of results, sampled together. ``duration`` (seconds) fixes the length
+        of the new speech; ``energy`` (frames at 93.75/s, values in [0, 1]) is the V2S contour of the
+        target window and also fixes its length; ``ref_energy`` the prompt's contour (zeros if absent).
+        """
+        if speed <= 0:
+            raise ConfigError(f"speed must be > 0, got {speed}")
+        texts = [text] if isinstance(text, str) else list(text)
+        if not texts or any(not t.strip() for t in texts):
+            raise InputError("empty text to speak", hint="give at least one non-empty sentence")
+        if energy is not None and not self.model.config.energy_input:
+            raise ConfigError("this checkpoint has no energy input", hint="use a DeepAudio V2S checkpoint")
+        ref = self._reference(ref_audio, ref_text)
+        ref_mel = self._mel(ref.wav)  # (Nc, M)
+        jobs = []  # (text index, chunk text, generated frames, energy slice)
+        for i, t in enumerate(texts):
+            jobs += self._plan(i, t, ref, ref_mel.shape[0], speed, duration, energy)
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else torch.Generator()
+        if seed is None:
+            gen.seed()
+        mels: list[torch.Tensor] = []
+        for start in range(0, len(jobs), max_batch):
+            mels += self._sample(jobs[start:start + max_batch], ref, ref_mel, ref_energy, gen, nfe, cfg_strength,
+                                 sway, solver, schedule, batched_cfg, progress)
+        results = []
+        for i in range(len(texts)):
+            parts = [self._decode(m) / ref.gain for m, job in zip(mels, jobs) if job[0] == i]
+            results.append((cross_fade(parts, cross_fade_s).unsqueeze(0).float().cpu(), SAMPLE_RATE))
+        return results[0] if isinstance(text, str) else results
+
+    # -- steps ---------------------------------------------------------------------------------------
+
+    def _reference(self, ref_audio, ref_text: str | None) -> Reference:
+        if isinstance(ref_audio, (str, Path)):
+            from deepaudio.io.audio import load_audio
+
+            wav, sr = load_audio(ref_audio, sample_rate=SAMPLE_RATE, mono=True)
+        else:
+            wav, sr = ref_audio
+            wav = torch.as_tensor(wav, dtype=torch.float32)
+            wav = wav.mean(dim=0) if wav.ndim == 2 else wav
+            if sr != SAMPLE_RATE:
+                from deepaudio.io.audio import resample
+
+                wav = resample(wav[None], sr, SAMPLE_RATE)[0]
+        wav = wav.reshape(-1).float()
+        if wav.numel() < SAMPLE_RATE // 10:
+            raise InputError("reference audio is shorter than 0.1 s", hint="give 3-15 s of clean speech")
+        if ref_text is None or not ref_text.strip():
+            from deepaudio.eval.asr import transcribe
+
+            ref_text = transcribe(wav[None], SAMPLE_RATE)
+            print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
+            if not ref_text.strip():
+                raise InputError("the reference audio could not be transcribed", hint="pass --ref-text")
+        return prepare_reference(wav, ref_text)
+
+    def _mel(self, wav: torch.Tensor) -> torch.Tensor:
+        from deepaudio.dsp.mel import F5_24K, mel_spectrogram
+
+        return mel_spectrogram(wav.to(self.device), F5_24K).transpose(0, 1).float()  # (T, M)
+
+    def _plan(self, index, text, ref: Reference, ref_frames: int, speed, duration, energy):
+        """Chunks of one text and their generated-frame counts (each from its own text length)."""
+        ref_seconds = ref.wav.numel() / SAMPLE_RATE
+        chunks = split_sentences(text.strip(), chunk_budget(ref.text, ref_seconds, speed))
+        ref_bytes = max(1, len(ref.text.encode("utf-8")))
+        sizes = [len(c.encode("utf-8")) for c in chunks]
+        if energy is not None or duration is not None:
+            total = energy.shape[-1] if energy is not None else int(round(duration * SAMPLE_RATE / HOP))
+            frames = _split_frames(total, sizes)
+        else:
+            # F5-TTS: very short texts (< 10 bytes) are given 1/0.3 of the nominal length.
+            frames = [int(ref_frames / ref_bytes * n / (0.3 if n < 10 else speed)) for n in sizes]
+        jobs, pos = [], 0
+        for chunk, n in zip(chunks, frames):
+            e = energy.reshape(-1)[pos:pos + n] if energy is not None else None
+            jobs.append((index, chunk, max(1, n), e))
+            pos += n
+        return jobs
+
+    def _sample(self, jobs, ref, ref_mel, ref_energy, gen, nfe, cfg_strength, sway, solver, schedule,
+                batched_cfg, progress) -> list[torch.Tensor]:
+        nc = ref_mel.shape[0]
+        b = len(jobs)
+        text = self.tokenizer.batch([ref.text + chunk for _, chunk, _, _ in jobs], self.device)
+        duration = torch.tensor([nc + n for _, _, n, _ in jobs], device=self.device)
+        cond = ref_mel[None].expand(b, -1, -1)
+        energy = None
+        if self.model.config.energy_input:
+            total = int(duration.max())
+            energy = torch.zeros(b, total, device=self.device)
+            if ref_energy is not None:
+                pe = ref_energy.reshape(-1)[:nc].to(self.device)
+                energy[:, : pe.numel()] = pe
+            for row, (_, _, _n, e) in enumerate(jobs):
+                if e is not None:
+                    energy[row, nc:nc + e.numel()] = e.to(self.device)
+        res = sample(self.model, cond, text, duration, steps=nfe, cfg_strength=cfg_strength, sway=sway,
+                     method=solver, schedule=schedule, generator=gen, energy=energy, batched_cfg=batched_cfg,
+                     mask_padded_keys=True, progress=progress)
+        return [res.mel[row, nc:int(res.duration[row])] for row in range(b)]
+
+    def _decode(self, mel: torch.Tensor) -> torch.Tensor:
+        wav = self.vocoder.decode(mel.transpose(0, 1)[None].float())  # (1, L)
+        return wav.reshape(-1).float()
+
+
+def _split_frames(total: int, sizes: list[int]) -> list[int]:
+    """Share ``total`` frames among chunks in proportion to their text sizes, summing exactly to total."""
+    weight = sum(sizes)
+    bounds = [round(total * sum(sizes[: i + 1]) / weight) for i in range(len(sizes))]
+    return [bounds[0]] + [bounds[i] - bounds[i - 1] for i in range(1, len(bounds))]

@@ -1,0 +1,149 @@
+"""F5-TTS vocabulary files and tokenizers.
+
+A vocab file holds one token per line and the line index is the id (the released F5 vocab starts with
+the space character, id 0; inside the network ids are shifted by +1 so 0 can be the filler). Tokens are
+single characters, plus pinyin syllables with tone digits ("ni3") for Chinese in the released vocab:
+the reference's ``pinyin`` tokenizer turns each CJK character into ``" "`` + its TONE3 pinyin. That
+needs the optional ``pypinyin`` package; without it CJK characters are out of vocabulary.
+
+Characters the vocabulary lacks are never dropped silently: an accented letter falls back to its base
+letter when that is in the vocabulary, anything else is left out, and both are reported in one warning
+(or an :class:`InputError` with ``strict=True``).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from deepaudio.errors import CheckpointError, InputError
+from deepaudio.text.normalize import is_cjk, normalize_text, strip_accents
+
+_PINYIN_TOKEN = re.compile(r"^[a-zü]+[1-5]$")
+
+
+class Vocab:
+    def __init__(self, tokens: Sequence[str]):
+        self.tokens = list(tokens)
+        self.index: dict[str, int] = {}
+        for i, tok in enumerate(self.tokens):
+            self.index.setdefault(tok, i)  # first occurrence wins
+
+    @classmethod
+    def load(cls, path: str | Path) -> Vocab:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise CheckpointError("vocab file not found", path, "give the vocab.txt the model was trained with")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CheckpointError("vocab file is not UTF-8 text", path) from exc
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # final newline; a line holding one space is the space token
+        if not lines:
+            raise CheckpointError("vocab file is empty", path)
+        return cls([ln.rstrip("\r") for ln in lines])
+
+    def to_text(self) -> str:
+        return "".join(f"{tok}\n" for tok in self.tokens)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.index
+
+    @property
+    def has_pinyin(self) -> bool:
+        return any(_PINYIN_TOKEN.match(t) for t in self.tokens)
+
+
+class Tokenizer:
+    """Text -> token strings -> ids. ``mode``: 'char', 'pinyin' or 'auto' (pinyin if the vocab has syllables)."""
+
+    def __init__(self, vocab: Vocab, mode: str = "auto", strict: bool = False):
+        if mode not in ("auto", "char", "pinyin"):
+            raise InputError(f"unknown tokenizer mode {mode!r}", hint="use auto, char or pinyin")
+        self.vocab = vocab
+        self.mode = ("pinyin" if vocab.has_pinyin else "char") if mode == "auto" else mode
+        self.strict = strict
+
+    def tokens(self, text: str) -> list[str]:
+        """Token strings before the vocabulary lookup."""
+        text = normalize_text(text)
+        if self.mode != "pinyin" or not any(is_cjk(c) for c in text):
+            return list(text)
+        return _pinyin_tokens(text)
+
+    def encode(self, text: str) -> list[int]:
+        ids, unknown, replaced = [], [], []
+        for tok in self.tokens(text):
+            if tok in self.vocab.index:
+                ids.append(self.vocab.index[tok])
+                continue
+            base = strip_accents(tok) if len(tok) == 1 else ""
+            if base and all(c in self.vocab.index for c in base):
+                ids.extend(self.vocab.index[c] for c in base)
+                replaced.append(f"{tok}->{base}")
+            else:
+                unknown.append(tok)
+        if unknown or replaced:
+            self._report(text, sorted(set(unknown)), sorted(set(replaced)))
+        return ids
+
+    def batch(self, texts: Sequence[str], device: torch.device | str = "cpu") -> torch.Tensor:
+        """(B, Nt) int64 ids, right-padded with -1 (the reference's ``list_str_to_idx`` layout)."""
+        seqs = [self.encode(t) for t in texts]
+        width = max((len(s) for s in seqs), default=0)
+        out = torch.full((len(seqs), max(width, 1)), -1, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        return out.to(device)
+
+    def _report(self, text: str, unknown: list[str], replaced: list[str]) -> None:
+        parts = []
+        if unknown:
+            hint = " (install pypinyin for Chinese)" if any(is_cjk(c[0]) for c in unknown) else ""
+            parts.append(f"left out {len(unknown)} character(s) not in the vocabulary: "
+                         f"{' '.join(repr(u) for u in unknown)}{hint}")
+        if replaced:
+            parts.append(f"replaced accented characters: {', '.join(replaced)}")
+        msg = f"text {text[:40]!r}{'...' if len(text) > 40 else ''}: " + "; ".join(parts)
+        if self.strict and unknown:
+            raise InputError(msg, hint="remove or spell out those characters, or use strict=False")
+        warnings.warn(msg, stacklevel=3)
+
+
+def _pinyin_tokens(text: str) -> list[str]:
+    """The reference pinyin layout: every CJK character becomes ' ' + TONE3 syllable; other characters
+    stay single characters, with a space inserted where a latin word follows CJK text. Without jieba
+    the syllables come from pypinyin's phrase-aware conversion of each CJK run."""
+    try:
+        from pypinyin import Style, lazy_pinyin
+    except ImportError:
+        return list(text)
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if is_cjk(text[i]):
+            j = i
+            while j < len(text) and is_cjk(text[j]):
+                j += 1
+            for syl in lazy_pinyin(text[i:j], style=Style.TONE3, tone_sandhi=True):
+                out.extend((" ", syl))
+            i = j
+        else:
+            if out and out[-1] not in " :'\"" and text[i].isascii() and text[i].isalnum() and _after_cjk(text, i):
+                out.append(" ")
+            out.append(text[i])
+            i += 1
+    return out
+
+
+def _after_cjk(text: str, i: int) -> bool:
+    return i > 0 and is_cjk(text[i - 1])

@@ -1,0 +1,123 @@
+"""TTS pipeline end to end with tiny random weights: lengths, chunk durations, energy, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from deepaudio.models.tts.config import TTS_PRESETS
+from deepaudio.models.tts.dit import DiT
+from deepaudio.pipelines.tts import TTSPipeline
+from deepaudio.pipelines.tts_reference import cross_fade, finish_ref_text, prepare_reference
+from deepaudio.text import Tokenizer, Vocab
+
+SR = 24000
+VOCAB = Vocab([" ", "a", "b", "c", ".", ",", "!", "d", "e"])
+
+
+def _voice(seconds=1.0, amp=0.3):
+    t = torch.arange(int(seconds * SR)) / SR
+    return amp * torch.sin(2 * math.pi * 220 * t) * (1 + 0.5 * torch.sin(2 * math.pi * 3 * t))
+
+
+def _vocoder():
+    from deepaudio.models.vocoders.vocos import VOCOS_PRESETS, Vocos
+
+    torch.manual_seed(0)
+    return Vocos(VOCOS_PRESETS.get("tiny")).eval()
+
+
+def _pipe(energy=False):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TTS_PRESETS.get("tiny"), text_num_embeds=len(VOCAB), energy_input=energy)
+    return TTSPipeline(DiT(cfg), Tokenizer(VOCAB), vocoder=_vocoder())
+
+
+def _decoded_len(vocoder, frames):
+    return vocoder.decode(torch.zeros(1, 100, frames)).shape[-1]
+
+
+def test_end_to_end_length_matches_duration_rule():
+    pipe = _pipe()
+    voice = _voice()
+    wav, sr = pipe("abc abc abc.", (voice[None], SR), ref_text="ab ab", nfe=2, seed=1)
+    assert sr == SR and wav.ndim == 2 and wav.shape[0] == 1 and torch.isfinite(wav).all()
+    ref = prepare_reference(voice, "ab ab")
+    ref_frames = ref.wav.numel() // 256 + 1  # centred STFT frames
+    gen = int(ref_frames / len(ref.text.encode()) * len(b"abc abc abc."))
+    assert wav.shape[-1] == _decoded_len(pipe.vocoder, gen)
+    # Same seed, same result; explicit duration fixes the length.
+    again, _ = pipe("abc abc abc.", (voice[None], SR), ref_text="ab ab", nfe=2, seed=1)
+    torch.testing.assert_close(again, wav)
+    fixed, _ = pipe("abc abc abc.", (voice[None], SR), ref_text="ab ab", nfe=2, seed=1, duration=0.5)
+    assert fixed.shape[-1] == _decoded_len(pipe.vocoder, round(0.5 * SR / 256))
+
+
+def test_chunk_durations_come_from_each_chunk():
+    pipe = _pipe()
+    ref = prepare_reference(_voice(0.5), "ab")
+    text = "abc abc abc abc abc abc. ab! " + "abcde " * 40 + "abcde. " + "ab " * 50 + "c."
+    jobs = pipe._plan(0, text, ref, 40, 1.0, None, None)
+    assert len(jobs) >= 2
+    frames = [n for _, _, n, _ in jobs]
+    assert len(set(frames)) > 1
+    for _, chunk, n, _ in jobs:
+        assert n == int(40 / len(ref.text.encode()) * len(chunk.encode()))
+    # With an energy contour the chunks share exactly its frames, in order.
+    energy = torch.rand(300)
+    jobs = pipe._plan(0, text, ref, 40, 1.0, None, energy)
+    assert sum(n for _, _, n, _ in jobs) == 300
+    torch.testing.assert_close(torch.cat([e for _, _, _, e in jobs]), energy)
+
+
+def test_energy_pipeline_and_batch_of_texts():
+    pipe = _pipe(energy=True)
+    with torch.no_grad():
+        pipe.model.input_embed.proj_energy.weight.normal_()
+    voice = _voice()
+    energy = torch.rand(60)
+    outs = pipe(["abc.", "ab ab ab ab ab."], (voice, SR), ref_text="ab", nfe=2, seed=0, energy=energy)
+    assert len(outs) == 2
+    for wav, _sr in outs:
+        assert wav.shape[-1] == _decoded_len(pipe.vocoder, 60)
+    plain = _pipe(energy=False)
+    from deepaudio.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="energy"):
+        plain("abc.", (voice, SR), ref_text="ab", nfe=2, energy=energy)
+
+
+def test_reference_rules():
+    quiet = torch.cat((torch.zeros(SR // 2), _voice(1.0, amp=0.01), torch.zeros(SR // 2)))
+    ref = prepare_reference(quiet, "hello")
+    assert ref.text == "hello. " and finish_ref_text("done.") == "done. " and finish_ref_text("好。") == "好。"
+    assert ref.gain > 1 and abs(float(ref.wav.pow(2).mean().sqrt()) - 0.1) < 1e-3
+    assert SR <= ref.wav.numel() <= SR + SR // 20 + SR // 50  # edge silence trimmed, 50 ms appended
+    long = torch.cat([torch.cat((_voice(2.0), torch.zeros(SR // 2))) for _ in range(8)])  # 20 s with gaps
+    clipped = prepare_reference(long, "x").wav
+    assert clipped.numel() <= 15 * SR + SR // 20
+    joined = cross_fade([torch.ones(SR), torch.ones(SR)], 0.15)
+    assert joined.numel() == 2 * SR - int(0.15 * SR) and torch.allclose(joined, torch.ones(1))
+
+
+def test_cli_tts(tmp_path):
+    from deepaudio.cli.main import main
+    from deepaudio.io.audio import load_audio, save_audio
+
+    pipe = _pipe()
+    pipe.model.save_pretrained(tmp_path / "tts", extra_files={"vocab.txt": VOCAB.to_text()})
+    pipe.vocoder.save_pretrained(tmp_path / "vocos")
+    save_audio(tmp_path / "ref.wav", _voice()[None], SR)
+    out = tmp_path / "out.wav"
+    rc = main(["tts", "--text", "abc abc abc.", "--ref-audio", str(tmp_path / "ref.wav"), "--ref-text", "ab ab",
+               "-o", str(out), "--ckpt", str(tmp_path / "tts"), "--vocoder", str(tmp_path / "vocos"), "--nfe", "2",
+               "--seed", "3", "--device", "cpu"])
+    assert rc == 0
+    wav, sr = load_audio(out)
+    assert sr == SR and wav.shape[-1] > SR // 4
+    rc = main(["tts", "--text", "abc", "--ref-audio", str(tmp_path / "missing.wav"), "--ref-text", "ab",
+               "-o", str(tmp_path / "x.wav"), "--ckpt", str(tmp_path / "tts"), "--device", "cpu"])
+    assert rc == 2
