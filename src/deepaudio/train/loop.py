@@ -75,14 +75,15 @@ class TrainResult:
 def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str | Path, *,
           val: Batches | None = None, export: Callable[[torch.nn.Module, Path], Any] | None = None,
           resume: bool = False, run_info: dict[str, Any] | None = None,
-          on_step: Callable[[int, float], None] | None = None) -> TrainResult:
-    """Train ``model`` for ``cfg.steps`` updates, writing checkpoints, logs and the export under ``out_dir``."""
-    from accelerate import Accelerator, DistributedDataParallelKwargs
+          on_step: Callable[[int, float], None] | None = None, accelerator=None) -> TrainResult:
+    """Train ``model`` for ``cfg.steps`` updates, writing checkpoints, logs and the export under ``out_dir``.
 
+    ``accelerator``: one from :func:`make_accelerator` when the caller needed it earlier (e.g. to share
+    data preparation between ranks).
+    """
     out_dir = Path(out_dir)
     ckpt_root = out_dir / "checkpoints"
-    ddp = DistributedDataParallelKwargs(find_unused_parameters=cfg.find_unused_parameters)
-    acc = Accelerator(cpu=cfg.device == "cpu", mixed_precision="no", kwargs_handlers=[ddp])
+    acc = accelerator or make_accelerator(cfg)
     rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
     state.seed_everything(cfg.seed * 1000 + rank)
     model = model.to(acc.device)
@@ -163,6 +164,14 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
     finally:
         log.close()
     return TrainResult(pos.step, log.losses(), log.val_losses(), out_dir, wall)
+
+
+def make_accelerator(cfg: TrainConfig):
+    """The Accelerate handle: device choice and, under torchrun, the process group (gloo on CPU)."""
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=cfg.find_unused_parameters)
+    return Accelerator(cpu=cfg.device == "cpu", mixed_precision="no", kwargs_handlers=[ddp])
 
 
 @torch.no_grad()

@@ -1,0 +1,207 @@
+"""Stage 2: train or fine-tune the F5-TTS DiT on a manifest of clips (``deepaudio train tts``).
+
+The common case is fine-tuning a converted official checkpoint (``--init``; its config and vocab.txt
+come with it). Without ``--init`` a preset is trained from scratch with a character vocabulary built
+from the training texts (the reference's "char" tokenizer for custom data). ``--energy`` trains the
+DeepAudio V2S variant: the energy input layer is added (zero-initialised, so an F5 checkpoint still
+loads) and fed the contour of each clip's ``energy_path`` audio.
+Defaults follow SYSTEM-NOTES: AdamW, warm-up then linear decay, 3 200 frames per process, grad clip 1,
+EMA; lr 1e-5 when fine-tuning (DeepAudio V2S) and 7.5e-5 from scratch (F5-TTS Base).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import warnings
+from pathlib import Path
+
+STAGE = "tts"
+HELP = "train or fine-tune the TTS DiT (F5-TTS; with --energy the DeepAudio V2S variant)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="training manifest CSV: audio_path,text[,speaker]")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, exported model/")
+    p.add_argument("--config", help="TTS preset to train from scratch (e.g. tiny, F5TTS_Base); default tiny")
+    p.add_argument("--init", type=Path, help="deepaudio TTS checkpoint folder to fine-tune (deepaudio convert f5tts)")
+    p.add_argument("--val", type=Path, help="held-out manifest for the validation loss")
+    p.add_argument("--vocab", type=Path, help="vocab.txt for a model trained from scratch (default: from the texts)")
+    p.add_argument("--energy", action="store_true", help="V2S: condition on the contour of each clip's energy_path")
+    p.add_argument("--steps", type=int, default=1000, help="optimizer updates (default 1000)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-5 with --init, else 7.5e-5)")
+    p.add_argument("--warmup", type=int, help="warm-up updates (default min(300, steps/10))")
+    p.add_argument("--batch-frames", type=int, default=3200, help="padded mel frames per batch per process")
+    p.add_argument("--max-samples", type=int, default=64, help="clips per batch at most")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast (weights stay fp32)")
+    p.add_argument("--ema-beta", type=float, default=0.9999)
+    p.add_argument("--ema-update-after", type=int, default=100)
+    p.add_argument("--ema-update-every", type=int, default=10)
+    p.add_argument("--audio-drop", type=float, default=0.3, help="probability of dropping the prompt audio")
+    p.add_argument("--cond-drop", type=float, default=0.2, help="probability of dropping prompt audio and text")
+    p.add_argument("--save-every", type=int, default=500)
+    p.add_argument("--keep-checkpoints", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--val-every", type=int, default=0, help="validation every N updates (0: at the end only)")
+    p.add_argument("--seed", type=int, default=0, help="data order, initialisation and all random draws")
+    p.add_argument("--mel-cache", type=Path, help="mel cache folder (default OUT/mel_cache)")
+    p.add_argument("--no-mel-cache", action="store_true", help="compute mels on the fly")
+    p.add_argument("--export-dtype", choices=("fp32", "fp16"), default="fp32", help="dtype of the exported EMA model")
+    p.add_argument("--device", choices=("auto", "cpu"), default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from deepaudio.data.manifest import read_manifest
+    from deepaudio.data.tts import TTSDataset
+    from deepaudio.io.atomic import atomic_path
+    from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
+    from deepaudio.train.ema import EMAConfig
+    from deepaudio.train.loop import TrainConfig, make_accelerator, train
+    from deepaudio.train.tts_objective import TTSFlowMatching
+
+    rows = read_manifest(args.data)
+    val_rows = read_manifest(args.val) if args.val else None
+    steps = args.steps
+    cfg = TrainConfig(
+        steps=steps, lr=args.lr if args.lr is not None else (1e-5 if args.init else 7.5e-5),
+        warmup=args.warmup if args.warmup is not None else min(300, steps // 10), weight_decay=args.weight_decay,
+        grad_clip=args.grad_clip, grad_accum=args.grad_accum, precision=args.precision, seed=args.seed,
+        ema=EMAConfig(beta=args.ema_beta, update_after=args.ema_update_after, update_every=args.ema_update_every),
+        save_every=args.save_every, keep_checkpoints=args.keep_checkpoints, log_every=args.log_every,
+        val_every=args.val_every, device=args.device)
+    acc = make_accelerator(cfg)
+
+    torch.manual_seed(args.seed)
+    net, vocab = build_network(args, rows)
+    if acc.is_main_process:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(args.out / "vocab.txt") as tmp:
+            tmp.write_text(vocab.to_text(), encoding="utf-8")
+    tok = _tokenizer(vocab)
+    cache = None if args.no_mel_cache else (args.mel_cache or args.out / "mel_cache")
+    sets = {}
+    for name, rws in (("train", rows), ("val", val_rows)):
+        if rws is None:
+            continue
+        ds = TTSDataset(rws, cache_dir=cache, energy=args.energy)
+        ds.prepare(acc.process_index, acc.num_processes)
+        acc.wait_for_everyone()
+        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), None)
+    train_set = sets["train"]
+    train_set.batcher = FrameBudgetBatcher.build(train_set.ds.lengths(), args.batch_frames, args.max_samples,
+                                                 seed=args.seed)
+    if train_set.batcher.skipped() and acc.is_main_process:
+        print(f"skipping {train_set.batcher.skipped()} clip(s) shorter than 0.3 s, longer than 30 s or "
+              f"longer than --batch-frames {args.batch_frames}", file=sys.stderr)
+    val = sets.get("val")
+    if val is not None:
+        vb = FrameBudgetBatcher.build(val.ds.lengths(), args.batch_frames, args.max_samples, shuffle=False)
+        val.batcher = FixedBatches(tuple(tuple(b) for b in vb.epoch_batches(0)))
+
+    model = TTSFlowMatching(net, audio_drop=args.audio_drop, cond_drop=args.cond_drop).train()
+    export_dtype = torch.float16 if args.export_dtype == "fp16" else None
+
+    def export(ema_module, folder: Path) -> None:
+        meta = {"stage": STAGE, "steps": cfg.steps, "init": str(args.init) if args.init else None,
+                "data": str(args.data), "weights": "ema"}
+        ema_module.net.save_pretrained(folder, meta=meta, extra_files={"vocab.txt": vocab.to_text()},
+                                       dtype=export_dtype)
+
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
+    info = {"stage": STAGE, "command": "deepaudio train tts", "options": options,
+            "config": "init" if args.init else (args.config or "tiny"), "init": str(args.init) if args.init else None,
+            "train_clips": len(rows), "val_clips": len(val_rows or []),
+            "parameters": sum(p.numel() for p in net.parameters())}
+    result = train(model, train_set, cfg, args.out, val=val, export=export, resume=args.resume, run_info=info,
+                   accelerator=acc)
+    if acc.is_main_process:
+        last = result.losses[-1][1] if result.losses else float("nan")
+        print(f"trained {result.step} steps, last loss {last:.4f}; EMA model in {args.out / 'model'}", file=sys.stderr)
+    return 0
+
+
+class ManifestBatches:
+    """Batches of a TTS dataset for the loop: keys are index lists, ``load`` pads them (``collate_tts``)."""
+
+    def __init__(self, ds, ids: list[list[int]], batcher):
+        self.ds, self.ids, self.batcher = ds, ids, batcher
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        return self.batcher.epoch_batches(epoch)
+
+    def load(self, key: list[int]) -> dict:
+        from deepaudio.train.tts_objective import collate_tts
+
+        return collate_tts([self.ds[i] for i in key], [self.ids[i] for i in key])
+
+
+def build_network(args: argparse.Namespace, rows):
+    """(DiT in train mode, Vocab): from ``--init`` (optionally adding the energy layer) or a preset."""
+    from deepaudio.checkpoint import load_state_strict, read_checkpoint
+    from deepaudio.config import from_dict
+    from deepaudio.errors import CheckpointError, ConfigError
+    from deepaudio.models.tts.config import TTS_PRESETS, DiTConfig
+    from deepaudio.models.tts.dit import DiT
+    from deepaudio.text import Vocab
+
+    if args.init is not None:
+        if args.config:
+            raise ConfigError("--config and --init both given", hint="the config comes with the --init checkpoint")
+        doc, state = read_checkpoint(args.init)
+        if doc.get("kind") != DiT.kind:
+            raise CheckpointError(f"checkpoint holds a {doc.get('kind')!r} model, expected {DiT.kind!r}", args.init)
+        config = from_dict(DiTConfig, doc["config"])
+        if args.energy and not config.energy_input:
+            config = dataclasses.replace(config, energy_input=True)  # new zero-initialised layer (V2S)
+            net = DiT(config)
+            for k in ("input_embed.proj_energy.weight", "input_embed.proj_energy.bias"):
+                state.setdefault(k, net.state_dict()[k])
+        else:
+            net = DiT(config)
+        load_state_strict(net, state, args.init)
+        vocab = Vocab.load(args.init / "vocab.txt")
+    else:
+        config = TTS_PRESETS.get(args.config or "tiny")
+        vocab = Vocab.load(args.vocab) if args.vocab else vocab_from_texts([r.text for r in rows])
+        resumed_vocab = args.out / "vocab.txt"
+        if args.resume and resumed_vocab.is_file() and not args.vocab:
+            vocab = Vocab.load(resumed_vocab)  # the run's own vocabulary, whatever the manifest says now
+        config = dataclasses.replace(config, text_num_embeds=len(vocab),
+                                     energy_input=config.energy_input or args.energy)
+        net = DiT(config)
+    if len(vocab) > net.config.text_num_embeds:
+        raise ConfigError(f"vocab has {len(vocab)} tokens, the model embeds {net.config.text_num_embeds}", args.init)
+    return net.train(), vocab
+
+
+def vocab_from_texts(texts: list[str]):
+    """Character vocabulary of the (normalised) texts, space first (id 0 as in the released vocab)."""
+    from deepaudio.text import Vocab
+    from deepaudio.text.normalize import normalize_text
+
+    chars = sorted({c for t in texts for c in normalize_text(t)} - {" "})
+    return Vocab([" "] + chars)
+
+
+def encode_all(tok, texts: list[str], name: str) -> list[list[int]]:
+    """Token ids of every text, with one summary line instead of a warning per clip."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ids = [tok.encode(t) for t in texts]
+    if caught:
+        print(f"{name} manifest: {len(caught)} text(s) hold characters outside the vocabulary; first: "
+              f"{caught[0].message}", file=sys.stderr)
+    return ids
+
+
+def _tokenizer(vocab):
+    from deepaudio.text import Tokenizer
+
+    return Tokenizer(vocab, mode="auto")
