@@ -50,6 +50,7 @@ def test_vocos_mel_24khz_matches_manifest(parity_dir):
     assert sum(p.numel() for p in model.parameters()) == man["total_parameters"]
     buffers = {k for k, _ in model.named_buffers()}
     assert buffers == set(man["buffer_keys"])
+    model.load_state_dict(_meta_tensors(man["state_dict"]), strict=True, assign=True)
 
 
 @pytest.mark.parametrize("manifest, preset", [("mmaudio_bigvgan_16k.json", "mmaudio_16k"),

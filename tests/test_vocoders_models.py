@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from deepaudio.errors import ConfigError
+from deepaudio.errors import CheckpointError, ConfigError
 from deepaudio.models.vocoders.amp import DownSample1d, Snake, SnakeBeta, UpSample1d, kaiser_sinc_filter1d
 from deepaudio.models.vocoders.bigvgan import BIGVGAN_PRESETS, BigVGAN, fold_weight_norm
 from deepaudio.models.vocoders.vocos import ISTFT, VOCOS_PRESETS, Vocos
@@ -72,6 +72,13 @@ def test_bigvgan_shapes_range_and_weight_norm(resblock):
     assert single.shape == (7 * 16,)
     torch.testing.assert_close(single, out[0, 0])
     assert set(fold_weight_norm(wn.state_dict())) == set(plain.state_dict())
+
+
+def test_bigvgan_incomplete_weight_norm_pair_is_refused():
+    state = BigVGAN(BIGVGAN_PRESETS.get("tiny"), weight_norm=True).state_dict()
+    del state["conv_pre.parametrizations.weight.original0"]
+    with pytest.raises(CheckpointError, match="best_netG.pt.*conv_pre.*no magnitude"):
+        BigVGAN.from_official_state(BIGVGAN_PRESETS.get("tiny"), state, "best_netG.pt")
 
 
 def test_bigvgan_config_errors():

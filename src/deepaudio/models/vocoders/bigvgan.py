@@ -173,8 +173,12 @@ class BigVGAN(nn.Module, Pretrained):
     def from_official_state(cls, config: BigVGANConfig, state: Mapping[str, torch.Tensor],
                             source: str = "official BigVGAN weights") -> BigVGAN:
         """Build the inference (plain-weight) model from a generator state dict in any of the three namings."""
+        try:
+            plain = fold_weight_norm(state)
+        except CheckpointError as exc:
+            raise CheckpointError(str(exc), source) from exc
         model = cls(config)
-        load_state_strict(model, fold_weight_norm(state), source)
+        load_state_strict(model, plain, source)
         return model.eval()
 
 
@@ -208,10 +212,9 @@ def fold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
     """
     out: dict[str, torch.Tensor] = {}
     for k, v in state.items():
-        g_suffix = next((s for s in _G_SUFFIXES if k.endswith(s)), None)
-        v_suffix = next((s for s in _V_SUFFIXES if k.endswith(s)), None)
-        if v_suffix is not None:
+        if k.endswith(_V_SUFFIXES):
             continue
+        g_suffix = next((s for s in _G_SUFFIXES if k.endswith(s)), None)
         if g_suffix is None:
             out[k] = v
             continue
@@ -219,11 +222,9 @@ def fold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
         v_key = base + _V_SUFFIXES[_G_SUFFIXES.index(g_suffix)]
         if v_key not in state:
             raise CheckpointError(f"weight-norm magnitude {k} has no direction tensor {v_key}")
-        direction = state[v_key]
-        out[base + ".weight"] = torch._weight_norm(direction, v.to(direction.dtype), 0)
-    missing_g = [k for k in state if k.endswith(_V_SUFFIXES) and
-                 (k[: -len(_V_SUFFIXES[0])] if k.endswith(_V_SUFFIXES[0]) else k[: -len(_V_SUFFIXES[1])]) + ".weight"
-                 not in out]
-    if missing_g:
-        raise CheckpointError(f"weight-norm direction {missing_g[0]} has no magnitude tensor")
+        out[base + ".weight"] = torch._weight_norm(state[v_key], v.to(state[v_key].dtype), 0)
+    for k in state:
+        v_suffix = next((s for s in _V_SUFFIXES if k.endswith(s)), None)
+        if v_suffix is not None and k[: -len(v_suffix)] + ".weight" not in out:
+            raise CheckpointError(f"weight-norm direction {k} has no magnitude tensor")
     return out
