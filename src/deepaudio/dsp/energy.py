@@ -10,7 +10,9 @@ to the target speech duration before framing; we do the same on the frame grid, 
 
 Silence (DeepSound-V1 step 4): per-frame RMS in dB over 2048-sample frames with hop 512 (librosa's
 ``feature.rms`` defaults, zero padding of half a frame at both ends) of the mono mix; a clip is silent
-when more than 90 % of its frames are below -50 dB.
+when more than 90 % of its frames are below -50 dB. (librosa's ``amplitude_to_db`` also clips at 80 dB
+below the loudest frame; that can only raise levels that lie below max - 80 <= -80 dB, so it never changes
+the -50 dB decision and is left out.)
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def _frame_bounds(n_frames: int, sr: int) -> torch.Tensor:
     return (i * sr * TTS_HOP) // TTS_SAMPLE_RATE
 
 
+def _channel0(wav: torch.Tensor) -> torch.Tensor:
+    if wav.ndim == 1:
+        return wav
+    return wav.flatten(0, -2)[0]
+
+
 def energy_contour(wav: torch.Tensor, sr: int = TTS_SAMPLE_RATE, target_len: int | None = None) -> torch.Tensor:
     """Per-frame mean |x| of channel 0 divided by its maximum -> float32 [frames] in [0, 1].
 
@@ -41,7 +49,7 @@ def energy_contour(wav: torch.Tensor, sr: int = TTS_SAMPLE_RATE, target_len: int
     the maximum is taken after cropping, as the reference crops the audio first. Silence gives zeros
     rather than NaN.
     """
-    x = wav if wav.ndim == 1 else wav.reshape(-1, wav.shape[-1])[0]
+    x = _channel0(wav)
     x = x.abs().to(torch.float64)
     n = contour_frames(x.shape[-1], sr)
     if target_len is not None:
@@ -91,7 +99,7 @@ def frame_rms_db(wav: torch.Tensor, sr: int, frame: int | float = 2048, hop: int
     ``sr`` converts them). The defaults, 2048/512 samples at the file's own rate, are what DeepSound-V1
     uses (librosa.feature.rms defaults).
     """
-    mono = wav if wav.ndim == 1 else wav.reshape(-1, wav.shape[-1]).mean(0)
+    mono = wav if wav.ndim == 1 else wav.flatten(0, -2).mean(0)
     return amplitude_to_db(frame_rms(mono, _to_samples(frame, sr), max(1, _to_samples(hop, sr)), center))
 
 
