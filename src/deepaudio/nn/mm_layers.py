@@ -67,12 +67,8 @@ class TimestepEmbedder(nn.Module):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(freq_dim, dim, device=device, dtype=dtype), nn.SiLU(),
                                  nn.Linear(dim, dim, device=device, dtype=dtype))
-        self.freq_dim, self.max_period = freq_dim, max_period
         self.register_buffer("freqs", time_frequencies(freq_dim, max_period, device=device),
                              persistent=False)
-
-    def reset_buffers(self) -> None:
-        self.freqs = time_frequencies(self.freq_dim, self.max_period, device=self.freqs.device)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:  # (B,) -> (B, D)
         args = t[:, None].float() * self.freqs[None]
