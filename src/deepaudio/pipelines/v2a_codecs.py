@@ -82,4 +82,6 @@ class MelCodec:
             return self.vocoder.decode(mel).float()
         from deepaudio.dsp.griffinlim import griffin_lim_from_mel
 
-        return griffin_lim_from_mel(mel, self.mel, n_iter=self.config.griffin_lim_iters)
+        # A fixed phase seed makes decoding a function of the mel: same latents, same waveform.
+        gen = torch.Generator().manual_seed(0)
+        return griffin_lim_from_mel(mel, self.mel, n_iter=self.config.griffin_lim_iters, generator=gen)

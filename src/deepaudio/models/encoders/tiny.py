@@ -124,7 +124,10 @@ class TinyTextEncoder(nn.Module):
         return ids
 
     def forward(self, texts: list[str]) -> torch.Tensor:
-        ids = self.tokenize(texts).to(self.pos.device)
+        return self.forward_ids(self.tokenize(texts).to(self.pos.device))
+
+    def forward_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) byte ids from :meth:`tokenize` -> (B, L, text_dim)."""
         x = self.embed(ids) + self.pos
         x = self.encoder(x, src_key_padding_mask=None)
         return self.norm(x)

@@ -1,0 +1,232 @@
+"""Stage 1: train the V2A flow (``deepaudio train v2a``).
+
+Tiny configuration (the bundled default): the condition encoders are small CNNs/transformers that
+train jointly with the MM-DiT, and the latent is the log-mel of :class:`~deepaudio.pipelines.v2a_codecs.
+MelCodec`. Extraction first caches, per clip, the 8 fps and 25 fps frames, the target latents and the
+prompt's byte ids (``features/*.safetensors``, resumable); training then runs the shared loop:
+rectified flow with ``min_sigma = 0``, condition dropout 0.1 for CFG (video and text dropped
+independently, replaced by the network's empty features as MMAudio does), AdamW with warm-up,
+grad-clip, EMA, optional bf16, exact resume. The export is a ``v2a_pipeline`` folder.
+
+Manifest CSV: ``video`` (required), ``audio`` (optional: else the video's own audio track),
+``prompt`` (optional). Relative paths are relative to the CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from deepaudio.checkpoint import write_config
+from deepaudio.config import Registry, to_dict
+from deepaudio.errors import DeepAudioError, InputError
+from deepaudio.flow import FlowPath
+from deepaudio.models.encoders.tiny import TinyEncoderConfig
+from deepaudio.models.encoders.tiny_bundle import TinyV2AEncoder
+from deepaudio.models.v2a.config import MMAudioConfig
+from deepaudio.models.v2a.mmdit import MMAudioNet
+from deepaudio.pipelines.v2a import CLIP_FPS, SYNC_FPS, SequencePlan, _fit_frames
+from deepaudio.pipelines.v2a_codecs import MelCodec, MelCodecConfig
+from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
+from deepaudio.train.loop import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class TinyV2ASetup:
+    net: MMAudioConfig  # sequence lengths are re-derived from ``seconds`` and the codec
+    encoder: TinyEncoderConfig = field(default_factory=TinyEncoderConfig)
+    codec: MelCodecConfig = field(default_factory=MelCodecConfig)
+    seconds: float = 4.0  # training clip length (and the pipeline's window)
+
+
+V2A_SETUPS: Registry[TinyV2ASetup] = Registry("V2A training setup")
+V2A_SETUPS.add("tiny", TinyV2ASetup(
+    net=MMAudioConfig(latent_dim=64, clip_dim=64, sync_dim=64, text_dim=64, hidden_dim=128, depth=6, fused_depth=4,
+                      num_heads=4, latent_seq_len=125, clip_seq_len=32, sync_seq_len=96, text_seq_len=16)))
+V2A_SETUPS.add("micro", TinyV2ASetup(  # for tests: seconds-fast
+    net=MMAudioConfig(latent_dim=16, clip_dim=16, sync_dim=16, text_dim=16, hidden_dim=32, depth=2, fused_depth=1,
+                      num_heads=2, latent_seq_len=32, clip_seq_len=8, sync_seq_len=24, text_seq_len=8),
+    encoder=TinyEncoderConfig(image_size=32, channels=(8, 16), clip_dim=16, sync_dim=16, text_dim=16, text_seq_len=8,
+                              text_layers=1, text_heads=2),
+    codec=MelCodecConfig(n_mels=16, griffin_lim_iters=8), seconds=1.0))
+
+
+# ------------------------------------------------------------------------------------------ data
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise InputError(f"cannot read manifest ({exc.strerror})", path) from exc
+    if not rows or "video" not in rows[0]:
+        raise InputError("manifest needs a 'video' column (optional: audio, prompt)", path)
+    base = path.parent
+    out = []
+    for r in rows:
+        item = {"video": str(base / r["video"]) if not Path(r["video"]).is_absolute() else r["video"],
+                "prompt": r.get("prompt") or ""}
+        if r.get("audio"):
+            item["audio"] = str(base / r["audio"]) if not Path(r["audio"]).is_absolute() else r["audio"]
+        out.append(item)
+    return out
+
+
+def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: Path) -> list[Path]:
+    """Cache frames, latents and prompt ids per clip; existing files are kept (resumable)."""
+    from tqdm import tqdm
+
+    from deepaudio.io.audio import load_audio
+    from deepaudio.io.video import read_frames
+    from deepaudio.models.encoders.tiny import TinyTextEncoder
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    codec = MelCodec(setup.codec)
+    plan = SequencePlan.for_duration(setup.seconds, codec.latent_rate)
+    text = TinyTextEncoder(setup.encoder)
+    files, skipped = [], 0
+    for i, item in enumerate(tqdm(items, desc="extract", unit="clip", file=sys.stderr)):
+        path = out_dir / f"{i:06d}.safetensors"
+        if path.exists():
+            files.append(path)
+            continue
+        try:
+            f8, _ = read_frames(item["video"], fps=CLIP_FPS, size=setup.encoder.image_size, crop="resize", start=0.0,
+                                duration=setup.seconds)
+            f25, _ = read_frames(item["video"], fps=SYNC_FPS, size=setup.encoder.image_size, crop="center",
+                                 start=0.0, duration=setup.seconds)
+            wav, _ = load_audio(item.get("audio", item["video"]), sample_rate=codec.sample_rate, mono=True)
+        except DeepAudioError as exc:
+            skipped += 1
+            tqdm.write(f"skipping {item['video']}: {exc}", file=sys.stderr)
+            continue
+        n = int(round(setup.seconds * codec.sample_rate))
+        if wav.shape[-1] < n * 0.95 or f25.shape[0] < plan.sync_frames * 0.95:
+            skipped += 1
+            continue
+        wav = torch.nn.functional.pad(wav[:, :n], (0, max(0, n - wav.shape[-1])))
+        latent = codec.encode(wav)[0, : plan.latent]  # (N, M)
+        tensors = {"frames8": _fit_frames(f8, plan.clip_frames).contiguous(),
+                   "frames25": _fit_frames(f25, plan.sync_frames).contiguous(),
+                   "latent": latent.contiguous(),
+                   "text_ids": text.tokenize([item["prompt"]])[0],
+                   "has_text": torch.tensor(bool(item["prompt"]))}
+        tmp = path.with_suffix(".tmp")
+        save_file(tensors, str(tmp))
+        tmp.replace(path)
+        files.append(path)
+    if skipped:
+        print(f"extract: skipped {skipped} clip(s) (unreadable or shorter than {setup.seconds} s)", file=sys.stderr)
+    return files
+
+
+class ClipBatches:
+    def __init__(self, files: list[Path], batch: int, seed: int, shuffle: bool = True):
+        self.files = files
+        self.batcher = FrameBudgetBatcher.build([1] * len(files), batch, batch, seed=seed, shuffle=shuffle)
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        return self.batcher.epoch_batches(epoch)
+
+    def load(self, key: list[int]) -> dict[str, torch.Tensor]:
+        parts = [load_file(str(self.files[i])) for i in key]
+        return {k: torch.stack([p[k] for p in parts]) for k in parts[0]}
+
+
+# ----------------------------------------------------------------------------------------- model
+class TinyV2AModel(nn.Module):
+    """Encoders + MM-DiT; ``forward(batch)`` is the flow-matching loss with condition dropout."""
+
+    def __init__(self, setup: TinyV2ASetup, cond_drop: float = 0.1):
+        super().__init__()
+        self.encoder = TinyV2AEncoder(setup.encoder)
+        codec = MelCodec(setup.codec)
+        plan = SequencePlan.for_duration(setup.seconds, codec.latent_rate)
+        self.net = MMAudioNet(dataclasses.replace(setup.net, latent_seq_len=plan.latent,
+                                                  clip_seq_len=plan.clip_frames, sync_seq_len=plan.sync_tokens))
+        self.cond_drop = cond_drop
+        self.path = FlowPath(0.0)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        net = self.net
+        b = batch["latent"].shape[0]
+        clip_f, sync_f = self.encoder.encode_video(batch["frames8"], batch["frames25"])
+        text_f = self.encoder.text.forward_ids(batch["text_ids"])
+        dev = clip_f.device
+        video_keep = torch.rand(b, device=dev) >= self.cond_drop
+        text_keep = (torch.rand(b, device=dev) >= self.cond_drop) & batch["has_text"].bool()
+        clip_f, sync_f, text_f = net.mask_conditions(clip_f, sync_f, text_f, video_keep, text_keep)
+        x1 = net.normalize(batch["latent"])
+        x0 = torch.randn_like(x1)
+        t = torch.rand(b, device=dev)
+        v = net(self.path.interpolate(x0, x1, t), clip_f, sync_f, text_f, t)
+        return self.path.loss(v, x0, x1)
+
+
+def export_pipeline(model: TinyV2AModel, setup: TinyV2ASetup, folder: Path, meta: dict) -> None:
+    """Write a ``v2a_pipeline`` folder (net/, encoder/, config.json) atomically."""
+    from deepaudio.io.atomic import atomic_dir
+
+    with atomic_dir(folder) as tmp:
+        model.net.save_pretrained(tmp / "net", meta=meta)
+        model.encoder.save_pretrained(tmp / "encoder", meta=meta)
+        write_config(tmp, "v2a_pipeline", {"net": "net", "encoder": {"type": "tiny", "dir": "encoder"},
+                                           "codec": {"type": "mel", "settings": to_dict(setup.codec)},
+                                           "window": setup.seconds}, meta)
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="tiny", help=f"setup preset ({', '.join(V2A_SETUPS.names())})")
+    parser.add_argument("--data", type=Path, required=True, help="manifest CSV: video[,audio][,prompt]")
+    parser.add_argument("--val", type=Path, help="validation manifest CSV")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--cond-drop", type=float, default=0.1)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--save-every", type=int, default=500)
+    parser.add_argument("--val-every", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
+
+
+def main(args: argparse.Namespace) -> int:
+    setup = V2A_SETUPS.get(args.config)
+    files = extract_features(read_manifest(args.data), setup, args.out / "features" / "train")
+    if not files:
+        raise InputError("no usable clips in the manifest", args.data)
+    val = None
+    if args.val is not None:
+        val_files = extract_features(read_manifest(args.val), setup, args.out / "features" / "val")
+        val = ClipBatches(val_files, args.batch, seed=0, shuffle=False)
+        val.batcher = FixedBatches(tuple(tuple(b) for b in val.batcher.epoch_batches(0)))
+    torch.manual_seed(args.seed)
+    model = TinyV2AModel(setup, args.cond_drop)
+    # Latent statistics of the training set put the flow in a unit-scale space (MMAudio latent_mean/std).
+    lat = torch.cat([load_file(str(f))["latent"] for f in files[:2000]])
+    with torch.no_grad():
+        model.net.latent_mean.copy_(lat.mean(0).view(1, 1, -1))
+        model.net.latent_std.copy_(lat.std(0).clamp_min(1e-3).view(1, 1, -1))
+    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
+                      precision=args.precision, save_every=args.save_every, val_every=args.val_every if val else 0,
+                      log_every=max(1, min(50, args.steps // 10)))
+    meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "clips": len(files),
+            "net": dataclasses.asdict(setup.net)}
+
+    def export(module: nn.Module, folder: Path) -> None:
+        export_pipeline(module, setup, folder, {**meta, "steps": args.steps})
+
+    train(model, ClipBatches(files, args.batch, args.seed), cfg, args.out, val=val, export=export,
+          resume=args.resume, run_info=meta)
+    print(f"wrote {args.out / 'model'}")
+    return 0
