@@ -108,7 +108,7 @@ def test_cli_tts(tmp_path):
     from deepaudio.io.audio import load_audio, save_audio
 
     pipe = _pipe()
-    pipe.model.save_pretrained(tmp_path / "tts", extra_files={"vocab.txt": VOCAB.to_text()})
+    pipe.save_pretrained(tmp_path / "tts")
     pipe.vocoder.save_pretrained(tmp_path / "vocos")
     save_audio(tmp_path / "ref.wav", _voice()[None], SR)
     out = tmp_path / "out.wav"

@@ -86,6 +86,10 @@ class TTSPipeline:
         vocab = Vocab.load(Path(directory).expanduser() / "vocab.txt")
         return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype)
 
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the network and its vocabulary as a checkpoint folder (``from_pretrained`` reads it)."""
+        return self.model.save_pretrained(directory, extra_files={"vocab.txt": self.tokenizer.vocab.to_text()})
+
     @torch.inference_mode()
     def __call__(self, text: str | Sequence[str], ref_audio, ref_text: str | None = None, nfe: int = 32,
                  cfg_strength: float = 2.0, sway: float | None = -1.0, solver: str = "euler",
