@@ -139,6 +139,20 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, precision, accum):
                            _final(tmp_path / "full", "ema")["net.0.weight"])
 
 
+def test_each_epoch_walks_its_own_batch_order(tmp_path):
+    """Updates consume epoch e's batches in the order ``epoch_batches(e)`` gives, then move to e + 1."""
+    data = ToyData(n=20, max_frames=30)
+    seen = []
+    load = data.load
+    data.load = lambda key: (seen.append(list(key)), load(key))[1]
+    per_epoch = len(data.epoch_batches(0))
+    steps = 2 * per_epoch + 3
+    train(TinyFlow(), data, _cfg(steps=steps, save_every=steps), tmp_path)
+    expected = data.epoch_batches(0) + data.epoch_batches(1) + data.epoch_batches(2)[:3]
+    assert data.epoch_batches(0) != data.epoch_batches(1)
+    assert seen == expected
+
+
 def test_lr_schedule():
     assert lr_factor(0, 4, 20) == pytest.approx(0.2)
     assert lr_factor(3, 4, 20) == pytest.approx(0.8)

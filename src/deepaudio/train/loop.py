@@ -130,7 +130,8 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
                 ema.update(model)
                 pos.step += 1
                 pos.index += 1
-                if pos.index >= n_steps:
+                epoch_done = pos.index >= n_steps
+                if epoch_done:
                     pos.epoch, pos.index = pos.epoch + 1, 0
                 value = acc.reduce(total, "mean").item() if world > 1 else total.item()
                 log.write({"step": pos.step, "loss": value, "lr": lr, "epoch": pos.epoch})
@@ -147,8 +148,8 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
                           prior_wall + time.perf_counter() - t0)
                 if on_step is not None:
                     on_step(pos.step, value)
-            if pos.step >= cfg.steps:
-                break
+                if epoch_done:
+                    break  # the next epoch has its own batch order
         if val is not None and not (cfg.val_every and pos.step % cfg.val_every == 0):
             log.write({"step": pos.step, "val_loss": evaluate(model, val, cfg, acc.device)})
         wall = prior_wall + time.perf_counter() - t0

@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=1000, help="optimizer updates (default 1000)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-5 with --init, else 7.5e-5)")
     p.add_argument("--warmup", type=int, help="warm-up updates (default min(300, steps/10))")
+    p.add_argument("--final-lr-ratio", type=float, default=0.0, help="lr at the last step / peak (1: no decay)")
     p.add_argument("--batch-frames", type=int, default=3200, help="padded mel frames per batch per process")
     p.add_argument("--max-samples", type=int, default=64, help="clips per batch at most")
     p.add_argument("--grad-accum", type=int, default=1)
@@ -72,7 +73,8 @@ def main(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         steps=steps, lr=args.lr if args.lr is not None else (1e-5 if args.init else 7.5e-5),
         warmup=args.warmup if args.warmup is not None else min(300, steps // 10), weight_decay=args.weight_decay,
-        grad_clip=args.grad_clip, grad_accum=args.grad_accum, precision=args.precision, seed=args.seed,
+        final_lr_ratio=args.final_lr_ratio, grad_clip=args.grad_clip, grad_accum=args.grad_accum,
+        precision=args.precision, seed=args.seed,
         ema=EMAConfig(beta=args.ema_beta, update_after=args.ema_update_after, update_every=args.ema_update_every),
         save_every=args.save_every, keep_checkpoints=args.keep_checkpoints, log_every=args.log_every,
         val_every=args.val_every, device=args.device)
