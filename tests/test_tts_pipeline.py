@@ -60,17 +60,35 @@ def test_chunk_durations_come_from_each_chunk():
     pipe = _pipe()
     ref = prepare_reference(_voice(0.5), "ab")
     text = "abc abc abc abc abc abc. ab! " + "abcde " * 40 + "abcde. " + "ab " * 50 + "c."
-    jobs = pipe._plan(0, text, ref, 40, 1.0, None, None)
-    assert len(jobs) >= 2
+    jobs, fade = pipe._plan(0, text, ref, 40, 1.0, None, None, 0.15)
+    assert len(jobs) >= 2 and fade == int(0.15 * SR)
     frames = [n for _, _, n, _ in jobs]
     assert len(set(frames)) > 1
     for _, chunk, n, _ in jobs:
         assert n == int(40 / len(ref.text.encode()) * len(chunk.encode()))
-    # With an energy contour the chunks share exactly its frames, in order.
-    energy = torch.rand(300)
-    jobs = pipe._plan(0, text, ref, 40, 1.0, None, energy)
-    assert sum(n for _, _, n, _ in jobs) == 300
-    torch.testing.assert_close(torch.cat([e for _, _, _, e in jobs]), energy)
+    # With an energy contour the chunks cover exactly its frames, in order; all but the last also render
+    # the overlap the next chunk fades in over.
+    energy = torch.rand(600)
+    jobs, fade = pipe._plan(0, text, ref, 40, 1.0, None, energy, 0.15)
+    ov = fade // 256 + 1
+    assert len(jobs) >= 2 and sum(n for _, _, n, _ in jobs) == 600 + ov * (len(jobs) - 1)
+    pos = 0
+    for k, (_, _, n, e) in enumerate(jobs):
+        torch.testing.assert_close(e, energy[pos:pos + n])
+        pos += n - (ov if k < len(jobs) - 1 else 0)
+    assert pos == 600
+
+
+def test_chunked_fixed_length_output_matches_window():
+    pipe = _pipe()
+    voice = _voice(0.5)
+    text = "abc abc abc abc abc abc. " + "abcde " * 30 + "abcde."
+    ref = prepare_reference(voice, "ab")
+    jobs, _ = pipe._plan(0, text, ref, 40, 1.0, 3.0, None, 0.15)
+    assert len(jobs) >= 2
+    wav, _ = pipe(text, (voice, SR), ref_text="ab", nfe=1, seed=0, duration=3.0)
+    one, _ = pipe("abc.", (voice, SR), ref_text="ab", nfe=1, seed=0, duration=3.0)
+    assert wav.shape == one.shape  # chunked or not, the speech fills the same window
 
 
 def test_energy_pipeline_and_batch_of_texts():

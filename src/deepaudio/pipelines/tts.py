@@ -112,9 +112,11 @@ class TTSPipeline:
             raise ConfigError("this checkpoint has no energy input", hint="use a DeepAudio V2S checkpoint")
         ref = self._reference(ref_audio, ref_text)
         ref_mel = self._mel(ref.wav)  # (Nc, M)
-        jobs = []  # (text index, chunk text, generated frames, energy slice)
+        jobs, fades = [], []  # jobs: (text index, chunk text, generated frames, energy slice)
         for i, t in enumerate(texts):
-            jobs += self._plan(i, t, ref, ref_mel.shape[0], speed, duration, energy)
+            planned, fade = self._plan(i, t, ref, ref_mel.shape[0], speed, duration, energy, cross_fade_s)
+            jobs += planned
+            fades.append(fade)
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else torch.Generator()
         if seed is None:
             gen.seed()
@@ -125,7 +127,7 @@ class TTSPipeline:
         results = []
         for i in range(len(texts)):
             parts = [self._decode(m) / ref.gain for m, job in zip(mels, jobs) if job[0] == i]
-            results.append((cross_fade(parts, cross_fade_s).unsqueeze(0).float().cpu(), SAMPLE_RATE))
+            results.append((cross_fade(parts, samples=fades[i]).unsqueeze(0).float().cpu(), SAMPLE_RATE))
         return results[0] if isinstance(text, str) else results
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -160,24 +162,35 @@ class TTSPipeline:
 
         return mel_spectrogram(wav.to(self.device), F5_24K).transpose(0, 1).float()  # (T, M)
 
-    def _plan(self, index, text, ref: Reference, ref_frames: int, speed, duration, energy):
-        """Chunks of one text and their generated-frame counts (each from its own text length)."""
+    def _plan(self, index, text, ref: Reference, ref_frames: int, speed, duration, energy, fade_s):
+        """Chunks of one text, their generated-frame counts and the cross-fade length in samples.
+
+        Free length: each chunk's frames come from its own text (reference frames per reference byte).
+        Fixed length (``duration`` or an energy contour): the frames are shared out by text size and every
+        chunk but the last also renders the ``ov`` frames the next one fades in over, with a cross-fade of
+        (ov - 1) hops, so the joined speech has exactly the length, and each chunk the timing, of the
+        window (the reference code loses the contour's alignment when it chunks).
+        """
         ref_seconds = ref.wav.numel() / SAMPLE_RATE
         chunks = split_sentences(text.strip(), chunk_budget(ref.text, ref_seconds, speed))
         ref_bytes = max(1, len(ref.text.encode("utf-8")))
         sizes = [len(c.encode("utf-8")) for c in chunks]
-        if energy is not None or duration is not None:
-            total = energy.shape[-1] if energy is not None else int(round(duration * SAMPLE_RATE / HOP))
-            frames = _split_frames(total, sizes)
-        else:
+        if energy is None and duration is None:
             # F5-TTS: very short texts (< 10 bytes) are given 1/0.3 of the nominal length.
-            frames = [int(ref_frames / ref_bytes * n / (0.3 if n < 10 else speed)) for n in sizes]
+            frames = [max(1, int(ref_frames / ref_bytes * n / (0.3 if n < 10 else speed))) for n in sizes]
+            return [(index, c, n, None) for c, n in zip(chunks, frames)], int(fade_s * SAMPLE_RATE)
+        total = energy.shape[-1] if energy is not None else int(round(duration * SAMPLE_RATE / HOP))
+        ov = max(2, round(fade_s * SAMPLE_RATE / HOP) + 1)
+        shares = _split_frames(total, sizes)
+        if len(chunks) > 1 and min(shares) <= ov:  # too short to cross-fade: one chunk for the whole window
+            chunks, shares = [" ".join(chunks)], [total]
         jobs, pos = [], 0
-        for chunk, n in zip(chunks, frames):
-            e = energy.reshape(-1)[pos:pos + n] if energy is not None else None
-            jobs.append((index, chunk, max(1, n), e))
+        for k, (chunk, n) in enumerate(zip(chunks, shares)):
+            n_render = n + (ov if k < len(chunks) - 1 else 0)
+            e = energy.reshape(-1)[pos:pos + n_render] if energy is not None else None
+            jobs.append((index, chunk, max(1, n_render), e))
             pos += n
-        return jobs
+        return jobs, (ov - 1) * HOP
 
     def _sample(self, jobs, ref, ref_mel, ref_energy, gen, nfe, cfg_strength, sway, solver, schedule,
                 batched_cfg, progress) -> list[torch.Tensor]:

@@ -87,13 +87,16 @@ def prepare_reference(wav: torch.Tensor, text: str, max_seconds: float = 15.0) -
     return Reference(wav=wav * gain, text=finish_ref_text(text), gain=gain)
 
 
-def cross_fade(parts: list[torch.Tensor], seconds: float = 0.15, sr: int = SAMPLE_RATE) -> torch.Tensor:
-    """Join 1-D waveforms with linear cross-fades of ``seconds`` (shortened for very short parts)."""
+def cross_fade(parts: list[torch.Tensor], seconds: float = 0.15, sr: int = SAMPLE_RATE,
+               samples: int | None = None) -> torch.Tensor:
+    """Join 1-D waveforms with linear cross-fades of ``seconds`` (or exactly ``samples``), shortened for
+    very short parts."""
     if not parts:
         return torch.zeros(0)
+    fade = int(seconds * sr) if samples is None else samples
     out = parts[0]
     for nxt in parts[1:]:
-        n = min(int(seconds * sr), out.numel(), nxt.numel())
+        n = min(fade, out.numel(), nxt.numel())
         if n <= 0:
             out = torch.cat((out, nxt))
             continue
