@@ -17,8 +17,9 @@ PARTS = ("v2a", "tts", "v2s", "router", "vocoder")
 
 
 def bundled_dir(part: str) -> Path:
-    """Folder of a bundled default part; a clear error when this install has none."""
-    path = DEFAULT_ROOT / part
+    """Folder of a bundled default part ('pipeline' = the whole DeepAudio folder); a clear error when
+    this install has none."""
+    path = DEFAULT_ROOT if part == "pipeline" else DEFAULT_ROOT / part
     if not (path / "config.json").is_file():
         raise CheckpointError(f"this install has no bundled default {part} model", path,
                               "pass a model folder with --model (see README: official weights)")

@@ -49,6 +49,22 @@ def extract_transcript(instruction: str) -> str | None:
     return None
 
 
+def mask_transcript(instruction: str, placeholder: str = "the text") -> str:
+    """The instruction with its transcript replaced by a placeholder.
+
+    The gate must decide the task from how the instruction is phrased, not from the words to be spoken
+    (a quoted sentence would otherwise dominate a mean-pooled sentence embedding), so both training and
+    inference encode the masked form.
+    """
+    transcript = extract_transcript(instruction)
+    if not transcript:
+        return instruction
+    i = instruction.rfind(transcript)
+    if i < 0:
+        return instruction
+    return (instruction[:i] + placeholder + instruction[i + len(transcript):]).strip()
+
+
 @dataclass(frozen=True)
 class Route:
     task: str
@@ -91,7 +107,7 @@ class Router:
     @torch.no_grad()
     def probabilities(self, instructions: list[str]) -> torch.Tensor:
         """(N, K) class probabilities in the order of ``gate.config.tasks``."""
-        emb = self.encoder(instructions).to(next(self.gate.parameters()).device)
+        emb = self.encoder([mask_transcript(t) for t in instructions]).to(next(self.gate.parameters()).device)
         return torch.softmax(self.gate(emb).float(), dim=-1).cpu()
 
     def __call__(self, instruction: str, task: str | None = None) -> Route:

@@ -20,6 +20,7 @@ from torch import nn
 
 from deepaudio.data.instructions import Instruction, generate, read_jsonl
 from deepaudio.models.gate import TASKS, GateConfig, MoFGate
+from deepaudio.pipelines.router import mask_transcript
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.ema import EMAConfig
 from deepaudio.train.loop import TrainConfig, train
@@ -64,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _encode(encoder, items: list[Instruction]) -> tuple[torch.Tensor, torch.Tensor]:
-    emb = encoder([it.text for it in items])
+    emb = encoder([mask_transcript(it.text) for it in items])
     labels = torch.tensor([TASKS.index(it.task) for it in items])
     return emb, labels
 

@@ -1,0 +1,44 @@
+"""``deepaudio dub --video in.mp4 (--text "..." | --srt subs.srt) --ref-audio voice.wav -o out.mp4``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from deepaudio.cli.common import add_pipeline_arguments, load_deepaudio, write_result
+
+NAME = "dub"
+HELP = "dub a video: speech timed to the picture (whole clip or every SRT line) mixed over ambience"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--video", type=Path, required=True)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", help="transcript spoken over the whole clip")
+    what.add_argument("--srt", type=Path, help="subtitles: every line spoken inside its own time window")
+    parser.add_argument("--speech-only", action="store_true", help="no ambience in the mix (task v2s)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="out.mp4 (video + tracks) or out.wav")
+    add_pipeline_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepaudio.errors import InputError
+
+    if not args.video.is_file():
+        raise InputError("video not found", args.video)
+    if args.ref_audio is None:
+        raise InputError("dubbing needs a reference voice", hint="pass --ref-audio voice.wav")
+    pipe = load_deepaudio(args)
+    v2a_kwargs, tts_kwargs = {"steps": args.steps, "cfg_strength": args.cfg}, {"nfe": args.nfe}
+    if args.srt is not None:
+        from deepaudio.io.srt import parse_srt
+
+        result = pipe.dub_subtitles(args.video, parse_srt(args.srt), args.ref_audio, args.ref_text, seed=args.seed,
+                                    duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs)
+    else:
+        result = pipe(video=args.video, transcript=args.text, task="v2s" if args.speech_only else "dub",
+                      reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
+                      duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs)
+    for path in write_result(result, args.video, args.output):
+        print(f"wrote {path}")
+    return 0

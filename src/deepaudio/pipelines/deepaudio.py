@@ -1,0 +1,192 @@
+"""The end-to-end DeepAudio pipeline: instruction -> task -> ambience, speech, dubbing.
+
+``DeepAudio.from_pretrained(dir)`` loads the gate, V2A, TTS and V2S parts named in the folder's
+``config.json``; ``pipe(video=..., instruction=..., transcript=None, reference_audio=None,
+reference_text=None)`` returns a :class:`DeepAudioResult`. The modules that run follow the gate, as
+in the paper (eq. 2-4): V2A only for ``v2a``, TTS only for ``tts``, V2A then energy-conditioned TTS
+for ``v2s`` (speech only) and ``dub`` (speech mixed over the ambience with ducking).
+
+Timing (beyond the paper): the V2S contour comes from the V2A output's energy (``timing='v2a'``, the
+paper's audio knowledge), or from a contour the caller supplies (e.g. mouth opening, ``timing_contour``).
+Subtitle dubbing speaks each SRT cue inside its own window: the contour is cut to the cue and the
+speech is placed at the cue's start over one ambience track for the whole video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from deepaudio.checkpoint import read_config
+from deepaudio.dsp.energy import energy_contour, fit_contour
+from deepaudio.dsp.mix import mix_with_ducking
+from deepaudio.errors import ConfigError, InputError
+from deepaudio.pipelines.router import Route
+
+SPEECH_RATE = 24000
+MEL_HOP = 256  # TTS mel frames: 24000 / 256 = 93.75 per second
+# Faster than this is not intelligible speech (read English runs at ~12-16 characters per second).
+MAX_CHARS_PER_SECOND = 20.0
+
+
+def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the video") -> None:
+    """Refuse a transcript too long for its window unless the caller accepts fast speech (``fit='speed'``)."""
+    if fit not in ("error", "speed"):
+        raise ConfigError(f"unknown fit mode {fit!r}", hint="use error or speed")
+    rate = len(text.strip()) / max(seconds, 1e-6)
+    if rate > MAX_CHARS_PER_SECOND and fit == "error":
+        raise InputError(f"the transcript needs about {len(text.strip()) / 15:.1f} s of speech but {where} gives "
+                         f"{seconds:.2f} s ({rate:.0f} characters/s)",
+                         hint="shorten the text, or pass --fit speed to speak faster")
+
+
+@dataclass
+class DeepAudioResult:
+    route: Route
+    sample_rate: int
+    mix: torch.Tensor  # (C, L): what goes on the sound track
+    ambience: torch.Tensor | None = None
+    speech: torch.Tensor | None = None
+    contour: torch.Tensor | None = None  # the V2S timing contour (frames at 93.75/s)
+    segments: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) spoken
+
+
+def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
+    if sr == target:
+        return wav
+    from deepaudio.io.audio import resample
+
+    return resample(wav, sr, target)
+
+
+def contour_frames(seconds: float) -> int:
+    return int(round(seconds * SPEECH_RATE / MEL_HOP))
+
+
+class DeepAudio:
+    def __init__(self, router=None, v2a=None, tts=None, v2s=None):
+        self.router, self.v2a, self.tts, self.v2s = router, v2a, tts, v2s
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
+                        dtype: torch.dtype = torch.float32, encoder_path: str | None = None) -> DeepAudio:
+        from deepaudio.pipelines.router import Router
+        from deepaudio.pipelines.tts import TTSPipeline
+        from deepaudio.pipelines.v2a import V2APipeline
+
+        directory = Path(directory)
+        cfg = read_config(directory, "deepaudio_pipeline")["config"]
+
+        def part(name):
+            return directory / cfg[name] if cfg.get(name) else None
+
+        router = Router.from_pretrained(part("router"), encoder_path, device) if part("router") else None
+        v2a = V2APipeline.from_pretrained(part("v2a"), device, dtype) if part("v2a") else None
+        vocoder = part("vocoder")
+        tts = TTSPipeline.from_pretrained(part("tts"), vocoder=vocoder, device=device) if part("tts") else None
+        v2s = TTSPipeline.from_pretrained(part("v2s"), vocoder=vocoder, device=device) if part("v2s") else None
+        return cls(router, v2a, tts, v2s)
+
+    # ----------------------------------------------------------------------------------------- parts
+    def route(self, instruction: str, task: str | None = None) -> Route:
+        if self.router is None:
+            if task is None:
+                raise ConfigError("this pipeline has no instruction gate", hint="pass task= (v2a, tts, v2s, dub)")
+            from deepaudio.models.gate import TASK_MODULES
+            from deepaudio.pipelines.router import extract_transcript
+
+            return Route(task, {}, extract_transcript(instruction or ""), True, TASK_MODULES[task])
+        return self.router(instruction, task)
+
+    def _need(self, name: str):
+        part = getattr(self, name)
+        if part is None:
+            raise ConfigError(f"this pipeline has no {name.upper()} model", hint=f"add a '{name}' part to the folder")
+        return part
+
+    def ambience(self, video, seed: int | None, **v2a_kwargs) -> torch.Tensor:
+        wav, sr = self._need("v2a")(video, seed=seed, **v2a_kwargs)
+        return _resample(wav, sr, SPEECH_RATE)
+
+    def speech_timed(self, transcript: str, reference_audio, reference_text, contour: torch.Tensor,
+                     seed: int | None, fit: str = "error", where: str = "the video", **tts_kwargs) -> torch.Tensor:
+        """Speech that fills exactly the contour's window (V2S: duration = prompt + contour frames)."""
+        check_fits(transcript, contour.numel() * MEL_HOP / SPEECH_RATE, fit, where)
+        model = self.v2s or self._need("tts")
+        if self.v2s is None or not model.model.config.energy_input:
+            # No energy-conditioned model: plain TTS with the window's duration (timing by length only).
+            wav, sr = model(transcript, reference_audio, reference_text, duration=contour.numel() * MEL_HOP /
+                            SPEECH_RATE, seed=seed, **tts_kwargs)
+        else:
+            wav, sr = model(transcript, reference_audio, reference_text, energy=contour, seed=seed, **tts_kwargs)
+        wav = _resample(wav, sr, SPEECH_RATE)
+        n = contour.numel() * MEL_HOP
+        return torch.nn.functional.pad(wav[..., :n], (0, max(0, n - wav.shape[-1])))
+
+    # ------------------------------------------------------------------------------------------ call
+    def __call__(self, video=None, instruction: str = "", transcript: str | None = None, reference_audio=None,
+                 reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
+                 timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
+                 v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None) -> DeepAudioResult:
+        route = self.route(instruction, task)
+        text = transcript if transcript is not None else route.transcript
+        v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
+        if route.task in ("tts", "v2s", "dub"):
+            if not text or not text.strip():
+                raise InputError(f"the task '{route.task}' needs a transcript",
+                                 hint='pass --text, or quote it in the instruction: saying "..."')
+            if reference_audio is None:
+                raise InputError(f"the task '{route.task}' needs a reference voice", hint="pass --ref-audio voice.wav")
+        if route.task in ("v2a", "v2s", "dub") and video is None:
+            raise InputError(f"the task '{route.task}' needs a video", hint="pass --video")
+
+        if route.task == "tts":
+            wav, sr = self._need("tts")(text, reference_audio, reference_text, seed=seed, **tts_kwargs)
+            wav = _resample(wav, sr, SPEECH_RATE)
+            return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav)
+        ambience = self.ambience(video, seed, **v2a_kwargs)
+        if route.task == "v2a":
+            return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
+        frames = contour_frames(ambience.shape[-1] / SPEECH_RATE)
+        contour = timing_contour if timing_contour is not None else energy_contour(ambience, SPEECH_RATE)
+        contour = fit_contour(contour, frames)
+        speech = self.speech_timed(text, reference_audio, reference_text, contour, seed, fit, **tts_kwargs)
+        duration = ambience.shape[-1] / SPEECH_RATE
+        if route.task == "v2s":
+            return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
+                                   segments=[(0.0, duration, text)])
+        mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
+        return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
+                               segments=[(0.0, duration, text)])
+
+    def dub_subtitles(self, video, cues, reference_audio, reference_text: str | None = None, seed: int | None = 0,
+                      timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
+                      v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None) -> DeepAudioResult:
+        """Every cue spoken inside its own window, over one ambience track for the whole video."""
+        from deepaudio.models.gate import TASK_MODULES
+
+        if not cues:
+            raise InputError("the subtitle file has no cues")
+        ambience = self.ambience(video, seed, **dict(v2a_kwargs or {}))
+        total = ambience.shape[-1]
+        contour = timing_contour if timing_contour is not None else energy_contour(ambience, SPEECH_RATE)
+        contour = fit_contour(contour, contour_frames(total / SPEECH_RATE))
+        speech = torch.zeros_like(ambience[:1])
+        segments = []
+        for k, cue in enumerate(cues):
+            a, b = int(round(cue.start * SPEECH_RATE / MEL_HOP)), int(round(cue.end * SPEECH_RATE / MEL_HOP))
+            b = min(b, contour.numel())
+            if b - a < 2:
+                raise InputError(f"subtitle {cue.index} ({cue.start:.2f}-{cue.end:.2f} s) lies outside the video")
+            piece = self.speech_timed(cue.text, reference_audio, reference_text, contour[a:b],
+                                      None if seed is None else seed + k, fit, f"subtitle {cue.index}",
+                                      **dict(tts_kwargs or {}))
+            s = a * MEL_HOP
+            speech[:, s:s + piece.shape[-1]] += piece[:, : total - s]
+            segments.append((cue.start, cue.end, cue.text))
+        mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
+        route = Route("dub", {}, None, True, TASK_MODULES["dub"])
+        return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
+                               segments=segments)
