@@ -139,3 +139,14 @@ def test_cli_tts(tmp_path):
     rc = main(["tts", "--text", "abc", "--ref-audio", str(tmp_path / "missing.wav"), "--ref-text", "ab",
                "-o", str(tmp_path / "x.wav"), "--ckpt", str(tmp_path / "tts"), "--device", "cpu"])
     assert rc == 2
+
+
+def test_bf16_and_griffin_lim_fallback(capsys):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TTS_PRESETS.get("tiny"), text_num_embeds=len(VOCAB))
+    pipe = TTSPipeline(DiT(cfg), Tokenizer(VOCAB), vocoder=None, dtype="bf16")
+    assert "Griffin-Lim" in capsys.readouterr().err
+    pipe.vocoder.n_iter = 2
+    wav, sr = pipe("abc abc abc.", (_voice(), SR), ref_text="ab", nfe=2, seed=0, schedule="epss", solver="midpoint")
+    assert pipe.model.proj_out.weight.dtype == torch.bfloat16
+    assert wav.dtype == torch.float32 and torch.isfinite(wav).all() and wav.shape[-1] > SR // 2
