@@ -61,11 +61,27 @@ def _biquad_response(b: list[float], a: list[float], n_fft: int, device: torch.d
     return (b[0] + b[1] * z1 + b[2] * z2) / (a[0] + a[1] * z1 + a[2] * z2)
 
 
+def _fast_fft_length(n: int) -> int:
+    """Smallest even 2^a 3^b 5^c >= n: FFTs of such sizes are fast, a prime length can be 10x slower."""
+    best = 1 << max(1, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            if m % 2 == 0 and m < best:
+                best = m
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def k_weight(wav: torch.Tensor, sr: int) -> torch.Tensor:
     """K-weighted signal [..., L] (float64), filtered from rest as a causal IIR cascade would."""
     length = wav.shape[-1]
-    n_fft = length + sr  # one second of tail so the circular wrap-around is negligible
-    n_fft += n_fft % 2
+    n_fft = _fast_fft_length(length + sr)  # >= one second of tail so the circular wrap-around is negligible
     (sb, sa), (hb, ha) = k_weighting_coefficients(sr)
     h = _biquad_response(sb, sa, n_fft, wav.device) * _biquad_response(hb, ha, n_fft, wav.device)
     spec = torch.fft.rfft(wav.to(torch.float64), n=n_fft)
