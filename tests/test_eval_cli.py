@@ -1,0 +1,97 @@
+"""`deepaudio eval` end to end on real speech, and the benchmark list loaders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from deepaudio.cli.main import main
+from deepaudio.eval import samples
+from deepaudio.eval.items import list_format, load_items
+
+
+def _utts():
+    try:
+        return samples.librivox_utterances()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(str(exc))
+
+
+def test_eval_ground_truth_against_itself(tmp_path, capsys):
+    gen, ref, out = tmp_path / "gen", tmp_path / "ref", tmp_path / "out"
+    gen.mkdir()
+    ref.mkdir()
+    for i, (wav, text) in enumerate(_utts()[1:3]):
+        shutil.copy(wav, gen / f"utt{i}.wav")
+        shutil.copy(wav, ref / f"utt{i}.wav")
+        (ref / f"utt{i}.txt").write_text(text)
+    shutil.copy(_utts()[0][0], gen / "orphan.wav")  # generated without a reference: listed, not dropped
+    rc = main(["eval", "--task", "v2s", "--gen", str(gen), "--ref", str(ref), "-o", str(out),
+               "--metrics", "wer,mcd,mcd_sl,silence_rate,emo_sim"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["wer"] < 0.15 and summary["wer_n"] == 2
+    assert summary["mcd"] == 0.0 and summary["mcd_sl"] == 0.0
+    assert summary["silence_rate"] < 0.2
+    assert summary["emo_sim"] is None and "--emotion-model" in summary["emo_sim_unavailable"]
+    assert "whisper" in summary["wer_backend"] and "fastdtw" in summary["mcd_backend"]
+    assert any("orphan: missing reference" in p for p in summary["problems"])
+    table = (out / "report.md").read_text()
+    assert "| Method | WER ↓ |" in table and "EMO-SIM" in table
+    csv_text = (out / "items.csv").read_text()
+    assert csv_text.splitlines()[0].startswith("name,setting,gen,ref") and "orphan" in csv_text
+    for png in ("distributions.png", "spectrograms.png"):
+        assert (out / "plots" / png).read_bytes()[:4] == b"\x89PNG"
+    assert "wer" in capsys.readouterr().out
+
+
+def test_eval_rejects_unknown_metric(tmp_path, capsys):
+    (tmp_path / "g").mkdir()
+    assert main(["eval", "--task", "tts", "--gen", str(tmp_path / "g"), "-o", str(tmp_path / "o"),
+                 "--metrics", "wer,bleu"]) == 2
+    assert "bleu" in capsys.readouterr().err
+    assert main(["eval", "--task", "tts", "--gen", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
+
+
+def test_v2c_list_settings_and_missing(tmp_path):
+    root = tmp_path / "v2c" / "Movie" / "Movie_speeches" / "Anna" / "00"
+    root.mkdir(parents=True)
+    for n in ("Anna-00-0001", "Anna-00-0002"):
+        (root / f"{n}.wav").write_bytes(b"")
+    base = "/data/v2cdata/Movie/Movie_speeches/Anna/00"
+    lst = tmp_path / "v2c_test.lst"
+    lst.write_text(
+        f"{base}/Anna-00-0001.wav\tNone\tHi\t{base}/Anna-00-0001.wav\t/v/0001.mp4\tHi there\n"
+        f"{base}/Anna-00-0002.wav\tNone\tYo\t{base}/Anna-00-0001.wav\t/v/0001.mp4\tHi there\n"
+        f"/grid/s1/bbaf2n.wav\tNone\tBin blue\t{base}/Anna-00-0002.wav\t/v/0002.mp4\tSecond line\n")
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    (gen / "00000000.wav").write_bytes(b"")
+    assert list_format(lst) == "v2c"
+    items = load_items(gen, lst, data_root=tmp_path / "v2c")
+    assert [i.setting for i in items] == ["1.0", "2.0", "3.0"]
+    assert items[0].ref == root / "Anna-00-0001.wav" and items[0].text == "Hi there"
+    assert not items[0].problems
+    assert any("missing generated" in p for p in items[1].problems)
+    assert any("missing prompt" in p for p in items[2].problems)
+
+
+def test_librispeech_pc_and_vggsound_lists(tmp_path):
+    lst = tmp_path / "librispeech_pc_test_clean_cross_sentence.lst"
+    lst.write_text("1089-134686-0000\t10.4\tHe hoped.\t1089-134686-0001\t3.2\tStuff it into you.\n")
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    (gen / "1089-134686-0001.wav").write_bytes(b"")
+    assert list_format(lst) == "librispeech-pc"
+    (item,) = load_items(gen, lst, data_root=tmp_path / "ls")
+    assert item.prompt == tmp_path / "ls" / "1089" / "134686" / "1089-134686-0000.flac"
+    assert item.text == "Stuff it into you." and any("missing reference" in p for p in item.problems)
+
+    csv_path = tmp_path / "vggsound.csv"
+    csv_path.write_text("---g-f_I2yQ,1,people marching,test\nabc,30,dog barking,train\nxyz,7,rain,test\n")
+    (gen / "---g-f_I2yQ_000001.flac").write_bytes(b"")
+    items = load_items(gen, csv_path)
+    assert [i.name for i in items] == ["---g-f_I2yQ_000001", "xyz_000007"]
+    assert items[0].gen is not None and items[1].problems
