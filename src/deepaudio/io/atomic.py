@@ -27,6 +27,8 @@ def check_output_path(output: str | Path, inputs: Sequence[str | Path] = ()) -> 
     if out.exists() and out.is_dir():
         raise OutputPathError("output path is a folder, expected a file", out, "give a file name")
     parent = resolved.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputPathError("output folder is a file", parent, "choose an output path inside a folder")
     if not parent.exists():
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -45,8 +47,11 @@ def atomic_path(final: str | Path, inputs: Sequence[str | Path] = ()) -> Iterato
     the right container.
     """
     final = check_output_path(final, inputs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f"{final.suffix}.tmp{final.suffix}",
-                               dir=final.resolve().parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f"{final.suffix}.tmp{final.suffix}",
+                                   dir=final.resolve().parent)
+    except OSError as exc:  # read-only filesystem, permissions that os.access did not predict (root, ACLs)
+        raise OutputPathError(f"cannot write here ({exc.strerror})", final, "choose a writable location") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -353,73 +353,23 @@ def db_to_gain(db: float) -> float:
     return 10.0 ** (db / 20.0)
 
 
-def _biquad_response(b: Sequence[float], a: Sequence[float], n_fft: int) -> np.ndarray:
-    """Complex frequency response of a biquad on the ``rfft`` grid of length ``n_fft``."""
-    z = np.exp(-1j * 2 * np.pi * np.fft.rfftfreq(n_fft))
-    return (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
-
-
-def _k_weighting(sr: int) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
-    """The two K-weighting biquads of ITU-R BS.1770-4 designed for any sample rate.
-
-    Pre-filter: high shelf (+4 dB above ~1.7 kHz, head acoustics); RLB filter: 2nd-order high pass at
-    ~38 Hz. The analogue prototype parameters are the ones that reproduce the 48 kHz coefficients
-    tabulated in the standard.
-    """
-    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
-    k = math.tan(math.pi * f0 / sr)
-    vh = 10 ** (gain_db / 20)
-    vb = vh ** 0.4996667741545416
-    a0 = 1 + k / q + k * k
-    shelf_b = ((vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0)
-    shelf_a = (1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0)
-    f0, q = 38.13547087602444, 0.5003270373238773
-    k = math.tan(math.pi * f0 / sr)
-    a0 = 1 + k / q + k * k
-    hp_b = (1.0, -2.0, 1.0)
-    hp_a = (1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0)
-    return shelf_b, shelf_a, hp_b, hp_a
-
-
 def loudness_lufs(wav: torch.Tensor, sr: int) -> float:
-    """Integrated loudness in LUFS following ITU-R BS.1770-4 (K-weighting, 400 ms blocks, gating).
+    """Integrated loudness (ITU-R BS.1770-4, LUFS) of ``wav`` ``[C, N]``; ``-inf`` for silence.
 
-    The biquads are applied as their exact complex frequency response on a zero-padded FFT (the
-    padding of one second holds the decay of the 38 Hz high pass), which equals running the IIR
-    filters without needing scipy. Channel weights are 1 (mono/stereo). Returns ``-inf`` for silence
-    or clips shorter than one 400 ms block.
+    The measurement itself lives in ``deepaudio.dsp.loudness`` (one implementation for the project).
     """
-    x = as_waveform(wav).detach().cpu().double().numpy()
-    n = x.shape[-1]
-    block, hop = int(round(0.4 * sr)), int(round(0.1 * sr))
-    if n < block:
-        return float("-inf")
-    n_fft = 1 << int(math.ceil(math.log2(n + sr)))
-    sb, sa, hb, ha = _k_weighting(int(sr))
-    h = _biquad_response(sb, sa, n_fft) * _biquad_response(hb, ha, n_fft)
-    y = np.fft.irfft(np.fft.rfft(x, n_fft, axis=-1) * h, n_fft, axis=-1)[:, :n]
-    power = np.cumsum(np.concatenate([np.zeros((y.shape[0], 1)), y * y], axis=1), axis=1)
-    starts = np.arange(0, n - block + 1, hop)
-    z = (power[:, starts + block] - power[:, starts]) / block  # mean square per channel and block
-    blocks = z.sum(axis=0)
-    with np.errstate(divide="ignore"):
-        lk = -0.691 + 10 * np.log10(blocks)
-    keep = lk > -70.0  # absolute gate
-    if not keep.any():
-        return float("-inf")
-    rel = -0.691 + 10 * math.log10(blocks[keep].mean()) - 10.0  # relative gate
-    keep &= lk > rel
-    if not keep.any():
-        return float("-inf")
-    return float(-0.691 + 10 * math.log10(blocks[keep].mean()))
+    from deepaudio.dsp.loudness import integrated_loudness
+
+    return float(integrated_loudness(as_waveform(wav).float(), int(sr)))
 
 
 def normalize_loudness(wav: torch.Tensor, sr: int, target_lufs: float = -23.0,
                        max_peak: float | None = 0.99) -> torch.Tensor:
     """Scale ``wav`` to ``target_lufs`` integrated loudness (EBU R128 uses -23, streaming about -14).
 
-    ``max_peak`` then limits the gain so that no sample exceeds it (a plain gain, no limiter), so the
-    result can end up quieter than the target for very peaky audio. Silence is returned unchanged.
+    Unlike ``dsp.loudness.normalize_loudness``, ``max_peak`` then caps the gain so that no sample exceeds
+    it (a plain gain, no limiter): very peaky audio can end up quieter than the target. Silence is
+    returned unchanged.
     """
     x = as_waveform(wav)
     level = loudness_lufs(x, sr)
