@@ -54,6 +54,7 @@ class WorldConfig:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     sentence_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     kinds: tuple[str, ...] = KINDS
+    speakers: tuple[str, ...] = ()  # speaker ids to use (see voices.SPEAKERS); empty = all
 
     def __post_init__(self) -> None:
         if not 32 <= self.size <= 512:
@@ -64,6 +65,14 @@ class WorldConfig:
             fr = getattr(self, name)
             if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
                 raise ConfigError(f"{name} must be three non-negative numbers summing to 1, got {fr}")
+        from deepaudio.data.toyworld.voices import SPEAKER_BY_ID
+
+        unknown = [s for s in self.speakers if s not in SPEAKER_BY_ID]
+        if unknown:
+            raise ConfigError(f"unknown toy world speaker(s) {', '.join(unknown)}",
+                              hint=f"choose from {', '.join(SPEAKER_BY_ID)}")
+        if self.speakers and all(SPEAKER_BY_ID[s].test_only for s in self.speakers):
+            raise ConfigError("toy world speakers are all test-only", hint="add at least one training speaker")
         bad = [k for k in self.kinds if k not in KINDS]
         if bad or not self.kinds:
             raise ConfigError(f"unknown toy world kind(s) {bad or '(none)'}", hint=f"choose from {', '.join(KINDS)}")
@@ -71,7 +80,7 @@ class WorldConfig:
 
 WORLD_PRESETS: Registry[WorldConfig] = Registry("toy world preset")
 WORLD_PRESETS.add("default", WorldConfig())
-WORLD_PRESETS.add("tiny", WorldConfig(size=96, min_duration=2.0, max_duration=4.0, max_objects=3))
+WORLD_PRESETS.add("tiny", WorldConfig(size=96, min_duration=2.0, max_duration=6.0, max_objects=3))
 
 
 def with_kinds(cfg: WorldConfig, kinds: tuple[str, ...] | list[str]) -> WorldConfig:

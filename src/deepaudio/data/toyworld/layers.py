@@ -40,7 +40,8 @@ class BounceLayer:
             if len(bodies) == n:
                 break
             r = float(rng.uniform(5.0, 10.0) * scale)
-            pos = np.array([rng.uniform(box[0] + r, box[2] - r), rng.uniform(box[1] + r, box[1] + 0.6 * (box[3] - box[1]))])
+            top = box[1] + 0.6 * (box[3] - box[1])
+            pos = np.array([rng.uniform(box[0] + r, box[2] - r), rng.uniform(box[1] + r, top)])
             if any(np.linalg.norm(pos - b.pos) < r + b.radius + 2 for b in bodies):
                 continue
             vel = np.array([rng.uniform(-120, 120), rng.uniform(-150, 60)]) * scale

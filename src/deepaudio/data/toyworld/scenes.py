@@ -132,9 +132,9 @@ class ToyWorld:
         """Pick speaker(s) and sentences from the split's pools and place them on the timeline."""
         cfg = self.cfg
         pool = self.sentences[split]
-        speakers = split_speakers(split)
+        speakers = split_speakers(split, cfg.speakers)
         n_utt = 2 if kind == "dialogue" else 1
-        chosen = [speakers[i] for i in rng.choice(len(speakers), size=n_utt, replace=False)]
+        chosen = [speakers[i] for i in rng.choice(len(speakers), size=n_utt, replace=len(speakers) < n_utt)]
         budget = cfg.max_duration - 0.6
         for attempt in range(12):
             # After a few misses, fall back to the shortest sentences so every clip fits in max_duration.

@@ -47,5 +47,7 @@ def sentence_splits(sentences: tuple[str, ...] | list[str], fractions: tuple[flo
     return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
 
 
-def split_speakers(split: str) -> list[Speaker]:
-    return [s for s in SPEAKERS if split == "test" or not s.test_only]
+def split_speakers(split: str, allowed: tuple[str, ...] = ()) -> list[Speaker]:
+    """Speakers of ``split`` among ``allowed`` ids (empty: all); test-only ones speak only in test."""
+    pool = [s for s in SPEAKERS if not allowed or s.id in allowed]
+    return [s for s in pool if split == "test" or not s.test_only]

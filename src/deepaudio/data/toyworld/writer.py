@@ -133,7 +133,8 @@ def _rows(meta: dict, rel: str) -> dict[str, list[dict]]:
     if meta["speech"]:
         for u, name in zip(meta["speech"], f["utterances"]):
             rows["tts"].append(dict(audio_path=p(name), text=u["text"], speaker=u["speaker"]))
-        rows["tts"].append(dict(audio_path=p(f["prompt"]), text=meta["prompt"]["text"], speaker=meta["prompt"]["speaker"]))
+        prompt = meta["prompt"]
+        rows["tts"].append(dict(audio_path=p(f["prompt"]), text=prompt["text"], speaker=prompt["speaker"]))
         common = dict(video=p(f["video"]), speech=p(f["speech"]), text=meta["transcript"],
                       speaker="|".join(u["speaker"] for u in meta["speech"]), prompt_audio=p(f["prompt"]),
                       prompt_text=meta["prompt"]["text"], ambience=p(f["ambience"]))
