@@ -64,7 +64,6 @@ def _load(path, cache: dict):
     from deepaudio.io.audio import load_audio
 
     if path not in cache:
-        cache.clear()  # keep only the current item's files in memory
         cache[path] = load_audio(path)
     return cache[path]
 
@@ -202,6 +201,7 @@ def run_eval(items: list[Item], opts: EvalOptions, progress: Callable | None = N
         if item.gen is None or not item.gen.is_file():
             res.rows.append(row)
             continue
+        scorer.cache.clear()  # only the current item's files stay in memory
         for metric in per_item:
             if metric in res.unavailable:
                 continue
