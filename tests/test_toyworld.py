@@ -15,8 +15,8 @@ from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld, WorldConfig
 from deepaudio.data.toyworld.faces import Face, mouth_openness
 from deepaudio.data.toyworld.instructions import make_instruction
 from deepaudio.data.toyworld.physics import Body, simulate
-from deepaudio.data.toyworld.splits import assign_splits, clip_seed, sentence_splits
 from deepaudio.data.toyworld.sentences import SENTENCES
+from deepaudio.data.toyworld.splits import assign_splits, clip_seed, sentence_splits
 from deepaudio.dsp.energy import energy_contour, is_silent
 from deepaudio.errors import ConfigError
 
