@@ -213,6 +213,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # 15-30 s on two shared cores: two interpreters import torch and accelerate
 def test_two_processes_hold_the_same_weights(tmp_path):
     """torchrun starts two gloo ranks; each trains on its own batches and writes a hash of its weights."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -243,7 +244,7 @@ def _ddp_worker(out: Path) -> None:
     model, data = TinyFlow(), ToyData()
     init = _param_hash(model)
     first = data.epoch_batches(0)[rank]
-    train(model, data, _cfg(steps=6, save_every=3, ema=EMAConfig()), out / "run")
+    train(model, data, _cfg(steps=6, save_every=3, ema=EMAConfig(), device="auto"), out / "run")
     doc = {"rank": rank, "world": int(os.environ["WORLD_SIZE"]), "init": init, "params": _param_hash(model),
            "first_batch": first}
     (out / f"rank{rank}.json").write_text(json.dumps(doc))

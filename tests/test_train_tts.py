@@ -190,3 +190,20 @@ def test_sigkill_then_resume_equals_uninterrupted(speech, tmp_path):
                    capture_output=True)
     full, cut = read_log(tmp_path / "full" / "train_log.jsonl"), read_log(tmp_path / "cut" / "train_log.jsonl")
     assert [r["loss"] for r in cut] == [r["loss"] for r in full] and len(full) == 16
+
+
+@pytest.mark.slow
+def test_tts_two_processes(speech, tmp_path):
+    """torchrun, two gloo ranks through the CLI: the loop checks at every checkpoint that the ranks'
+    weights agree (it raises otherwise), and the run exports one EMA model."""
+    from test_train_loop import _free_port
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+           "-m", "deepaudio.cli.main", "train", "tts",
+           *_common(speech, tmp_path / "ddp", 4, **{"--save-every": 2, "--batch-frames": 400})]
+    proc = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / "training_summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 4
+    assert (tmp_path / "ddp" / "model" / "model.safetensors").is_file()

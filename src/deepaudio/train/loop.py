@@ -172,7 +172,9 @@ def make_accelerator(cfg: TrainConfig):
     from accelerate import Accelerator, DistributedDataParallelKwargs
 
     ddp = DistributedDataParallelKwargs(find_unused_parameters=cfg.find_unused_parameters)
-    return Accelerator(cpu=cfg.device == "cpu", mixed_precision="no", kwargs_handlers=[ddp])
+    # Accelerate only sets up multi-process CPU training (gloo) when told it runs on the CPU.
+    has_accel = torch.cuda.is_available() or (hasattr(torch, "accelerator") and torch.accelerator.is_available())
+    return Accelerator(cpu=cfg.device == "cpu" or not has_accel, mixed_precision="no", kwargs_handlers=[ddp])
 
 
 @torch.no_grad()
@@ -199,6 +201,9 @@ def _save(acc, root: Path, model, ema: EMA, optimizer, pos: state.Position, cfg:
     from accelerate.utils import gather_object
 
     rngs = gather_object([state.rng_state()])  # every rank's generators, to the main process
+    sums = gather_object([_weights_signature(model)])
+    if any(s != sums[0] for s in sums):
+        raise RuntimeError(f"ranks hold different weights at step {pos.step} ({sums}); DDP lost synchronisation")
     if acc.is_main_process:
         opt_tensors, opt_structure = flatten_optimizer_state(optimizer.state_dict())
         doc = {"step": pos.step, "epoch": pos.epoch, "index": pos.index, "world_size": acc.num_processes,
@@ -227,6 +232,17 @@ def _restore(path: Path, model, ema: EMA, optimizer, rank: int) -> tuple[state.P
     else:  # more ranks than when saved: a fresh but deterministic stream
         state.seed_everything(int(doc["train_config"]["seed"]) * 1000 + rank + int(doc["step"]))
     return state.Position(int(doc["step"]), int(doc["epoch"]), int(doc["index"])), float(doc.get("wall_time_s", 0))
+
+
+@torch.no_grad()
+def _weights_signature(model: torch.nn.Module) -> tuple[float, float]:
+    """(sum, sum of squares) of all parameters in float64: equal on every rank while DDP keeps them in step."""
+    total = sq = 0.0
+    for p in model.parameters():
+        x = p.detach().double()
+        total += float(x.sum())
+        sq += float((x * x).sum())
+    return total, sq
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
