@@ -61,6 +61,27 @@ def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
     return resample(wav, sr, target)
 
 
+def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
+    """Load the reference voice once and refuse one that cannot carry a voice: shorter than 1 s, or silent."""
+    from deepaudio.dsp.energy import is_silent
+    from deepaudio.io.audio import load_audio
+
+    where = reference_audio if isinstance(reference_audio, (str, Path)) else None
+    if where is not None:
+        wav, sr = load_audio(reference_audio, sample_rate=SPEECH_RATE, mono=True)
+    else:
+        wav, sr = reference_audio
+        wav = torch.as_tensor(wav, dtype=torch.float32)
+        wav = wav[None] if wav.ndim == 1 else wav
+    if wav.shape[-1] < sr:
+        raise InputError(f"reference voice is {wav.shape[-1] / sr:.2f} s long, shorter than 1 s", where,
+                         "give 3-15 s of clean speech")
+    if is_silent(wav, sr):
+        raise InputError("reference voice is silent (over 90% of frames below -50 dB)", where,
+                         "give a recording of the voice to imitate")
+    return wav, sr
+
+
 def contour_frames(seconds: float) -> int:
     return int(round(seconds * SPEECH_RATE / MEL_HOP))
 
@@ -86,7 +107,10 @@ class DeepAudio:
         v2a = V2APipeline.from_pretrained(part("v2a"), device, dtype) if part("v2a") else None
         vocoder = part("vocoder")
         tts = TTSPipeline.from_pretrained(part("tts"), vocoder=vocoder, device=device) if part("tts") else None
-        v2s = TTSPipeline.from_pretrained(part("v2s"), vocoder=vocoder, device=device) if part("v2s") else None
+        if part("v2s") is not None and part("v2s") == part("tts"):
+            v2s = tts  # one energy-conditioned checkpoint serves both tasks
+        else:
+            v2s = TTSPipeline.from_pretrained(part("v2s"), vocoder=vocoder, device=device) if part("v2s") else None
         return cls(router, v2a, tts, v2s)
 
     # ----------------------------------------------------------------------------------------- parts
@@ -111,8 +135,10 @@ class DeepAudio:
         return _resample(wav, sr, SPEECH_RATE)
 
     def speech_timed(self, transcript: str, reference_audio, reference_text, contour: torch.Tensor,
-                     seed: int | None, fit: str = "error", where: str = "the video", **tts_kwargs) -> torch.Tensor:
-        """Speech that fills exactly the contour's window (V2S: duration = prompt + contour frames)."""
+                     seed: int | None, fit: str = "error", where: str = "the video", samples: int | None = None,
+                     **tts_kwargs) -> torch.Tensor:
+        """Speech that fills exactly the contour's window (V2S: duration = prompt + contour frames),
+        cropped or padded to ``samples`` (default: contour frames x hop)."""
         check_fits(transcript, contour.numel() * MEL_HOP / SPEECH_RATE, fit, where)
         model = self.v2s or self._need("tts")
         if self.v2s is None or not model.model.config.energy_input:
@@ -122,7 +148,7 @@ class DeepAudio:
         else:
             wav, sr = model(transcript, reference_audio, reference_text, energy=contour, seed=seed, **tts_kwargs)
         wav = _resample(wav, sr, SPEECH_RATE)
-        n = contour.numel() * MEL_HOP
+        n = contour.numel() * MEL_HOP if samples is None else samples
         return torch.nn.functional.pad(wav[..., :n], (0, max(0, n - wav.shape[-1])))
 
     # ------------------------------------------------------------------------------------------ call
@@ -139,6 +165,7 @@ class DeepAudio:
                                  hint='pass --text, or quote it in the instruction: saying "..."')
             if reference_audio is None:
                 raise InputError(f"the task '{route.task}' needs a reference voice", hint="pass --ref-audio voice.wav")
+            reference_audio = check_reference(reference_audio)
         if route.task in ("v2a", "v2s", "dub") and video is None:
             raise InputError(f"the task '{route.task}' needs a video", hint="pass --video")
 
@@ -152,7 +179,8 @@ class DeepAudio:
         frames = contour_frames(ambience.shape[-1] / SPEECH_RATE)
         contour = timing_contour if timing_contour is not None else energy_contour(ambience, SPEECH_RATE)
         contour = fit_contour(contour, frames)
-        speech = self.speech_timed(text, reference_audio, reference_text, contour, seed, fit, **tts_kwargs)
+        speech = self.speech_timed(text, reference_audio, reference_text, contour, seed, fit,
+                                   samples=ambience.shape[-1], **tts_kwargs)
         duration = ambience.shape[-1] / SPEECH_RATE
         if route.task == "v2s":
             return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
@@ -169,6 +197,7 @@ class DeepAudio:
 
         if not cues:
             raise InputError("the subtitle file has no cues")
+        reference_audio = check_reference(reference_audio)
         ambience = self.ambience(video, seed, **dict(v2a_kwargs or {}))
         total = ambience.shape[-1]
         contour = timing_contour if timing_contour is not None else energy_contour(ambience, SPEECH_RATE)
@@ -180,10 +209,11 @@ class DeepAudio:
             b = min(b, contour.numel())
             if b - a < 2:
                 raise InputError(f"subtitle {cue.index} ({cue.start:.2f}-{cue.end:.2f} s) lies outside the video")
+            s = int(round(cue.start * SPEECH_RATE))  # sample-exact placement; the contour is frame-exact
+            n = min(total, int(round(cue.end * SPEECH_RATE))) - s
             piece = self.speech_timed(cue.text, reference_audio, reference_text, contour[a:b],
                                       None if seed is None else seed + k, fit, f"subtitle {cue.index}",
-                                      **dict(tts_kwargs or {}))
-            s = a * MEL_HOP
+                                      samples=n, **dict(tts_kwargs or {}))
             speech[:, s:s + piece.shape[-1]] += piece[:, : total - s]
             segments.append((cue.start, cue.end, cue.text))
         mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
