@@ -101,9 +101,11 @@ class _Scorer:
         return {"spk_sim": speaker_similarity(self.gen(item), other, self.opts.wavlm_sv, self.opts.device)}
 
     def sim_o(self, item: Item) -> dict:
-        from deepaudio.eval.speaker import ecapa_wavlm_unavailable
+        from deepaudio.eval.speaker import sim_o
 
-        raise ecapa_wavlm_unavailable(self.opts.sim_o)
+        use_prompt = item.prompt is not None and item.prompt.is_file()
+        other = _load(item.prompt, self.cache) if use_prompt else self.ref(item, "prompt or reference")
+        return {"sim_o": sim_o(self.gen(item), other, self.opts.sim_o, self.opts.device)}
 
     def emo_sim(self, item: Item) -> dict:
         from deepaudio.eval.speaker import emotion_similarity
@@ -171,7 +173,7 @@ def backend_names(opts: EvalOptions) -> dict[str, str]:
     spk = f"wavlm-xvector ({opts.wavlm_sv})" if opts.wavlm_sv else "resemblyzer-ge2e (packaged)"
     return {
         "wer": f"{asr.backend_name(opts.asr_model)}, beam {opts.beam_size}",
-        "spk_sim": spk, "sim_o": "ECAPA-TDNN on WavLM-large",
+        "spk_sim": spk, "sim_o": f"ECAPA-TDNN on WavLM ({opts.sim_o})",
         "emo_sim": f"wav2vec2-emotion ({opts.emotion_model})" if opts.emotion_model else "none",
         "mcd": mcd.backend_name("auto", opts.mcd_alignment), "mcd_sl": mcd.backend_name("auto", opts.mcd_alignment),
         "lip_sync": sync.LIPSYNC_BACKEND, "dnsmos": quality.DNSMOS_BACKEND, "speech_rate": quality.VAD_BACKEND,
@@ -188,10 +190,8 @@ def run_eval(items: list[Item], opts: EvalOptions, progress: Callable | None = N
     scorer = _Scorer(opts)
     if "emo_sim" in chosen and opts.emotion_model is None:
         res.unavailable["emo_sim"] = "no wav2vec2 emotion model given (pass --emotion-model FOLDER; no substitute)"
-    if "sim_o" in chosen:
-        from deepaudio.eval.speaker import ecapa_wavlm_unavailable
-
-        res.unavailable["sim_o"] = str(ecapa_wavlm_unavailable(opts.sim_o))
+    if "sim_o" in chosen and opts.sim_o is None:
+        res.unavailable["sim_o"] = "no ECAPA-TDNN + WavLM-large checkpoint (pass --sim-o wavlm_large_finetune.pth)"
     iterator = progress(items) if progress else items
     for item in iterator:
         row: dict = {"name": item.name, "setting": item.setting, "gen": str(item.gen or ""),

@@ -123,12 +123,36 @@ class Wav2Vec2Emotion:
         return self.model(input_values=x).last_hidden_state[0].mean(0).float().cpu()
 
 
-def ecapa_wavlm_unavailable(path: str | Path | None) -> BackendUnavailable:
-    """SIM-O needs the UniSpeech ECAPA-TDNN + WavLM-large checkpoint, which we do not implement yet."""
-    return BackendUnavailable(
-        "SIM-O (ECAPA-TDNN on WavLM-large) is not implemented in this version", path,
-        "use spk_sim (--wavlm-sv FOLDER for the papers' WavLM-base-sv) instead",
-    )
+class EcapaWavLMSV:
+    """ECAPA-TDNN on WavLM-large (UniSpeech ``wavlm_large_finetune.pth``), the papers' SIM-O backend."""
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
+        _transformers()
+        from deepaudio.eval.ecapa import load_ecapa_wavlm
+
+        self.device = torch.device(device)
+        self.model = load_ecapa_wavlm(path, self.device)
+        self.name = f"ecapa-tdnn + wavlm ({Path(path).name})"
+
+    @torch.no_grad()
+    def embed(self, wav: torch.Tensor, sr: int) -> torch.Tensor:
+        x = torch.from_numpy(_mono16k(wav, sr))[None].to(self.device)
+        return self.model(x)[0].float().cpu()
+
+
+@functools.lru_cache(maxsize=2)
+def sim_o_backend(path: str, device: str = "cpu") -> EcapaWavLMSV:
+    return EcapaWavLMSV(path, device)
+
+
+def sim_o(gen: tuple[torch.Tensor, int], prompt: tuple[torch.Tensor, int], model: str | None,
+          device: str = "cpu") -> float:
+    """SIM-O: cosine of ECAPA-TDNN/WavLM-large embeddings; no substitute without the checkpoint."""
+    if model is None:
+        raise BackendUnavailable("SIM-O needs the UniSpeech ECAPA-TDNN + WavLM-large checkpoint",
+                                 hint="pass --sim-o wavlm_large_finetune.pth (needs transformers)")
+    enc = sim_o_backend(model, device)
+    return cosine(enc.embed(*gen), enc.embed(*prompt))
 
 
 @functools.lru_cache(maxsize=4)
