@@ -12,6 +12,7 @@ stay fp32). Checkpoints every ``save_every`` updates hold everything needed to c
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -100,57 +101,45 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
         pos, prior_wall = _restore(found[-1], model, ema, optimizer, rank)
         _say(main, f"resuming from {found[-1]} (step {pos.step})")
     log = report.TrainLog(out_dir, pos.step if found else None, enabled=main)
-    autocast = torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-    per_step = world * cfg.grad_accum
-    t0, window = time.perf_counter(), []
+    per_step = world * cfg.grad_accum  # batches per update, all ranks together
+    t0, start_step, window, keys, keys_epoch = time.perf_counter(), pos.step, [], [], -1
     try:
         while pos.step < cfg.steps:
-            keys = data.epoch_batches(pos.epoch)
-            n_steps = len(keys) // per_step
-            if n_steps == 0:
-                raise ConfigError(f"the data give {len(keys)} batches per epoch, fewer than the {per_step} "
-                                  "needed for one update", hint="use more clips or a smaller --batch-frames")
-            while pos.index < n_steps and pos.step < cfg.steps:
-                base = pos.index * per_step + rank * cfg.grad_accum
-                lr = cfg.lr * lr_factor(pos.step, cfg.warmup, cfg.steps, cfg.final_lr_ratio)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                total = torch.zeros((), device=acc.device)
-                for a in range(cfg.grad_accum):
-                    batch = _to_device(data.load(keys[base + a]), acc.device)
-                    sync = a == cfg.grad_accum - 1
-                    with (contextlib.nullcontext() if sync else acc.no_sync(wrapped)), autocast:
-                        loss = wrapped(batch)
-                    acc.backward(loss / cfg.grad_accum)
-                    total += loss.detach().float() / cfg.grad_accum
-                if cfg.grad_clip > 0:
-                    acc.clip_grad_norm_(wrapped.parameters(), cfg.grad_clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                ema.update(model)
-                pos.step += 1
-                pos.index += 1
-                epoch_done = pos.index >= n_steps
-                if epoch_done:
-                    pos.epoch, pos.index = pos.epoch + 1, 0
-                value = acc.reduce(total, "mean").item() if world > 1 else total.item()
-                log.write({"step": pos.step, "loss": value, "lr": lr, "epoch": pos.epoch})
-                window.append(value)
-                if main and (pos.step % cfg.log_every == 0 or pos.step == cfg.steps):
-                    rate = pos.step / max(1e-9, time.perf_counter() - t0)
-                    print(f"step {pos.step}/{cfg.steps} loss {sum(window) / len(window):.4f} lr {lr:.2e} "
-                          f"{rate:.2f} steps/s", file=sys.stderr, flush=True)
-                    window = []
-                if val is not None and cfg.val_every and pos.step % cfg.val_every == 0:
-                    log.write({"step": pos.step, "val_loss": evaluate(model, val, cfg, acc.device)})
-                if pos.step % cfg.save_every == 0 or pos.step == cfg.steps:
-                    _save(acc, ckpt_root, model, ema, optimizer, pos, cfg, run_info,
-                          prior_wall + time.perf_counter() - t0)
-                if on_step is not None:
-                    on_step(pos.step, value)
-                if epoch_done:
-                    break  # the next epoch has its own batch order
-        if val is not None and not (cfg.val_every and pos.step % cfg.val_every == 0):
+            if keys_epoch != pos.epoch:
+                keys, keys_epoch = data.epoch_batches(pos.epoch), pos.epoch
+                if len(keys) < per_step:
+                    raise ConfigError(f"the data give {len(keys)} batches per epoch, fewer than the {per_step} "
+                                      "needed for one update", hint="use more clips or a smaller --batch-frames")
+            if pos.index + per_step > len(keys):  # epoch finished (also after a resume on other world sizes)
+                pos.epoch, pos.index = pos.epoch + 1, 0
+                continue
+            lr = cfg.lr * lr_factor(pos.step, cfg.warmup, cfg.steps, cfg.final_lr_ratio)
+            mine = keys[pos.index + rank * cfg.grad_accum:][:cfg.grad_accum]
+            total, grad_norm = _update(acc, wrapped, optimizer, data, mine, lr, cfg)
+            ema.update(model)
+            pos.step += 1
+            pos.index += per_step
+            if pos.index + per_step > len(keys):
+                pos.epoch, pos.index = pos.epoch + 1, 0
+            value = acc.reduce(total, "mean").item() if world > 1 else total.item()
+            if not math.isfinite(value):
+                raise ConfigError(f"the training loss became {value} at step {pos.step}", out_dir,
+                                  "lower the learning rate, raise the warm-up or train in fp32; "
+                                  "resume from the last checkpoint with --resume")
+            log.write({"step": pos.step, "loss": value, "lr": lr, "grad_norm": grad_norm, "epoch": pos.epoch})
+            window.append(value)
+            if main and (pos.step % cfg.log_every == 0 or pos.step == cfg.steps):
+                rate = (pos.step - start_step) / max(1e-9, time.perf_counter() - t0)
+                print(f"step {pos.step}/{cfg.steps} loss {sum(window) / len(window):.4f} lr {lr:.2e} "
+                      f"{rate:.2f} steps/s", file=sys.stderr, flush=True)
+                window = []
+            if val is not None and cfg.val_every and pos.step % cfg.val_every == 0 and main:
+                log.write({"step": pos.step, "val_loss": evaluate(model, val, cfg, acc.device)})
+            if pos.step % cfg.save_every == 0 or pos.step == cfg.steps:
+                _save(acc, ckpt_root, model, ema, optimizer, pos, cfg, run_info, prior_wall + time.perf_counter() - t0)
+            if on_step is not None:
+                on_step(pos.step, value)
+        if val is not None and main and not (cfg.val_every and pos.step % cfg.val_every == 0):
             log.write({"step": pos.step, "val_loss": evaluate(model, val, cfg, acc.device)})
         wall = prior_wall + time.perf_counter() - t0
         if main:
@@ -175,6 +164,28 @@ def make_accelerator(cfg: TrainConfig):
     # Accelerate only sets up multi-process CPU training (gloo) when told it runs on the CPU.
     has_accel = torch.cuda.is_available() or (hasattr(torch, "accelerator") and torch.accelerator.is_available())
     return Accelerator(cpu=cfg.device == "cpu" or not has_accel, mixed_precision="no", kwargs_handlers=[ddp])
+
+
+def _update(acc, wrapped, optimizer, data: Batches, keys: list[Any], lr: float, cfg: TrainConfig,
+            ) -> tuple[torch.Tensor, float | None]:
+    """One optimizer update over this rank's micro-batches; returns (mean loss, gradient norm before clipping)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    autocast = torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    total = torch.zeros((), device=acc.device)
+    for a, key in enumerate(keys):
+        batch = _to_device(data.load(key), acc.device)
+        # DDP averages gradients only on the last micro-batch (no all-reduce for the others).
+        with (contextlib.nullcontext() if a == len(keys) - 1 else acc.no_sync(wrapped)), autocast:
+            loss = wrapped(batch)
+        acc.backward(loss / len(keys))
+        total += loss.detach().float() / len(keys)
+    grad_norm = None
+    if cfg.grad_clip > 0:
+        grad_norm = float(acc.clip_grad_norm_(wrapped.parameters(), cfg.grad_clip))
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return total, grad_norm
 
 
 @torch.no_grad()

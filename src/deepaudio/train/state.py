@@ -37,7 +37,8 @@ _PREFIX = "step_"
 
 @dataclass
 class Position:
-    """Where training stands: optimizer updates done, and the next batch group of the epoch."""
+    """Where training stands: optimizer updates done, the epoch, and how many of the epoch's batches
+    (all ranks together) were consumed, so a run may resume on another number of processes."""
 
     step: int = 0
     epoch: int = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -116,8 +117,11 @@ def main(args: argparse.Namespace) -> int:
         ema_module.net.save_pretrained(folder, meta=meta, extra_files={"vocab.txt": vocab.to_text()},
                                        dtype=export_dtype)
 
-    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
-    info = {"stage": STAGE, "command": "deepaudio train tts", "options": options,
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+               if not k.startswith("_") and k not in ("command", "stage")}
+    argv = sys.argv[1:]
+    command = shlex.join(["deepaudio", *argv]) if argv[:2] == ["train", STAGE] else "deepaudio.train.tts.main(args)"
+    info = {"stage": STAGE, "command": command, "options": options,
             "config": "init" if args.init else (args.config or "tiny"), "init": str(args.init) if args.init else None,
             "train_clips": len(rows), "val_clips": len(val_rows or []),
             "parameters": sum(p.numel() for p in net.parameters())}
