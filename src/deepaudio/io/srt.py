@@ -35,7 +35,7 @@ class Cue:
 def _seconds(h: str, m: str, s: str, ms: str, where: str, source: str | None) -> float:
     if int(m) >= 60 or int(s) >= 60:
         raise InputError(f"{where}: minutes and seconds must be below 60", source, "fix the timestamp")
-    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms.ljust(3, "0")) / 1000.0
+    return (int(h) * 3_600_000 + int(m) * 60_000 + int(s) * 1000 + int(ms.ljust(3, "0"))) / 1000.0
 
 
 def _read(path_or_text: str | Path) -> tuple[str, str | None]:
@@ -76,8 +76,9 @@ def parse_srt(path_or_text: str | Path, allow_overlap: bool = False) -> list[Cue
             index = int(head)
             i += 1
             if i >= n or not _TIMING.match(lines[i].strip()):
-                got = lines[i].strip()[:40] if i < n else "end of file"
-                raise InputError(f"line {i + 1}: expected a timing line 'HH:MM:SS,mmm --> HH:MM:SS,mmm', got {got!r}",
+                rest = [line for line in lines[i:] if line.strip()]
+                got = repr(lines[i].strip()[:40]) if rest else "end of file"
+                raise InputError(f"line {i + 1}: expected a timing line 'HH:MM:SS,mmm --> HH:MM:SS,mmm', got {got}",
                                  source, "fix the subtitle file")
         m = _TIMING.match(lines[i].strip())
         where = f"line {i + 1}"
