@@ -83,6 +83,13 @@ def test_loss_falls_on_real_speech(speech, tmp_path):
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["steps"] == 40 and summary["train_clips"] == 8 and summary["val_clips"] == 2
     assert (out / "loss_curve.png").is_file()
+    # The export is what the inference pipeline loads (Griffin-Lim stands in for the vocoder here).
+    from deepaudio.pipelines.tts import TTSPipeline
+
+    rows = read_manifest(speech["val"])
+    wav, sr = TTSPipeline.from_pretrained(out / "model")("The warm bread.", rows[0].audio_path, ref_text=rows[0].text,
+                                                          nfe=4, seed=0)
+    assert sr == 24000 and wav.shape[0] == 1 and wav.shape[1] > 2400 and torch.isfinite(wav).all()
 
 
 def test_resume_continues_exactly(speech, tmp_path):
