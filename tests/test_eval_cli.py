@@ -95,3 +95,40 @@ def test_librispeech_pc_and_vggsound_lists(tmp_path):
     items = load_items(gen, csv_path)
     assert [i.name for i in items] == ["---g-f_I2yQ_000001", "xyz_000007"]
     assert items[0].gen is not None and items[1].problems
+
+
+def test_eval_video_metrics(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from deepaudio.eval.sync import speech_envelope
+    from deepaudio.io.video import write_video
+
+    gen, vid = tmp_path / "gen", tmp_path / "vid"
+    gen.mkdir()
+    vid.mkdir()
+    # flashes in the picture and clicks in the sound at the same instants
+    events, fps, sr = [0.4, 1.2, 1.72, 2.6, 3.28], 25, 16000
+    frames = np.full((100, 32, 32, 3), 40, np.uint8)
+    clicks = np.random.default_rng(1).normal(size=4 * sr).astype(np.float32) * 0.001
+    for t in events:
+        frames[int(round(t * fps))] = 230
+        clicks[int(t * sr):int(t * sr) + 800] += 0.5 * np.exp(-np.arange(800) / 200)
+    write_video(vid / "flash.mp4", frames, fps)
+    sf.write(gen / "flash.wav", clicks, sr)
+    # real speech with a mouth contour that leads the sound by two frames
+    wav, wsr = samples._read(_utts()[1][0])
+    sf.write(gen / "talk.wav", wav[0].numpy(), wsr)
+    n = int(wav.shape[-1] / wsr * fps)
+    write_video(vid / "talk.mp4", np.full((n, 32, 32, 3), 90, np.uint8), fps)
+    env = speech_envelope(wav, wsr, fps, n)
+    np.save(vid / "talk.mouth.npy", np.concatenate([env[2:], np.zeros(2)]))
+
+    out = tmp_path / "out"
+    assert main(["eval", "--task", "v2s", "--gen", str(gen), "--video", str(vid), "-o", str(out),
+                 "--metrics", "av_align_ms,lip_sync"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["av_align_ms"] < 30 and s["av_align_ms_n"] == 1  # the still talking-head video has no motion peaks
+    assert s["lip_sync"] > 0.95 and s["lip_sync_n"] == 1
+    assert "80.0" in (out / "items.csv").read_text()  # lip offset of two frames at 25 fps
+    assert any("flash: lip_sync skipped" in p and "mouth contour" in p for p in s["problems"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deepaudio.errors import BackendUnavailable, DeepAudioError
+from deepaudio.errors import BackendUnavailable, DeepAudioError, InputError
 from deepaudio.eval.items import Item
 
 TASK_METRICS = {
@@ -126,7 +126,10 @@ class _Scorer:
 
         if item.video is None:
             raise _Skip("no video")
-        mouth, rate = read_mouth_contour(item.video)
+        try:
+            mouth, rate = read_mouth_contour(item.video)
+        except InputError as exc:
+            raise _Skip(str(exc)) from exc
         if rate is None:
             from deepaudio.io.video import probe_video
 
