@@ -49,8 +49,7 @@ class Face:
         cy = self.cy + 0.45 * r
         return (self.cx - 0.4 * r, cy - 0.3 * r, self.cx + 0.4 * r, cy + 0.3 * r)
 
-    def draw(self, canvas: Canvas, mouth_open: float, blink: bool) -> None:
-        """``mouth_open`` in [0, 1]: 0 draws closed lips, 1 a mouth 0.5 radius tall."""
+    def _head(self, canvas: Canvas, blink: bool) -> None:
         r = self.radius
         canvas.ellipse(self.cx, self.cy - 0.55 * r, 1.02 * r, 0.6 * r, self.hair)
         canvas.disc(self.cx, self.cy, r, self.skin)
@@ -59,7 +58,23 @@ class Face:
             canvas.ellipse(self.cx + dx, self.cy - 0.15 * r, 0.1 * r, eye_ry, EYE)
         my = self.cy + 0.45 * r
         canvas.box(self.cx - 0.3 * r, my - 0.5, self.cx + 0.3 * r, my + 0.5, LIPS)
-        canvas.ellipse(self.cx, my, 0.3 * r, 0.25 * r * float(np.clip(mouth_open, 0.0, 1.0)), MOUTH)
+
+    def draw(self, canvas: Canvas, mouth_open: float, blink: bool, sprites: dict | None = None) -> None:
+        """``mouth_open`` in [0, 1]: 0 draws closed lips, 1 a mouth 0.5 radius tall.
+
+        The head (hair, skin, eyes, lips) never changes within a clip except for blinks, so with a
+        ``sprites`` dict it is drawn once per eye state and stamped; only the mouth is drawn anew.
+        """
+        r = self.radius
+        if sprites is None:
+            self._head(canvas, blink)
+        else:
+            if blink not in sprites:
+                x0, y0, x1, y1 = self.box
+                sprites[blink] = canvas.sprite(int(x0 - 2), int(y0 - 2), int(x1 + 3), int(y1 + 3),
+                                               lambda c: self._head(c, blink))
+            canvas.stamp(sprites[blink])
+        canvas.ellipse(self.cx, self.cy + 0.45 * r, 0.3 * r, 0.25 * r * float(np.clip(mouth_open, 0.0, 1.0)), MOUTH)
 
 
 def blink_frames(rng: np.random.Generator, n_frames: int, fps: int) -> np.ndarray:

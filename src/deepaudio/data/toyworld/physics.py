@@ -102,6 +102,9 @@ def _wall_events(b: Body, lo: tuple[float, float], hi: tuple[float, float]):
         if axis == 1 and b.resting:
             continue
         for side, target, sign in ((0, lo[axis] + b.radius, -1.0), (1, hi[axis] - b.radius, 1.0)):
+            if sign * (p - target) >= -1e-9 and sign * v > 0:
+                yield 0.0, names[axis][side], axis  # already touching and pushed into it (by a collision)
+                continue
             s = _quadratic_first(0.5 * a, v, p - target, sign)
             if s is not None:
                 yield s, names[axis][side], axis
@@ -112,6 +115,8 @@ def _pair_time(b1: Body, b2: Body) -> float | None:
     B = b2.vel - b1.vel
     A = 0.5 * (b2.acc - b1.acc)
     R = b1.radius + b2.radius
+    if C @ C <= R * R * (1 + 1e-9) and B @ C < 0:
+        return 0.0  # touching and approaching (pushed by a simultaneous contact): resolve now
     coeffs = [A @ A, 2 * A @ B, B @ B + 2 * A @ C, 2 * B @ C, C @ C - R * R]
 
     def approaching(s: float) -> bool:
@@ -197,11 +202,14 @@ def _bounce_pair(bodies, i, j, t, restitution, rest_speed, gravity, friction) ->
     n = n / max(np.linalg.norm(n), EPS)
     u = float((b2.vel - b1.vel) @ n)  # < 0: approaching
     e = min(restitution[i], restitution[j])
-    m1, m2 = b1.mass, b2.mass
-    # A resting body is pressed against the floor: it cannot take a downward push.
-    jimp = -(1 + e) * u / (1 / m1 + 1 / m2)
-    b1.vel = b1.vel - jimp / m1 * n
-    b2.vel = b2.vel + jimp / m2 * n
+    # A resting body pushed down into the floor is held by it: it acts as if infinitely heavy.
+    inv1 = 0.0 if b1.resting and -n[1] > 0 else 1.0 / b1.mass
+    inv2 = 0.0 if b2.resting and n[1] > 0 else 1.0 / b2.mass
+    if inv1 == 0.0 and inv2 == 0.0:
+        inv1, inv2 = 1.0 / b1.mass, 1.0 / b2.mass
+    jimp = -(1 + e) * u / (inv1 + inv2)
+    b1.vel = b1.vel - jimp * inv1 * n
+    b2.vel = b2.vel + jimp * inv2 * n
     if abs(u) * e < rest_speed:
         # Bodies never balance on each other: a slow contact rolls the upper one off sideways.
         side = 1.0 if n[0] >= 0 else -1.0

@@ -10,6 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 
+class Sprite:
+    """Pre-rendered shapes: premultiplied colour and coverage over a window of the frame."""
+
+    def __init__(self, win, alpha: np.ndarray, premultiplied: np.ndarray):
+        self.win, self.alpha, self.premultiplied = win, alpha, premultiplied
+
+
 class Canvas:
     """One frame being drawn; float RGB in [0, 255]."""
 
@@ -65,6 +72,23 @@ class Canvas:
 
     def square(self, cx: float, cy: float, half: float, color) -> None:
         self.box(cx - half, cy - half, cx + half, cy + half, color)
+
+    def sprite(self, x0: int, y0: int, x1: int, y1: int, draw) -> Sprite:
+        """Record what ``draw(canvas)`` paints inside [x0, x1) x [y0, y1) as a reusable sprite."""
+        probe = Canvas(self.size, (0, 0, 0))
+        white = Canvas(self.size, (255, 255, 255))
+        draw(probe)
+        draw(white)
+        win = (slice(max(y0, 0), min(y1, self.size)), slice(max(x0, 0), min(x1, self.size)))
+        # Painting over black and over white separates coverage (alpha) from colour exactly.
+        alpha = 1.0 - (white.img[win] - probe.img[win]).mean(axis=-1, keepdims=True) / 255.0
+        return Sprite(win, alpha.astype(np.float32), probe.img[win].copy())
+
+    def stamp(self, sprite: Sprite) -> None:
+        """Composite a recorded sprite: one multiply-add instead of re-drawing its shapes."""
+        patch = self.img[sprite.win]
+        patch *= 1.0 - sprite.alpha
+        patch += sprite.premultiplied
 
     def frame(self) -> np.ndarray:
         return np.clip(np.rint(self.img), 0, 255).astype(np.uint8)

@@ -186,11 +186,12 @@ class ToyWorld:
         bg = tuple(int(c) for c in rng.integers(200, 250, size=3))
         canvas = Canvas(self.cfg.size, bg)
         frames = np.empty((n_frames, self.cfg.size, self.cfg.size, 3), np.uint8)
+        sprites: list[dict] = [{} for _ in mouths]
         for k in range(n_frames):
             canvas.clear(bg)
             for layer in layers:
                 layer.draw(canvas, k)
-            for face, mouth, blinks in mouths:
-                face.draw(canvas, float(mouth[k]), bool(blinks[k]))
+            for (face, mouth, blinks), cache in zip(mouths, sprites):
+                face.draw(canvas, float(mouth[k]), bool(blinks[k]), cache)
             frames[k] = canvas.frame()
         return frames

@@ -32,6 +32,7 @@ from deepaudio.data.toyworld.voices import SPEAKERS
 from deepaudio.errors import ConfigError
 from deepaudio.io.atomic import atomic_dir, atomic_path
 from deepaudio.io.audio import save_audio
+from deepaudio.io.mux import mux_audio
 from deepaudio.io.video import write_video
 
 FORMAT_VERSION = 1
@@ -55,7 +56,8 @@ def write_clip(clip: Clip, folder: Path) -> None:
     t = clip.truth
     with atomic_dir(folder) as tmp:
         write_video(tmp / "video.mp4", clip.frames, t["fps"])
-        write_video(tmp / "video_audio.mp4", clip.frames, t["fps"], audio=clip.mix[None], sample_rate=t["sr_speech"])
+        # Same picture, so copy the encoded video stream rather than encoding it twice.
+        mux_audio(tmp / "video.mp4", [(clip.mix[None], t["sr_speech"], "mix")], tmp / "video_audio.mp4")
         save_audio(tmp / "ambience_16k.wav", clip.ambience, t["sr_ambience"])
         save_audio(tmp / "mix_24k.wav", clip.mix, t["sr_speech"])
         files = {"video": "video.mp4", "video_audio": "video_audio.mp4", "ambience": "ambience_16k.wav",
