@@ -23,6 +23,7 @@ from deepaudio.data.toyworld.render import Canvas
 from deepaudio.data.toyworld.sentences import SENTENCES, SOURCE
 from deepaudio.data.toyworld.splits import clip_seed, sentence_splits, split_speakers
 from deepaudio.data.toyworld.voices import VoiceBank
+from deepaudio.errors import ConfigError
 
 SPEECH_KINDS = ("talk", "dub", "voiceover", "dialogue")
 
@@ -64,40 +65,22 @@ class ToyWorld:
         self.voices = VoiceBank(cache_dir or default_cache_dir(), cfg.sr_speech, cfg.speech_rms)
 
     def clip(self, index: int, split: str) -> Clip:
+        """Clip ``index`` of ``split``: everything follows from the clip seed (and the speech cache)."""
         cfg, seed = self.cfg, clip_seed(self.seed, index)
         rng = np.random.default_rng(seed)
-        prng = random.Random(seed)
         kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
         speech = self._speech(kind, split, rng) if kind in SPEECH_KINDS else None
-        if speech is None:
-            duration = rng.uniform(cfg.min_duration, cfg.max_duration)
-        else:
-            duration = speech["end"] + rng.uniform(0.3, 1.0)
+        duration = rng.uniform(cfg.min_duration, cfg.max_duration) if speech is None \
+            else speech["end"] + rng.uniform(0.3, 1.0)
         n_frames = int(math.ceil(min(max(duration, cfg.min_duration), cfg.max_duration) * cfg.fps - 1e-9))
         duration = n_frames / cfg.fps
         layers, faces = self._layout(kind, rng, duration, seed)
-        n_amb, n_sp = round(duration * cfg.sr_ambience), round(duration * cfg.sr_speech)
-        amb16 = np.zeros(n_amb, np.float32)
-        amb24 = np.zeros(n_sp, np.float32)
-        for layer in layers:
-            amb16 += layer.sound(n_amb, cfg.sr_ambience)
-            amb24 += layer.sound(n_sp, cfg.sr_speech)
-        peak = max(float(np.abs(amb16).max(initial=0)), float(np.abs(amb24).max(initial=0)))
-        amb_gain = 0.9 / peak if peak > 0.9 else 1.0
-        amb16 *= amb_gain
-        amb24 *= amb_gain
-        track, face_truth, mouths = None, [], []
-        utter_tracks: list[np.ndarray] = []
-        if speech is not None:
-            track = np.zeros(n_sp, np.float32)
-            for u in speech["utterances"]:
-                one = np.zeros(n_sp, np.float32)
-                s0 = u["sample_start_24k"]
-                one[s0: s0 + len(u["wav"])] = u["wav"][: n_sp - s0]
-                utter_tracks.append(one)
-                track += one
+        amb16, amb24, amb_gain = self._ambience(layers, duration)
+        utter_tracks = self._utterance_tracks(speech, len(amb24))
+        track = np.sum(utter_tracks, axis=0, dtype=np.float32) if utter_tracks else None
+        mouths, face_truth = [], []
         for k, face in enumerate(faces):
-            talking = speech is not None and kind != "voiceover" and k < len(utter_tracks)
+            talking = kind != "voiceover" and k < len(utter_tracks)
             mouth = video_energy(utter_tracks[k], cfg.sr_speech, cfg.fps, n_frames) if talking \
                 else np.zeros(n_frames, np.float32)
             blinks = blink_frames(rng, n_frames, cfg.fps)
@@ -110,23 +93,46 @@ class ToyWorld:
         mix_peak = float(np.abs(mix).max(initial=0))
         mix_gain = 0.95 / mix_peak if mix_peak > 0.95 else 1.0
         task = TASK_OF_KIND[kind]
-        transcript = " ".join(u["text"] for u in speech["utterances"]) if speech else None
+        utts = speech["utterances"] if speech else []
+        transcript = " ".join(u["text"] for u in utts)
+        prng = random.Random(seed)
         instr = [make_instruction(task, kind, transcript if task != "v2a" else None, split, prng)]
-        if speech is not None and kind != "dialogue":
-            instr.append(make_instruction("tts", kind, speech["utterances"][0]["text"], split, prng))
+        if len(utts) == 1:  # the same sentence as a plain text-to-speech request
+            instr.append(make_instruction("tts", kind, utts[0]["text"], split, prng))
         truth = dict(
             id=f"{index:06d}", index=index, seed=seed, split=split, kind=kind, task=task, duration=duration,
             fps=cfg.fps, size=cfg.size, n_frames=n_frames, sr_ambience=cfg.sr_ambience, sr_speech=cfg.sr_speech,
             layers=[layer.truth() for layer in layers], faces=face_truth,
-            speech=[{k: v for k, v in u.items() if k != "wav"} for u in speech["utterances"]] if speech else [],
+            speech=[{k: v for k, v in u.items() if k != "wav"} for u in utts],
             prompt={k: v for k, v in speech["prompt"].items() if k != "wav"} if speech else None,
-            transcript=transcript or "", voice_over=kind == "voiceover",
-            ambience_silent=bool(np.all(amb16 == 0)), ambience_gain=amb_gain, mix_gain=mix_gain,
-            instructions=instr, text_source=SOURCE,
+            transcript=transcript, voice_over=kind == "voiceover", ambience_silent=bool(np.all(amb16 == 0)),
+            ambience_gain=amb_gain, mix_gain=mix_gain, instructions=instr, text_source=SOURCE,
         )
         return Clip(index, seed, split, kind, task, frames, amb16, (mix * mix_gain).astype(np.float32), track,
-                    [u["wav"] for u in speech["utterances"]] if speech else [],
-                    speech["prompt"]["wav"] if speech else None, truth)
+                    [u["wav"] for u in utts], speech["prompt"]["wav"] if speech else None, truth)
+
+    def _ambience(self, layers, duration: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """The layers' sound at 16 and 24 kHz, scaled together (one gain) so that neither clips."""
+        cfg = self.cfg
+        n_amb, n_sp = round(duration * cfg.sr_ambience), round(duration * cfg.sr_speech)
+        amb16, amb24 = np.zeros(n_amb, np.float32), np.zeros(n_sp, np.float32)
+        for layer in layers:
+            amb16 += layer.sound(n_amb, cfg.sr_ambience)
+            amb24 += layer.sound(n_sp, cfg.sr_speech)
+        peak = max(float(np.abs(amb16).max(initial=0)), float(np.abs(amb24).max(initial=0)))
+        gain = 0.9 / peak if peak > 0.9 else 1.0
+        return amb16 * gain, amb24 * gain, gain
+
+    @staticmethod
+    def _utterance_tracks(speech: dict | None, n: int) -> list[np.ndarray]:
+        """One full-length track per utterance (zeros outside it), at the speech rate."""
+        tracks = []
+        for u in speech["utterances"] if speech else []:
+            one = np.zeros(n, np.float32)
+            s0 = u["sample_start_24k"]
+            one[s0: s0 + len(u["wav"])] = u["wav"][: n - s0]
+            tracks.append(one)
+        return tracks
 
     def _speech(self, kind: str, split: str, rng: np.random.Generator) -> dict:
         """Pick speaker(s) and sentences from the split's pools and place them on the timeline."""
@@ -146,16 +152,16 @@ class ToyWorld:
             if total <= budget:
                 break
         else:
-            raise RuntimeError(f"no sentence of split {split} fits in {budget:.1f} s")
+            raise ConfigError(f"no sentence of split {split} fits in a {cfg.max_duration:.1f} s clip",
+                              hint="raise max_duration")
         utts, t = [], 0.0
         for spk, text, wav, gap in zip(chosen, texts, wavs, gaps):
             s0 = int(round((t + gap) * cfg.sr_speech))
             utts.append(dict(speaker=spk.id, text=text, start=s0 / cfg.sr_speech,
                              end=(s0 + len(wav)) / cfg.sr_speech, sample_start_24k=s0, wav=wav))
             t = (s0 + len(wav)) / cfg.sr_speech
-        prompt_text = pool[int(rng.integers(len(pool)))]
-        while prompt_text in texts:
-            prompt_text = pool[int(rng.integers(len(pool)))]
+        others = [p for p in pool if p not in texts] or pool
+        prompt_text = others[int(rng.integers(len(others)))]
         prompt = dict(speaker=chosen[0].id, text=prompt_text, wav=self.voices.synthesize(chosen[0], prompt_text))
         return dict(utterances=utts, prompt=prompt, end=t)
 
