@@ -55,6 +55,18 @@ def test_start_and_duration(square):
     assert [tm.read_code(f) for f in frames] == [22, 25, 28, 31]
 
 
+def test_seeking_start_is_frame_accurate_with_many_keyframes(tmp_path):
+    frames = (tm.frame_code(i, 80, 48) for i in range(60))
+    path = write_video(tmp_path / "gop.mp4", frames, 20, gop=4)  # keyframes every 0.2 s: start seeks
+    got, times = read_frames(path, fps=8, start=1.33, duration=0.5)
+    assert times.tolist() == pytest.approx([1.33, 1.455, 1.58, 1.705])
+    assert [tm.read_code(f) for f in got] == [26, 29, 31, 34]
+    tail, _ = read_frames(path, fps=8, start=2.9)
+    assert [tm.read_code(f) for f in tail] == [58]
+    with pytest.raises(MediaError, match="no frames between"):
+        read_frames(path, fps=8, start=3.5)
+
+
 def test_fps_above_source_repeats_frames_as_copies(square):
     frames, times = read_frames(square.path, fps=50, duration=0.2)
     assert [tm.read_code(f) for f in frames] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
@@ -180,6 +192,8 @@ def test_write_video_variants(tmp_path):
         write_video(tmp_path / "x.gif", odd, 10)
     with pytest.raises(OutputPathError, match="same as an input"):
         write_video(path, odd, 10, inputs=[path])
+    with pytest.raises(OutputPathError, match="output folder is a file"):
+        write_video(path / "sub.mp4", odd, 10)  # unwritable: the parent is a regular file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mkv", "odd.mp4"]
 
 

@@ -142,7 +142,7 @@ def probe_video(path: str | Path, require_video: bool = True) -> VideoInfo:
         first = _first_frame(container, st, p)
         rotation = _rotation_of(first, st)
         cw, ch = first.width, first.height
-        n_frames = st.frames or _count_packets(p)
+        n_frames = st.frames or _count_packets(p, container, st)
         duration = _video_duration(container, st)
         if duration <= 0 or n_frames == 0:
             raise MediaError("has zero duration (no video frames)", p, "use a video with content")
@@ -191,10 +191,16 @@ def _first_frame(container, st, p: Path):
     raise MediaError("has zero duration (no decodable video frames)", p, "use a video with content")
 
 
-def _count_packets(p: Path) -> int:
-    with _open(p) as container:
-        st = _video_stream(container, p)
-        return sum(1 for pkt in container.demux(st) if pkt.size)
+def _count_packets(p: Path, container, st) -> int:
+    """Frame count for containers without one (Matroska, WebM, TS): counted by demuxing (no decoding)
+    up to 256 MB, otherwise estimated from duration x average rate (reading a whole film to probe it
+    would take longer than users expect)."""
+    if p.stat().st_size > 256 << 20:
+        rate = st.average_rate or st.guessed_rate
+        return int(round(_video_duration(container, st) * float(rate))) if rate else 0
+    with _open(p) as again:
+        vs = again.streams.video[0]
+        return sum(1 for pkt in again.demux(vs) if pkt.size)
 
 
 # ----------------------------------------------------------------------------------------- geometry
@@ -378,14 +384,15 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | torch.Tensor] | 
                 fps: float, audio: torch.Tensor | np.ndarray | None = None, sample_rate: int | None = None,
                 inputs: Sequence[str | Path] = (), codec: str | None = None, crf: int = 18,
                 preset: str = "veryfast", faststart: bool = True, rotation: int = 0,
-                timestamps: Sequence[float] | None = None, end: float | None = None) -> Path:
+                timestamps: Sequence[float] | None = None, end: float | None = None,
+                gop: int | None = None) -> Path:
     """Encode RGB frames ``[T, H, W, 3]`` uint8 (array, tensor or any iterable of frames) atomically.
 
     Video: h264 (libx264, yuv420p; odd sizes are padded by one edge pixel) or mpeg4. Audio: optional
     ``[C, N]`` waveform at ``sample_rate``, AAC, interleaved with the video as it is encoded.
     ``timestamps`` (seconds, increasing) writes a variable-frame-rate video whose last frame lasts until
     ``end`` (default: one more gap); ``rotation`` stores a display-matrix rotation (counter-clockwise
-    degrees, ffprobe's convention) without touching the pixels.
+    degrees, ffprobe's convention) without touching the pixels. ``gop`` sets the keyframe interval.
     """
     import av
 
@@ -420,7 +427,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | torch.Tensor] | 
                 arr = _as_rgb_array(img)
                 if vs is None:
                     vs = _add_video_stream(container, codec, rate, arr, crf, preset, tb, rotation,
-                                           vfr=timestamps is not None)
+                                           vfr=timestamps is not None, gop=gop)
                     if wav is not None:
                         a_stream = add_audio_stream(container, wav.shape[0], int(sample_rate))
                         a_packets = encode_audio_packets(a_stream, wav, int(sample_rate))
@@ -482,7 +489,7 @@ def _fit(arr: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _add_video_stream(container, codec: str, rate: Fraction, arr: np.ndarray, crf: int, preset: str,
-                      tb: Fraction, rotation: int, vfr: bool = False):
+                      tb: Fraction, rotation: int, vfr: bool = False, gop: int | None = None):
     h, w = arr.shape[:2]
     vs = container.add_stream(codec, rate=rate)
     # yuv420p needs even sizes: round up (the extra row/column repeats the edge).
@@ -495,6 +502,8 @@ def _add_video_stream(container, codec: str, rate: Fraction, arr: np.ndarray, cr
         vs.options = {"crf": str(crf), "preset": preset, **({"bf": "0"} if vfr else {})}
     else:
         vs.bit_rate = max(200_000, int(w * h * float(rate) * 0.2))
+    if gop:
+        vs.codec_context.gop_size = int(gop)
     if rotation:
         vs.set_display_rotation(rotation)
     return vs
