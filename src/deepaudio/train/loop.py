@@ -98,8 +98,11 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
         raise ConfigError("the output folder already holds training checkpoints", out_dir,
                           "pass --resume to continue, or choose another output folder")
     if found:
-        pos, prior_wall = _restore(found[-1], model, ema, optimizer, rank)
+        pos, prior_wall, saved_cfg = _restore(found[-1], model, ema, optimizer, rank)
         _say(main, f"resuming from {found[-1]} (step {pos.step})")
+        changed = sorted(k for k, v in to_dict(cfg).items() if k != "steps" and saved_cfg.get(k, v) != v)
+        if changed:  # allowed (e.g. a lower lr after a divergence), but the run is no longer a replay
+            _say(main, f"note: settings changed since the checkpoint: {', '.join(changed)}")
     log = report.TrainLog(out_dir, pos.step if found else None, enabled=main)
     per_step = world * cfg.grad_accum  # batches per update, all ranks together
     t0, start_step, window, keys, keys_epoch = time.perf_counter(), pos.step, [], [], -1
@@ -228,7 +231,7 @@ def _save(acc, root: Path, model, ema: EMA, optimizer, pos: state.Position, cfg:
     acc.wait_for_everyone()
 
 
-def _restore(path: Path, model, ema: EMA, optimizer, rank: int) -> tuple[state.Position, float]:
+def _restore(path: Path, model, ema: EMA, optimizer, rank: int) -> tuple[state.Position, float, dict[str, Any]]:
     tensors, doc = state.read_training_checkpoint(path)
     load_state_strict(model, tensors["model"], path / "model.safetensors")
     load_state_strict(ema.module, tensors["ema"], path / "ema.safetensors")
@@ -242,7 +245,8 @@ def _restore(path: Path, model, ema: EMA, optimizer, rank: int) -> tuple[state.P
         state.set_rng_state(rngs[rank])
     else:  # more ranks than when saved: a fresh but deterministic stream
         state.seed_everything(int(doc["train_config"]["seed"]) * 1000 + rank + int(doc["step"]))
-    return state.Position(int(doc["step"]), int(doc["epoch"]), int(doc["index"])), float(doc.get("wall_time_s", 0))
+    pos = state.Position(int(doc["step"]), int(doc["epoch"]), int(doc["index"]))
+    return pos, float(doc.get("wall_time_s", 0)), doc.get("train_config", {})
 
 
 @torch.no_grad()
