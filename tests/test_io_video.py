@@ -4,6 +4,8 @@ bounded-memory streaming, writing, and the one-line errors."""
 from __future__ import annotations
 
 import inspect
+import shutil
+import subprocess
 import weakref
 from fractions import Fraction
 
@@ -104,18 +106,26 @@ def test_center_crop_matches_torchvision_geometry(square):
     assert (full[0, :, 10:74].int() - crop[0].int()).abs().max() <= 2
 
 
-def test_rotation_is_applied_like_ffmpeg(tmp_path):
+@pytest.mark.parametrize("rotation,shape,marker", [(90, (64, 48), "bottom-left"), (-90, (64, 48), "top-right"),
+                                                    (180, (48, 64), "bottom-right")])
+def test_rotation_is_applied_like_ffmpeg(tmp_path, rotation, shape, marker):
     img = np.full((48, 64, 3), 30, np.uint8)
     img[:8, :8] = 255  # marker at the top-left of the coded picture
-    path = write_video(tmp_path / "rot.mp4", [img] * 4, 10, rotation=90)
+    path = write_video(tmp_path / "rot.mp4", [img] * 4, 10, rotation=rotation)
     info = probe_video(path)
-    assert (info.rotation, info.width, info.height, info.coded_width) == (90, 48, 64, 64)
+    assert (info.rotation, (info.height, info.width), info.coded_width) == (rotation, shape, 64)
     frames, _ = read_frames(path)
-    assert frames.shape == (4, 64, 48, 3)
+    assert frames.shape == (4, *shape, 3)
     ys, xs = np.nonzero(frames[0].numpy().mean(-1) > 128)
-    assert ys.mean() > 48 and xs.mean() < 8  # turned 90 degrees counter-clockwise: marker bottom-left
-    raw, _ = next(iter_frames(path, autorotate=False)), None
-    assert raw[0].shape == (48, 64, 3)
+    where = ("top" if ys.mean() < shape[0] / 2 else "bottom") + "-" + ("left" if xs.mean() < shape[1] / 2 else "right")
+    assert where == marker
+    raw, _ = next(iter_frames(path, autorotate=False))
+    assert raw.shape == (48, 64, 3)
+    if shutil.which("ffmpeg"):  # the ffmpeg command line autorotates too: same pixels
+        proc = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+                               "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+        ref = np.frombuffer(proc.stdout, np.uint8).reshape(*shape, 3)
+        assert np.abs(ref.astype(int) - frames[0].numpy()).max() <= 2
 
 
 def test_iter_frames_streams_in_bounded_memory(tmp_path, monkeypatch):

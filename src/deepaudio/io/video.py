@@ -111,8 +111,8 @@ def _rotation_of(frame, stream) -> int:
             rot = -int(float(stream.metadata["rotate"]))
         except ValueError:
             rot = 0
-    rot = int(round((rot or 0) / 90.0)) * 90
-    return ((rot + 180) % 360) - 180 if rot % 360 else 0
+    rot = (int(round((rot or 0) / 90.0)) * 90) % 360
+    return rot - 360 if rot > 180 else rot  # in (-180, 180], as ffprobe prints it
 
 
 def probe_video(path: str | Path, require_video: bool = True) -> VideoInfo:
