@@ -12,6 +12,7 @@ import yaml
 from deepaudio.checkpoint import load_model
 from deepaudio.convert.registry import get_converter
 from deepaudio.errors import CheckpointError, ConfigError
+from deepaudio.models.vocoders import load_vocoder
 from deepaudio.models.vocoders.bigvgan import BIGVGAN_PRESETS, BigVGAN
 from deepaudio.models.vocoders.vocos import VOCOS_PRESETS, Vocos
 
@@ -62,6 +63,7 @@ def test_vocos_round_trip(tmp_path):
     # files given one by one work as well
     again = get_converter("vocos").fn([src / "pytorch_model.bin", src / "config.yaml"], tmp_path / "again", {})
     assert load_model(again, expect_kind="vocos").config == cfg
+    torch.testing.assert_close(load_vocoder(again).decode(mel), ref.decode(mel), rtol=0, atol=0)
 
 
 def _official_generator(cfg, naming: str, seed: int) -> tuple[dict, BigVGAN]:
