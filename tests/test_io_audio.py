@@ -144,12 +144,16 @@ def test_audio_errors_are_one_line_media_errors(tmp_path):
     cases["garbage"] = tm.garbage_file(tmp_path / "garbage.mp3")
     good = save_audio(tmp_path / "good.wav", *tm.tone(1.0, 16000))
     cases["truncated"] = tm.truncated_copy(good, tmp_path / "cut.wav", 0.5)
+    for suffix in (".flac", ".ogg", ".mp3"):
+        long = save_audio(tmp_path / f"long{suffix}", *tm.tone(4.0, 16000))
+        cases[f"truncated{suffix}"] = tm.truncated_copy(long, tmp_path / f"cut{suffix}", 0.5)
     sf.write(tmp_path / "zero.wav", np.zeros((0, 1), np.float32), 16000)
     cases["zero"] = tmp_path / "zero.wav"
     clip = tm.moving_square_video(tmp_path / "silent.mp4", duration=0.4, fps=10, beep_frames=(), sample_rate=None)
     cases["no audio"] = clip.path
     expect = {"missing": "not found", "empty": "empty", "garbage": "cannot be opened", "truncated": "truncated",
               "zero": "no audio samples", "no audio": "no audio stream"}
+    expect.update({f"truncated{suffix}": "truncated" for suffix in (".flac", ".ogg", ".mp3")})
     for name, path in cases.items():
         with pytest.raises(MediaError) as err:
             load_audio(path)

@@ -73,6 +73,7 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Fa
     the n-th audio stream of a multi-track file (PyAV path only).
     """
     p = check_media_file(path)
+    _check_ogg_complete(p)
     wav, sr = None, None
     if stream == 0:
         wav, sr = _read_soundfile(p)
@@ -87,6 +88,20 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Fa
     if sample_rate is not None and sample_rate != sr:
         wav, sr = resample(wav, sr, sample_rate), int(sample_rate)
     return wav, sr
+
+
+def _check_ogg_complete(p: Path) -> None:
+    """Ogg files end with a page flagged end-of-stream; decoders silently stop early without it."""
+    with open(p, "rb") as fh:
+        if fh.read(4) != b"OggS":
+            return
+        size = p.stat().st_size
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    last = tail.rfind(b"OggS")
+    if last < 0 or len(tail) < last + 6 or not tail[last + 5] & 0x04:
+        raise MediaError("file is truncated: the Ogg stream has no end-of-stream page", p,
+                         "re-export or re-download it")
 
 
 def _read_soundfile(p: Path) -> tuple[torch.Tensor | None, int | None]:
