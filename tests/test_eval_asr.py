@@ -52,6 +52,12 @@ def test_transcribe_resamples_and_accepts_mono_1d():
     hyp = transcribe(wav[0], sr)  # 1-D input, 22.05 kHz
     assert wer(text, hyp) <= 0.2, hyp
     assert transcribe(torch.zeros(1, 0), 16000) == ""
+    # a local CTranslate2 folder given explicitly (here the packaged one) takes the same path as large-v3 would
+    from deepaudio.eval.asr import backend_name, default_model_path
+
+    folder = str(default_model_path())
+    assert transcribe(wav, sr, model=folder, beam_size=1) == transcribe(wav, sr, beam_size=1)
+    assert folder in backend_name(folder)
 
 
 def test_missing_model_folder_is_a_user_error(tmp_path):

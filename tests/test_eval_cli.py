@@ -132,3 +132,19 @@ def test_eval_video_metrics(tmp_path):
     assert s["lip_sync"] > 0.95 and s["lip_sync_n"] == 1
     assert "80.0" in (out / "items.csv").read_text()  # lip offset of two frames at 25 fps
     assert any("flash: lip_sync skipped" in p and "mouth contour" in p for p in s["problems"])
+
+
+def test_eval_v2c_list_end_to_end(tmp_path):
+    utts = _utts()
+    (target, text), (prompt, ptext) = utts[4], utts[2]
+    lst = tmp_path / "v2c_test.lst"
+    lst.write_text(f"{prompt}\tNone\t{ptext}\t{target}\tNone\t{text}\n")
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    shutil.copy(target, gen / "00000000.wav")
+    out = tmp_path / "out"
+    assert main(["eval", "--task", "v2s", "--gen", str(gen), "--ref", str(lst), "-o", str(out),
+                 "--metrics", "wer,spk_sim,mcd"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["label"] == "gen (Dub 2.0)" and s["mcd"] == 0.0 and s["spk_sim"] > 0.99 and s["wer"] < 0.2
+    assert "| gen (Dub 2.0) |" in (out / "report.md").read_text()

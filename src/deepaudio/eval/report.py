@@ -24,6 +24,10 @@ PERCENT = {"wer"}  # the papers print WER in percent
 
 def summary_dict(res: EvalResult, opts: EvalOptions, label: str, n_items: int) -> dict:
     """Flat summary: each metric key holds its value (None when unavailable) and ``<metric>_backend``."""
+    settings = {r.get("setting") for r in res.rows if r.get("setting")}
+    if len(settings) == 1 and opts.task in ("v2s", "tts"):
+        (only,) = settings
+        label = f"{label} (Dub {only})" if only[:1].isdigit() else f"{label} ({only})"
     out: dict = {"task": opts.task, "label": label, "items": n_items,
                  "scored": sum(1 for r in res.rows if any(k in r for k in ALL_METRICS))}
     for m in opts.chosen():

@@ -198,7 +198,7 @@ def run_eval(items: list[Item], opts: EvalOptions, progress: Callable | None = N
     iterator = progress(items) if progress else items
     for item in iterator:
         row: dict = {"name": item.name, "setting": item.setting, "gen": str(item.gen or ""),
-                     "ref": str(item.ref or "")}
+                     "ref": str(item.ref or ""), "prompt": str(item.prompt or "")}
         for p in item.problems:
             res.problems.append(f"{item.name}: {p}")
         if item.gen is None or not item.gen.is_file():
