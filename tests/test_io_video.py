@@ -13,6 +13,8 @@ import av
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deepaudio.errors import MediaError, OutputPathError
 from deepaudio.io import testmedia as tm
@@ -253,3 +255,19 @@ def test_video_errors_are_one_line_media_errors(tmp_path, square):
             msg = str(err.value)
             assert "\n" not in msg and str(path) in msg and what in msg, (path, msg)
     assert not probe_video(audio_only, require_video=False).has_video
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gaps=st.lists(st.integers(1, 400), min_size=2, max_size=16), fps=st.sampled_from([1, 3, 7.5, 8, 24, 25, 29.97]),
+       start_ms=st.integers(0, 500))
+def test_vfr_sampling_rule_property(tmp_path, gaps, fps, start_ms):
+    """Random VFR clocks (ms grid): every sample is the latest frame at or before its target time."""
+    ts = np.cumsum([0, *gaps[:-1]]) / 1000.0
+    end = ts[-1] + gaps[-1] / 1000.0
+    clip = tm.vfr_video(tmp_path / f"p{len(gaps)}_{start_ms}.mp4", timestamps=ts.tolist(), width=80, height=32, end=end)
+    start = min(start_ms / 1000.0, float(ts[-1]))
+    frames, times = read_frames(clip.path, fps=fps, start=start)
+    expected_times = [start + k / fps for k in range(int(np.ceil((end - start) * fps - 1e-6)))]
+    assert times.tolist() == pytest.approx(expected_times)
+    want = [int(np.searchsorted(ts, t + 1e-6, side="right") - 1) for t in expected_times]
+    assert [tm.read_code(f, 80, 32) for f in frames] == want
