@@ -67,3 +67,6 @@ def test_missing_model_folder_is_a_user_error(tmp_path):
         transcribe(torch.zeros(1, 1600), 16000, model=str(tmp_path / "large-v3"))
     with pytest.raises(CheckpointError, match="model.bin"):
         transcribe(torch.zeros(1, 1600), 16000, model=str(tmp_path))
+    (tmp_path / "model.bin").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="tokenizer.json"):
+        transcribe(torch.zeros(1, 1600), 16000, model=str(tmp_path))

@@ -46,6 +46,9 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     if not (path / "model.bin").is_file():
         raise CheckpointError("not a CTranslate2 Whisper folder (no model.bin)", path,
                               "convert the model with ct2-transformers-converter or give the faster-whisper folder")
+    if not (path / "tokenizer.json").is_file():  # faster-whisper would fetch one from the hub
+        raise CheckpointError("Whisper folder has no tokenizer.json", path,
+                              "copy tokenizer.json of the same Whisper model into the folder")
     return path
 
 
