@@ -194,6 +194,28 @@ def generate(n: int, split: str = "train", seed: int = 0, sentences: list[str] |
     return out
 
 
+def read_instructions(path: str | Path) -> list[Instruction]:
+    """User instructions from JSONL (see :func:`read_jsonl`) or CSV with columns instruction, task[, transcript]
+    (the toy world's ``router_*.csv``)."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        return read_jsonl(path)
+    import csv
+
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise InputError(f"cannot read instruction file ({exc.strerror})", path) from exc
+    items = []
+    for no, row in enumerate(rows, 2):
+        text, task = (row.get("instruction") or "").strip(), (row.get("task") or "").strip()
+        if not text or task not in TASKS:
+            raise InputError(f"line {no}: need a non-empty 'instruction' and a 'task' in {', '.join(TASKS)}", path)
+        items.append(Instruction(text, task, row.get("transcript") or None, "user"))
+    return items
+
+
 def read_jsonl(path: str | Path) -> list[Instruction]:
     """User instructions, one JSON object a line: {"instruction": ..., "task": ..., "transcript": ...?}."""
     path = Path(path)

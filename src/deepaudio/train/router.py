@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deepaudio.data.instructions import Instruction, generate, read_jsonl
+from deepaudio.data.instructions import Instruction, generate, read_instructions
 from deepaudio.models.gate import TASKS, GateConfig, MoFGate
 from deepaudio.pipelines.router import mask_transcript
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
@@ -50,7 +50,9 @@ class _EmbeddingBatches:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (checkpoints, logs, model/)")
     parser.add_argument("--data", type=Path, action="append", default=[],
-                        help="extra instructions, JSONL lines {\"instruction\", \"task\"} (repeatable)")
+                        help="extra instructions: JSONL lines {\"instruction\", \"task\"} or CSV (repeatable)")
+    parser.add_argument("--test-data", type=Path, action="append", default=[],
+                        help="extra held-out instructions to report accuracy on (JSONL or CSV)")
     parser.add_argument("--n-train", type=int, default=6000, help="generated training instructions")
     parser.add_argument("--n-test", type=int, default=2000, help="generated held-out-template instructions")
     parser.add_argument("--text-encoder", choices=("minilm", "flan-t5"), default="minilm")
@@ -75,8 +77,9 @@ def main(args: argparse.Namespace) -> int:
 
     train_items = generate(args.n_train, "train", seed=args.seed)
     for path in args.data:
-        train_items += read_jsonl(path)
+        train_items += read_instructions(path)
     test_items = generate(args.n_test, "test", seed=args.seed)
+    extra_test = [it for path in args.test_data for it in read_instructions(path)]
     encoder = SentenceEncoder(TextEncoderSpec(args.text_encoder, args.text_encoder_path))
     print(f"embedding {len(train_items)} training and {len(test_items)} held-out instructions "
           f"with {args.text_encoder}", file=sys.stderr)
@@ -104,10 +107,15 @@ def main(args: argparse.Namespace) -> int:
     gate = MoFGate.from_pretrained(args.out / "model")
     report = evaluate_gate(gate, x_te, y_te)
     report["train_accuracy"] = evaluate_gate(gate, x_tr, y_tr)["accuracy"]
+    if extra_test:
+        x_ex, y_ex = _encode(encoder, extra_test)
+        report["extra_test"] = evaluate_gate(gate, x_ex, y_ex)
     report["steps"] = result.step
     (args.out / "router_eval.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"held-out accuracy {report['accuracy']:.4f} ({report['n']} instructions, unseen templates); "
           f"train accuracy {report['train_accuracy']:.4f}")
+    if extra_test:
+        print(f"extra test accuracy {report['extra_test']['accuracy']:.4f} ({report['extra_test']['n']} instructions)")
     return 0
 
 
