@@ -92,17 +92,7 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
     optimizer = build_adamw(model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.eps)
     wrapped, optimizer = acc.prepare(model, optimizer)
 
-    pos, prior_wall = state.Position(), 0.0
-    found = state.list_checkpoints(ckpt_root)
-    if found and not resume:
-        raise ConfigError("the output folder already holds training checkpoints", out_dir,
-                          "pass --resume to continue, or choose another output folder")
-    if found:
-        pos, prior_wall, saved_cfg = _restore(found[-1], model, ema, optimizer, rank)
-        _say(main, f"resuming from {found[-1]} (step {pos.step})")
-        changed = sorted(k for k, v in to_dict(cfg).items() if k != "steps" and saved_cfg.get(k, v) != v)
-        if changed:  # allowed (e.g. a lower lr after a divergence), but the run is no longer a replay
-            _say(main, f"note: settings changed since the checkpoint: {', '.join(changed)}")
+    pos, prior_wall, found = _resume_point(ckpt_root, resume, out_dir, model, ema, optimizer, cfg, acc)
     log = report.TrainLog(out_dir, pos.step if found else None, enabled=main)
     per_step = world * cfg.grad_accum  # batches per update, all ranks together
     t0, start_step, window, keys, keys_epoch = time.perf_counter(), pos.step, [], [], -1
@@ -146,17 +136,39 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
             log.write({"step": pos.step, "val_loss": evaluate(model, val, cfg, acc.device)})
         wall = prior_wall + time.perf_counter() - t0
         if main:
-            if export is not None:
-                export(ema.module, out_dir / "model")
-            summary = report.summarize(log, {**(run_info or {}), "data_seed": cfg.seed, "steps": pos.step,
-                                             "world_size": world, "wall_time_s": round(wall, 3),
-                                             "train_config": to_dict(cfg)})
-            report.write_json(out_dir / report.SUMMARY_NAME, summary)
-            report.plot_curve(log, out_dir / report.CURVE_NAME, title=(run_info or {}).get("stage", ""))
+            _finish(log, ema, export, out_dir, cfg, run_info, pos.step, world, wall)
         acc.wait_for_everyone()
     finally:
         log.close()
     return TrainResult(pos.step, log.losses(), log.val_losses(), out_dir, wall)
+
+
+def _resume_point(ckpt_root: Path, resume: bool, out_dir: Path, model, ema: EMA, optimizer, cfg: TrainConfig,
+                  acc) -> tuple[state.Position, float, bool]:
+    """Restore the latest checkpoint when resuming; refuse to overwrite a run otherwise."""
+    found = state.list_checkpoints(ckpt_root)
+    if found and not resume:
+        raise ConfigError("the output folder already holds training checkpoints", out_dir,
+                          "pass --resume to continue, or choose another output folder")
+    if not found:
+        return state.Position(), 0.0, False
+    pos, prior_wall, saved_cfg = _restore(found[-1], model, ema, optimizer, acc.process_index)
+    _say(acc.is_main_process, f"resuming from {found[-1]} (step {pos.step})")
+    changed = sorted(k for k, v in to_dict(cfg).items() if k != "steps" and saved_cfg.get(k, v) != v)
+    if changed:  # allowed (e.g. a lower lr after a divergence), but the run is no longer a replay
+        _say(acc.is_main_process, f"note: settings changed since the checkpoint: {', '.join(changed)}")
+    return pos, prior_wall, True
+
+
+def _finish(log: report.TrainLog, ema: EMA, export, out_dir: Path, cfg: TrainConfig, run_info: dict[str, Any] | None,
+            step: int, world: int, wall: float) -> None:
+    """Main process: export the EMA model, write the summary and the loss curve."""
+    if export is not None:
+        export(ema.module, out_dir / "model")
+    summary = report.summarize(log, {**(run_info or {}), "data_seed": cfg.seed, "steps": step, "world_size": world,
+                                     "wall_time_s": round(wall, 3), "train_config": to_dict(cfg)})
+    report.write_json(out_dir / report.SUMMARY_NAME, summary)
+    report.plot_curve(log, out_dir / report.CURVE_NAME, title=(run_info or {}).get("stage", ""))
 
 
 def make_accelerator(cfg: TrainConfig):
