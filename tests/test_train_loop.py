@@ -137,6 +137,15 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, precision, accum):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), stem
     assert not torch.equal(_final(tmp_path / "full", "model")["net.0.weight"],
                            _final(tmp_path / "full", "ema")["net.0.weight"])
+    last = sorted((tmp_path / "cut" / "checkpoints").glob("step_*"))[-1]
+    assert sorted(p.name for p in last.iterdir()) == ["ema.safetensors", "model.safetensors",
+                                                      "optimizer.safetensors", "state.json"]  # no pickles
+    assert len(list((tmp_path / "cut" / "checkpoints").iterdir())) == 2  # keep_checkpoints, no temp leftovers
+
+
+def test_log_survives_a_line_cut_by_a_kill(tmp_path):
+    (tmp_path / "log.jsonl").write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "lo')
+    assert read_log(tmp_path / "log.jsonl") == [{"step": 1, "loss": 2.0}]
 
 
 def test_each_epoch_walks_its_own_batch_order(tmp_path):

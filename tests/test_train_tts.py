@@ -123,13 +123,14 @@ def test_finetune_with_energy_from_a_tts_checkpoint(speech, tmp_path):
     write_manifest(tmp_path / "v2s.csv", rows)
     args = _common(speech, tmp_path / "v2s", 3, **{"--data": tmp_path / "v2s.csv", "--init": tmp_path / "init",
                                                   "--energy": None, "--save-every": 3, "--ema-update-after": 0,
-                                                  "--no-mel-cache": None})
+                                                  "--no-mel-cache": None, "--export-dtype": "fp16"})
     for flag in ("--config", "tiny", "--mel-cache", str(speech["root"] / "mel_cache")):
         args.remove(flag)
     assert _run(args) == 0
     out = DiT.from_pretrained(tmp_path / "v2s" / "model")
     assert out.config.energy_input
     assert not (tmp_path / "v2s" / "mel_cache").exists()
+    assert load_file(str(tmp_path / "v2s" / "model" / "model.safetensors"))["proj_out.weight"].dtype == torch.float16
     assert out.input_embed.proj_energy.weight.abs().sum() > 0  # trained away from its zero init
     before = dict(net.named_parameters())["transformer_blocks.0.attn.to_q.weight"]
     assert not torch.equal(before, dict(out.named_parameters())["transformer_blocks.0.attn.to_q.weight"])
