@@ -95,8 +95,12 @@ def _plot_distributions(path: Path, rows: list[dict], metrics: list[str]) -> boo
             series[m] = vals
     if not series:
         return False
-    fig, axes = plt.subplots(1, len(series), figsize=(3.2 * len(series), 2.8), squeeze=False)
-    for ax, (m, vals) in zip(axes[0], series.items()):
+    cols = min(4, len(series))
+    rows = math.ceil(len(series) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[len(series):]:
+        ax.set_axis_off()
+    for ax, (m, vals) in zip(axes.flat, series.items()):
         lo, hi = min(vals), max(vals)
         span = (lo - 0.5, hi + 0.5) if hi - lo < 1e-9 else (lo, hi)  # all-equal values (e.g. MCD 0)
         ax.hist(vals, bins=min(30, max(5, len(vals) // 2)), range=span, color="#4477aa")
