@@ -86,6 +86,8 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
     ckpt_root = out_dir / "checkpoints"
     acc = accelerator or make_accelerator(cfg)
     rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
+    if cfg.precision == "bf16" and acc.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("this GPU has no bfloat16 support", hint="train with --precision fp32")
     state.seed_everything(cfg.seed * 1000 + rank)
     model = model.to(acc.device)
     ema = EMA(model, cfg.ema)
