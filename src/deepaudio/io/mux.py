@@ -17,7 +17,8 @@ import torch
 from deepaudio.errors import MediaError, OutputPathError
 from deepaudio.io.atomic import atomic_path
 from deepaudio.io.audio import _short, add_audio_stream, as_waveform, check_media_file, encode_audio_packets
-from deepaudio.io.video import _CONTAINERS, _open, _video_stream
+from deepaudio.io.video import _open, _video_stream
+from deepaudio.io.video_write import _CONTAINERS
 
 Track = tuple  # (wav [C, N], sample_rate, title) or (wav, sample_rate, title, language)
 
