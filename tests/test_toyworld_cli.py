@@ -77,3 +77,11 @@ def test_rerun_skips_written_clips_and_refuses_other_settings(world_dir, capsys)
     bad = [a if a != "5" else "6" for a in args]
     assert main(bad) == 2
     assert "seed" in capsys.readouterr().err
+
+
+def test_user_errors_exit_with_code_2(tmp_path, capsys):
+    assert main(["toyworld", "--out", str(tmp_path / "w"), "--n", "1", "--kinds", "explosions"]) == 2
+    assert "explosions" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["toyworld", "--out", str(tmp_path / "file"), "--n", "1"]) == 2
+    assert "folder" in capsys.readouterr().err

@@ -29,7 +29,7 @@ from deepaudio.data.toyworld.scenes import Clip, ToyWorld
 from deepaudio.data.toyworld.sentences import SOURCE
 from deepaudio.data.toyworld.splits import SPLITS, assign_splits
 from deepaudio.data.toyworld.voices import SPEAKERS
-from deepaudio.errors import ConfigError
+from deepaudio.errors import ConfigError, OutputPathError
 from deepaudio.io.atomic import atomic_dir, atomic_path
 from deepaudio.io.audio import save_audio
 from deepaudio.io.mux import mux_audio
@@ -99,7 +99,12 @@ def write_dataset(out: str | Path, n: int, cfg: WorldConfig, seed: int = 0, cach
     from tqdm import tqdm
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise OutputPathError("output path is a file, expected a folder", out, "give a folder for --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create the output folder ({exc.strerror})", out) from exc
     header = dict(version=FORMAT_VERSION, seed=int(seed), config=json.loads(json.dumps(to_dict(cfg))),
                   text_source=SOURCE, speakers=[s.id for s in SPEAKERS])
     _check_header(out, header)
