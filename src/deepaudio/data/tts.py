@@ -6,7 +6,8 @@ outside ``[min_seconds, max_seconds]`` are skipped like the reference does (0.3 
 
 The cache holds one safetensors file per clip, named by a hash of the resolved path, its size and
 modification time and the mel settings, so an edited file or other settings never reuse a stale entry.
-Lengths are read from the file headers without loading the data.
+Lengths are read from the file headers without loading the data; without a cache they need one pass
+over the audio (and every batch recomputes its mels).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class TTSDataset:
             if not path.is_file():
                 self._write_cache(i, path)
             with safe_open(str(path), framework="pt") as f:
-                item = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+                item = {k: f.get_tensor(k) for k in f.keys()}
         return {"mel": item["mel"].float(), "text": self.rows[i].text,
                 "energy": item["energy"].float() if "energy" in item else None}
 

@@ -61,53 +61,26 @@ def main(args: argparse.Namespace) -> int:
     import torch
 
     from deepaudio.data.manifest import read_manifest
-    from deepaudio.data.tts import TTSDataset
+    from deepaudio.errors import ConfigError
     from deepaudio.io.atomic import atomic_path
-    from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
-    from deepaudio.train.ema import EMAConfig
-    from deepaudio.train.loop import TrainConfig, make_accelerator, train
+    from deepaudio.train.loop import make_accelerator, train
+    from deepaudio.train.state import list_checkpoints
     from deepaudio.train.tts_objective import TTSFlowMatching
 
+    if list_checkpoints(args.out / "checkpoints") and not args.resume:  # before anything in --out is touched
+        raise ConfigError("the output folder already holds training checkpoints", args.out,
+                          "pass --resume to continue, or choose another output folder")
     rows = read_manifest(args.data)
     val_rows = read_manifest(args.val) if args.val else None
-    steps = args.steps
-    cfg = TrainConfig(
-        steps=steps, lr=args.lr if args.lr is not None else (1e-5 if args.init else 7.5e-5),
-        warmup=args.warmup if args.warmup is not None else min(300, steps // 10), weight_decay=args.weight_decay,
-        final_lr_ratio=args.final_lr_ratio, grad_clip=args.grad_clip, grad_accum=args.grad_accum,
-        precision=args.precision, seed=args.seed,
-        ema=EMAConfig(beta=args.ema_beta, update_after=args.ema_update_after, update_every=args.ema_update_every),
-        save_every=args.save_every, keep_checkpoints=args.keep_checkpoints, log_every=args.log_every,
-        val_every=args.val_every, device=args.device)
+    cfg = train_config(args)
     acc = make_accelerator(cfg)
-
     torch.manual_seed(args.seed)
     net, vocab = build_network(args, rows)
     if acc.is_main_process:
         args.out.mkdir(parents=True, exist_ok=True)
         with atomic_path(args.out / "vocab.txt") as tmp:
             tmp.write_text(vocab.to_text(), encoding="utf-8")
-    tok = _tokenizer(vocab)
-    cache = None if args.no_mel_cache else (args.mel_cache or args.out / "mel_cache")
-    sets = {}
-    for name, rws in (("train", rows), ("val", val_rows)):
-        if rws is None:
-            continue
-        ds = TTSDataset(rws, cache_dir=cache, energy=args.energy)
-        ds.prepare(acc.process_index, acc.num_processes)
-        acc.wait_for_everyone()
-        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), None)
-    train_set = sets["train"]
-    train_set.batcher = FrameBudgetBatcher.build(train_set.ds.lengths(), args.batch_frames, args.max_samples,
-                                                 seed=args.seed)
-    if train_set.batcher.skipped() and acc.is_main_process:
-        print(f"skipping {train_set.batcher.skipped()} clip(s) shorter than 0.3 s, longer than 30 s or "
-              f"longer than --batch-frames {args.batch_frames}", file=sys.stderr)
-    val = sets.get("val")
-    if val is not None:
-        vb = FrameBudgetBatcher.build(val.ds.lengths(), args.batch_frames, args.max_samples, shuffle=False)
-        val.batcher = FixedBatches(tuple(tuple(b) for b in vb.epoch_batches(0)))
-
+    train_set, val = _batches(args, rows, val_rows, vocab, acc)
     model = TTSFlowMatching(net, audio_drop=args.audio_drop, cond_drop=args.cond_drop).train()
     export_dtype = torch.float16 if args.export_dtype == "fp16" else None
 
@@ -117,20 +90,63 @@ def main(args: argparse.Namespace) -> int:
         ema_module.net.save_pretrained(folder, meta=meta, extra_files={"vocab.txt": vocab.to_text()},
                                        dtype=export_dtype)
 
-    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-               if not k.startswith("_") and k not in ("command", "stage")}
-    argv = sys.argv[1:]
-    command = shlex.join(["deepaudio", *argv]) if argv[:2] == ["train", STAGE] else "deepaudio.train.tts.main(args)"
-    info = {"stage": STAGE, "command": command, "options": options,
-            "config": "init" if args.init else (args.config or "tiny"), "init": str(args.init) if args.init else None,
-            "train_clips": len(rows), "val_clips": len(val_rows or []),
-            "parameters": sum(p.numel() for p in net.parameters())}
+    info = _run_info(args, len(rows), len(val_rows or []), sum(p.numel() for p in net.parameters()))
     result = train(model, train_set, cfg, args.out, val=val, export=export, resume=args.resume, run_info=info,
                    accelerator=acc)
     if acc.is_main_process:
         last = result.losses[-1][1] if result.losses else float("nan")
         print(f"trained {result.step} steps, last loss {last:.4f}; EMA model in {args.out / 'model'}", file=sys.stderr)
     return 0
+
+
+def train_config(args: argparse.Namespace):
+    """The loop settings from the command line, with the SYSTEM-NOTES defaults filled in."""
+    from deepaudio.train.ema import EMAConfig
+    from deepaudio.train.loop import TrainConfig
+
+    return TrainConfig(
+        steps=args.steps, lr=args.lr if args.lr is not None else (1e-5 if args.init else 7.5e-5),
+        warmup=args.warmup if args.warmup is not None else min(300, args.steps // 10),
+        weight_decay=args.weight_decay, final_lr_ratio=args.final_lr_ratio, grad_clip=args.grad_clip,
+        grad_accum=args.grad_accum, precision=args.precision, seed=args.seed,
+        ema=EMAConfig(beta=args.ema_beta, update_after=args.ema_update_after, update_every=args.ema_update_every),
+        save_every=args.save_every, keep_checkpoints=args.keep_checkpoints, log_every=args.log_every,
+        val_every=args.val_every, device=args.device)
+
+
+def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
+    """(training batches, validation batches or None); every rank fills its share of the mel cache first."""
+    from deepaudio.data.tts import TTSDataset
+    from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
+
+    tok = _tokenizer(vocab)
+    cache = None if args.no_mel_cache else (args.mel_cache or args.out / "mel_cache")
+    sets = {}
+    for name, rws in (("train", rows), ("val", val_rows)):
+        if rws is None:
+            continue
+        ds = TTSDataset(rws, cache_dir=cache, energy=args.energy)
+        ds.prepare(acc.process_index, acc.num_processes)
+        acc.wait_for_everyone()
+        shuffle = name == "train"
+        batcher = FrameBudgetBatcher.build(ds.lengths(), args.batch_frames, args.max_samples, args.seed, shuffle)
+        if batcher.skipped() and acc.is_main_process:
+            print(f"{name}: skipping {batcher.skipped()} clip(s) shorter than 0.3 s, longer than 30 s or longer "
+                  f"than --batch-frames {args.batch_frames}", file=sys.stderr)
+        if not shuffle:  # validation: the same batches every time
+            batcher = FixedBatches(tuple(tuple(b) for b in batcher.epoch_batches(0)))
+        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), batcher)
+    return sets["train"], sets.get("val")
+
+
+def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int) -> dict:
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+               if not k.startswith("_") and k not in ("command", "stage")}
+    argv = sys.argv[1:]
+    command = shlex.join(["deepaudio", *argv]) if argv[:2] == ["train", STAGE] else "deepaudio.train.tts.main(args)"
+    return {"stage": STAGE, "command": command, "options": options,
+            "config": "init" if args.init else (args.config or "tiny"), "init": str(args.init) if args.init else None,
+            "train_clips": n_train, "val_clips": n_val, "parameters": n_params}
 
 
 class ManifestBatches:
