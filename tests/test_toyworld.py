@@ -236,3 +236,19 @@ def test_bad_settings_are_config_errors():
         WorldConfig(split_fractions=(0.5, 0.2, 0.2))
     with pytest.raises(ConfigError):
         WorldConfig(speakers=("flite-rms",))
+
+
+def test_speech_is_cached_resampled_and_normalised(tmp_path):
+    from deepaudio.data.toyworld.voices import SPEAKER_BY_ID, VoiceBank
+
+    if shutil.which("flite") is None:
+        pytest.skip("flite is not installed")
+    bank = VoiceBank(tmp_path, 24000, 0.08)
+    spk = SPEAKER_BY_ID["flite-slt"]  # flite's slt speaks at 16 kHz
+    wav = bank.synthesize(spk, "The tea has gone cold.")
+    assert (tmp_path / f"{bank.key(spk, 'The tea has gone cold.')}.wav").is_file()
+    assert 0.8 < len(wav) / 24000 < 3.0
+    assert abs(float(np.sqrt(np.mean(wav**2))) - 0.08) < 1e-3
+    np.testing.assert_array_equal(VoiceBank(tmp_path, 24000, 0.08).synthesize(spk, "The tea has gone cold."), wav)
+    other = bank.synthesize(SPEAKER_BY_ID["espeak-us-f2"], "The tea has gone cold.")
+    assert len(other) != len(wav)

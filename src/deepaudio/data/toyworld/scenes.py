@@ -21,7 +21,7 @@ from deepaudio.data.toyworld.instructions import make_instruction
 from deepaudio.data.toyworld.layers import BounceLayer, HumLayer, SilentLayer
 from deepaudio.data.toyworld.render import Canvas
 from deepaudio.data.toyworld.sentences import SENTENCES, SOURCE
-from deepaudio.data.toyworld.splits import clip_seed, sentence_splits, split_speakers
+from deepaudio.data.toyworld.splits import assign_splits, clip_seed, sentence_splits, split_speakers
 from deepaudio.data.toyworld.voices import VoiceBank
 from deepaudio.errors import ConfigError
 
@@ -64,9 +64,13 @@ class ToyWorld:
         self.sentences = sentence_splits(SENTENCES, cfg.sentence_fractions, self.seed)
         self.voices = VoiceBank(cache_dir or default_cache_dir(), cfg.sr_speech, cfg.speech_rms)
 
-    def clip(self, index: int, split: str) -> Clip:
-        """Clip ``index`` of ``split``: everything follows from the clip seed (and the speech cache)."""
+    def clip(self, index: int, split: str | None = None) -> Clip:
+        """Clip ``index``: everything follows from the clip seed (and the speech cache).
+
+        ``split`` defaults to the clip's place in the split schedule (what ``write_dataset`` uses).
+        """
         cfg, seed = self.cfg, clip_seed(self.seed, index)
+        split = split or assign_splits(index + 1, cfg.split_fractions)[-1]
         rng = np.random.default_rng(seed)
         kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
         speech = self._speech(kind, split, rng) if kind in SPEECH_KINDS else None
