@@ -6,10 +6,10 @@ every clip is short and small, and every sound has a known cause recorded as gro
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from deepaudio.config import Registry
+from deepaudio.data.toyworld.voices import SPEAKER_BY_ID
 from deepaudio.errors import ConfigError
 
 KINDS = ("bounce", "hum", "silent", "talk", "dub", "voiceover", "dialogue")
@@ -65,8 +65,6 @@ class WorldConfig:
             fr = getattr(self, name)
             if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
                 raise ConfigError(f"{name} must be three non-negative numbers summing to 1, got {fr}")
-        from deepaudio.data.toyworld.voices import SPEAKER_BY_ID
-
         unknown = [s for s in self.speakers if s not in SPEAKER_BY_ID]
         if unknown:
             raise ConfigError(f"unknown toy world speaker(s) {', '.join(unknown)}",
@@ -80,8 +78,5 @@ class WorldConfig:
 
 WORLD_PRESETS: Registry[WorldConfig] = Registry("toy world preset")
 WORLD_PRESETS.add("default", WorldConfig())
+# tiny: for tests and smoke runs only (2-6 s clips, 96 px); real data uses the 4-8 s default.
 WORLD_PRESETS.add("tiny", WorldConfig(size=96, min_duration=2.0, max_duration=6.0, max_objects=3))
-
-
-def with_kinds(cfg: WorldConfig, kinds: tuple[str, ...] | list[str]) -> WorldConfig:
-    return dataclasses.replace(cfg, kinds=tuple(kinds))
