@@ -17,7 +17,6 @@ Both load the official weights from local files (nothing is downloaded):
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -108,8 +107,8 @@ class VGGish(nn.Module):
     def _mel_matrix(n_bins: int = 257, n_mels: int = 64, lo: float = 125.0, hi: float = 7500.0) -> torch.Tensor:
         """(F, M) triangles laid out in the mel domain; the DC bin gets no weight."""
         bins_mel = _hz_to_htk_mel(torch.linspace(0.0, VGGISH_SR / 2, n_bins, dtype=torch.float64))
-        edges = torch.linspace(float(_hz_to_htk_mel(torch.tensor(lo))), float(_hz_to_htk_mel(torch.tensor(hi))),
-                               n_mels + 2, dtype=torch.float64)
+        lo_hi = _hz_to_htk_mel(torch.tensor([lo, hi], dtype=torch.float64)).tolist()
+        edges = torch.linspace(lo_hi[0], lo_hi[1], n_mels + 2, dtype=torch.float64)
         lower = (bins_mel[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])[None, :]
         upper = (edges[None, 2:] - bins_mel[:, None]) / (edges[2:] - edges[1:-1])[None, :]
         w = torch.clamp(torch.minimum(lower, upper), min=0.0)
@@ -210,6 +209,3 @@ def embed_items(items, opts, wanted: list[str]) -> dict[str, tuple[float, str]]:
             out["fd_vgg"] = (v2a.fd(g, r), f"VGGish ({Path(opts.vggish).name}), 0.96 s patches of 8 s")
     return out
 
-
-def n_params(model: nn.Module) -> int:
-    return sum(math.prod(p.shape) for p in model.parameters())
