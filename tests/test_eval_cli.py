@@ -53,6 +53,9 @@ def test_eval_rejects_unknown_metric(tmp_path, capsys):
                  "--metrics", "wer,bleu"]) == 2
     assert "bleu" in capsys.readouterr().err
     assert main(["eval", "--task", "tts", "--gen", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
+    assert main(["eval", "--task", "v2a", "--gen", str(tmp_path / "g"), "-o", str(tmp_path / "o"),
+                 "--gen-features", str(tmp_path)]) == 2
+    assert "--ref-features" in capsys.readouterr().err
 
 
 def test_v2c_list_settings_and_missing(tmp_path):

@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         bad = [m for m in metrics if m not in ALL_METRICS]
         if bad:
             raise ConfigError(f"unknown metric(s) {', '.join(bad)}", hint=f"choose from {', '.join(ALL_METRICS)}")
+    if bool(args.gen_features) != bool(args.ref_features):
+        raise ConfigError("--gen-features and --ref-features go together",
+                          hint="give the av-benchmark cache folders of both the generated and the real clips")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     opts = EvalOptions(task=args.task, metrics=metrics, asr_model=args.asr_model, beam_size=args.beam_size,
                        wavlm_sv=args.wavlm_sv, sim_o=args.sim_o, emotion_model=args.emotion_model,
