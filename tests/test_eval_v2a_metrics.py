@@ -86,3 +86,24 @@ def test_metrics_from_av_benchmark_caches(tmp_path):
     assert out["fd_panns"] > 64 * 0.25 and out["kl_panns"] > 0 and out["is"] >= 1.0
     with pytest.raises(InputError, match="no av-benchmark"):
         load_feature_cache(tmp_path)
+
+
+def test_cli_reads_av_benchmark_caches(tmp_path):
+    import json
+
+    from deepaudio.cli.main import main
+
+    g = torch.Generator().manual_seed(1)
+    for side in ("gen", "ref"):
+        folder = tmp_path / f"{side}_feat"
+        folder.mkdir()
+        torch.save({f"c{i}": torch.randn(768, generator=g)[:32] for i in range(8)}, folder / "passt_features_embed.pth")
+        torch.save({f"c{i}": torch.randn(527, generator=g) for i in range(8)}, folder / "passt_logits.pth")
+    (tmp_path / "gen").mkdir()
+    out = tmp_path / "out"
+    assert main(["eval", "--task", "v2a", "--gen", str(tmp_path / "gen"), "-o", str(out), "--gen-features",
+                 str(tmp_path / "gen_feat"), "--ref-features", str(tmp_path / "ref_feat"),
+                 "--metrics", "fd_passt,kl_passt,ib_score"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["fd_passt"] > 0 and s["kl_passt"] > 0 and "av-benchmark" in s["fd_passt_backend"]
+    assert s["ib_score"] is None and "imagebind" in s["ib_score_unavailable"]
