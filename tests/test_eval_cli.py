@@ -56,6 +56,13 @@ def test_eval_rejects_unknown_metric(tmp_path, capsys):
     assert main(["eval", "--task", "v2a", "--gen", str(tmp_path / "g"), "-o", str(tmp_path / "o"),
                  "--gen-features", str(tmp_path)]) == 2
     assert "--ref-features" in capsys.readouterr().err
+    import soundfile as sf
+
+    sf.write(tmp_path / "g" / "a.wav", [0.0] * 1600, 16000)
+    (tmp_path / "g" / "a.txt").write_text("hello")
+    assert main(["eval", "--task", "tts", "--gen", str(tmp_path / "g"), "-o", str(tmp_path / "o"),
+                 "--metrics", "wer", "--asr-model", str(tmp_path / "no-such-model")]) == 2
+    assert "no-such-model" in capsys.readouterr().err
 
 
 def test_v2c_list_settings_and_missing(tmp_path):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deepaudio.errors import BackendUnavailable, DeepAudioError, InputError
+from deepaudio.errors import BackendUnavailable, CheckpointError, DeepAudioError, InputError
 from deepaudio.eval.items import Item
 
 TASK_METRICS = {
@@ -215,6 +215,8 @@ def run_eval(items: list[Item], opts: EvalOptions, progress: Callable | None = N
                     res.backends["mcd_sl"] = names["mcd_sl"]
             except BackendUnavailable as exc:
                 res.unavailable[metric] = str(exc)
+            except CheckpointError:
+                raise  # a wrong model path is the user's to fix before scoring anything
             except _Skip as exc:
                 res.problems.append(f"{item.name}: {metric} skipped: {exc}")
             except (DeepAudioError, RuntimeError, ValueError, OSError) as exc:
