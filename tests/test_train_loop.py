@@ -126,6 +126,7 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, precision, accum):
         train(TinyFlow(), ToyData(), cfg, tmp_path / "cut", val=val, on_step=kill)
     with pytest.raises(ConfigError):  # an existing run is never silently overwritten
         train(TinyFlow(), ToyData(), cfg, tmp_path / "cut", val=val)
+    (tmp_path / "cut" / "checkpoints" / ".step_00000008.x1y2.tmp").mkdir()  # as a save killed mid-way leaves
     torch.manual_seed(123)  # a different init: everything must come from the checkpoint
     resumed = train(TinyFlow(), ToyData(), cfg, tmp_path / "cut", val=val, resume=True)
 

@@ -59,6 +59,12 @@ def list_checkpoints(root: str | Path) -> list[Path]:
 
 
 def prune_checkpoints(root: str | Path, keep: int) -> None:
+    """Keep the newest ``keep`` checkpoints (all if ``keep <= 0``) and drop temporary folders that a killed
+    save left behind (only the main process writes here, right before calling this)."""
+    root = Path(root)
+    for stale in root.glob(f".{_PREFIX}*"):
+        if stale.is_dir() and stale.name.endswith((".tmp", ".old")):
+            shutil.rmtree(stale, ignore_errors=True)
     if keep <= 0:
         return
     for old in list_checkpoints(root)[:-keep]:
