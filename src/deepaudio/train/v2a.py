@@ -48,9 +48,10 @@ class TinyV2ASetup:
 
 
 V2A_SETUPS: Registry[TinyV2ASetup] = Registry("V2A training setup")
-V2A_SETUPS.add("tiny", TinyV2ASetup(
-    net=MMAudioConfig(latent_dim=64, clip_dim=64, sync_dim=64, text_dim=64, hidden_dim=128, depth=6, fused_depth=4,
-                      num_heads=4, latent_seq_len=125, clip_seq_len=32, sync_seq_len=96, text_seq_len=16)))
+V2A_SETUPS.add("tiny", TinyV2ASetup(  # the bundled default: sized for CPU training
+    net=MMAudioConfig(latent_dim=64, clip_dim=64, sync_dim=64, text_dim=64, hidden_dim=128, depth=4, fused_depth=2,
+                      num_heads=4, latent_seq_len=125, clip_seq_len=32, sync_seq_len=88, text_seq_len=16),
+    encoder=TinyEncoderConfig(image_size=48, channels=(16, 32, 48, 64))))
 V2A_SETUPS.add("micro", TinyV2ASetup(  # for tests: seconds-fast
     net=MMAudioConfig(latent_dim=16, clip_dim=16, sync_dim=16, text_dim=16, hidden_dim=32, depth=2, fused_depth=1,
                       num_heads=2, latent_seq_len=32, clip_seq_len=8, sync_seq_len=24, text_seq_len=8),
@@ -197,6 +198,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=int, default=500)
     parser.add_argument("--val-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, help="v2a_pipeline folder to start from (continue training a model)")
     parser.add_argument("--resume", action="store_true")
 
 
@@ -212,11 +214,19 @@ def main(args: argparse.Namespace) -> int:
         val.batcher = FixedBatches(tuple(tuple(b) for b in val.batcher.epoch_batches(0)))
     torch.manual_seed(args.seed)
     model = TinyV2AModel(setup, args.cond_drop)
+    if args.init is not None:
+        from deepaudio.checkpoint import load_model, load_state_strict
+
+        net = load_model(args.init / "net", expect_kind="mmaudio_net")
+        enc = load_model(args.init / "encoder", expect_kind="v2a_tiny_encoder")
+        load_state_strict(model.net, {k: v.float() for k, v in net.state_dict().items()}, args.init / "net")
+        load_state_strict(model.encoder, {k: v.float() for k, v in enc.state_dict().items()}, args.init / "encoder")
     # Latent statistics of the training set put the flow in a unit-scale space (MMAudio latent_mean/std).
-    lat = torch.cat([load_file(str(f))["latent"] for f in files[:2000]])
-    with torch.no_grad():
-        model.net.latent_mean.copy_(lat.mean(0).view(1, 1, -1))
-        model.net.latent_std.copy_(lat.std(0).clamp_min(1e-3).view(1, 1, -1))
+    if args.init is None:  # (a continued model keeps the statistics it was trained with)
+        lat = torch.cat([load_file(str(f))["latent"] for f in files[:2000]])
+        with torch.no_grad():
+            model.net.latent_mean.copy_(lat.mean(0).view(1, 1, -1))
+            model.net.latent_std.copy_(lat.std(0).clamp_min(1e-3).view(1, 1, -1))
     cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
                       precision=args.precision, save_every=args.save_every, val_every=args.val_every if val else 0,
                       log_every=max(1, min(50, args.steps // 10)))
