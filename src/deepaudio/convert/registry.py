@@ -27,7 +27,8 @@ class Converter:
 
 _CONVERTERS: dict[str, Converter] = {}
 # Modules that define converters (imported lazily).
-CONVERTER_MODULES = ("deepaudio.convert.f5", "deepaudio.convert.mmaudio", "deepaudio.convert.vocoders")
+CONVERTER_MODULES = ("deepaudio.convert.f5", "deepaudio.convert.mmaudio", "deepaudio.convert.vocoders",
+                     "deepaudio.convert.bundles")
 
 
 def register_converter(name: str, help: str) -> Callable[[ConverterFn], ConverterFn]:
