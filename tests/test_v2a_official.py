@@ -137,10 +137,8 @@ def test_sync_windows_follow_16_frames_stride_8():
 
 
 # ------------------------------------------------------------------------------ bundle converters
-@pytest.fixture(scope="module")
-def official_files(tmp_path_factory):
+def make_official_files(root):
     """Tiny random files in the released layouts (network, VAE, BigVGAN + yml, Synchformer, CLIP folder)."""
-    root = tmp_path_factory.mktemp("official")
     torch.manual_seed(3)
     clip_cfg, sync_cfg, vae_cfg = _tiny_clip_cfg(), _tiny_sync_cfg(), VAE_PRESETS.get("tiny")
     net_cfg = dataclasses.replace(MMAUDIO_PRESETS.get("tiny"), latent_dim=vae_cfg.embed_dim, clip_dim=16,
@@ -172,6 +170,11 @@ def official_files(tmp_path_factory):
     files = [root / n for n in ("mmaudio_small_16k.pth", "v1-16.pth", "best_netG.pt", "bigvgan_vocoder.yml",
                                 "synchformer_state_dict.pth")] + [clip_dir]
     return root, files, clip
+
+
+@pytest.fixture(scope="module")
+def official_files(tmp_path_factory):
+    return make_official_files(tmp_path_factory.mktemp("official"))
 
 
 def test_open_clip_converter_loads_strictly_and_keeps_the_tokenizer(official_files, tmp_path):

@@ -186,7 +186,7 @@ def export_pipeline(model: TinyV2AModel, setup: TinyV2ASetup, folder: Path, meta
 # ------------------------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="tiny", help=f"setup preset ({', '.join(V2A_SETUPS.names())})")
-    parser.add_argument("--data", type=Path, required=True, help="manifest CSV: video[,audio][,prompt]")
+    parser.add_argument("--data", type=Path, help="manifest CSV: video[,audio][,prompt]")
     parser.add_argument("--val", type=Path, help="validation manifest CSV")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=20000)
@@ -200,9 +200,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", type=Path, help="v2a_pipeline folder to start from (continue training a model)")
     parser.add_argument("--resume", action="store_true")
+    # Official frozen encoders (train/v2a_features.py): --config is then an MMAudio preset (small_16k ...).
+    parser.add_argument("--features", type=Path, help="official-feature shards to train on (extracted into it when "
+                                                      "--data and --pipeline are given)")
+    parser.add_argument("--pipeline", type=Path, help="converted MMAudio v2a_pipeline folder (frozen encoders + VAE)")
+    parser.add_argument("--duration", type=float, default=8.0, help="clip seconds for feature extraction")
+    parser.add_argument("--shard-size", type=int, default=256, help="manifest rows per feature shard")
+    parser.add_argument("--device", default="cpu", help="device for feature extraction")
+    parser.add_argument("--extract-only", action="store_true", help="stop after feature extraction")
 
 
 def main(args: argparse.Namespace) -> int:
+    if getattr(args, "features", None) is not None:
+        from deepaudio.train.v2a_features import main_features
+
+        return main_features(args)
+    if args.data is None:
+        raise InputError("no training data given", hint="pass --data CSV (or --features DIR)")
     setup = V2A_SETUPS.get(args.config)
     files = extract_features(read_manifest(args.data), setup, args.out / "features" / "train")
     if not files:

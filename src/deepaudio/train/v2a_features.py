@@ -1,0 +1,262 @@
+"""Stage 1 with the official frozen encoders: feature extraction into shards, and MM-DiT training on them.
+
+As MMAudio's ``training/extract_video_training_latents.py``, every clip is encoded once by the frozen
+parts of a converted ``v2a_pipeline`` folder (``deepaudio convert mmaudio-pipeline``): CLIP image features
+at 8 fps (``clip_f``), Synchformer features at 25 fps (``sync_f``), CLIP per-token text features of the
+prompt (``text_f``) and the VAE posterior of the audio's mel (``mean``, ``std``; a latent is sampled from it
+at every training step as MMAudio does). Clips are cut to ``duration`` seconds from their start.
+
+Shards: ``shard_NNNNN.safetensors`` each covering ``shard_size`` consecutive manifest rows (unusable
+clips are left out; ``row`` names the manifest row of each sample), written atomically; ``index.json``
+holds the settings. Extraction resumes by skipping the shards that exist; an index with other settings
+is refused rather than mixed. Training (``deepaudio train v2a --config small_16k --features DIR``) reads
+rows lazily from the shards, so datasets larger than memory train too.
+
+Shape key: N samples, T8 CLIP frames, S8 sync tokens, L text tokens, Nl latents, C latent channels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from deepaudio.checkpoint import load_model, read_config, write_config
+from deepaudio.errors import ConfigError, DeepAudioError, InputError
+from deepaudio.flow import FlowPath
+from deepaudio.io.atomic import atomic_dir, atomic_path
+from deepaudio.models.v2a.config import MMAUDIO_PRESETS, MMAudioConfig
+from deepaudio.models.v2a.mmdit import MMAudioNet
+from deepaudio.pipelines.v2a import CLIP_FPS, SYNC_FPS, SequencePlan, _fit_frames
+from deepaudio.train.batching import FrameBudgetBatcher
+
+INDEX_NAME = "index.json"
+FEATURE_KEYS = ("clip_f", "sync_f", "text_f", "mean", "std", "has_text", "row")
+
+
+def _shard_path(folder: Path, k: int) -> Path:
+    return folder / f"shard_{k:05d}.safetensors"
+
+
+def _index_settings(pipeline: Path, duration: float, shard_size: int, rows: int, plan: SequencePlan) -> dict:
+    return {"format": 1, "pipeline": str(pipeline.resolve()), "duration": duration, "shard_size": shard_size,
+            "rows": rows, "latent_len": plan.latent, "clip_len": plan.clip_frames, "sync_len": plan.sync_tokens}
+
+
+def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_dir: Path, duration: float = 8.0,
+                              shard_size: int = 256, device: str | torch.device = "cpu") -> list[Path]:
+    """Encode every manifest row with the pipeline's frozen encoders and VAE; returns the shard paths."""
+    from tqdm import tqdm
+
+    from deepaudio.dsp.mel import MMAUDIO_16K, MMAUDIO_44K, mel_spectrogram
+    from deepaudio.io.audio import load_audio
+    from deepaudio.io.video import read_frames
+    from deepaudio.pipelines.v2a_official import OfficialEncoders
+
+    pipeline = Path(pipeline)
+    cfg = read_config(pipeline, "v2a_pipeline")["config"]
+    enc_cfg, codec_cfg = cfg.get("encoder", {}), cfg.get("codec", {})
+    if enc_cfg.get("type") != "official" or codec_cfg.get("type") != "mmaudio":
+        raise ConfigError("feature extraction needs a pipeline with the official encoders and the MMAudio VAE",
+                          pipeline, "build one with: deepaudio convert mmaudio-pipeline")
+    encoders = OfficialEncoders.from_config(pipeline, enc_cfg, device=device)
+    vae = load_model(pipeline / codec_cfg.get("vae", "vae"), device=device, expect_kind="mmaudio_vae")
+    mel = MMAUDIO_16K if vae.config.data_dim == 80 else MMAUDIO_44K
+    plan = SequencePlan.for_duration(duration, mel.sample_rate / mel.hop_length / vae.config.downsample)
+    settings = _index_settings(pipeline, duration, shard_size, len(items), plan)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = out_dir / INDEX_NAME
+    if index.is_file() and json.loads(index.read_text()) != settings:
+        raise ConfigError("this feature folder was extracted with other settings", index,
+                          "use a new --features folder, or the same pipeline, duration and manifest")
+    with atomic_path(index) as tmp:
+        tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    # The audio spans exactly the latents (MMAudio: latent_seq_len * hop * 2 samples, 128000 for 8 s at 16 kHz).
+    n_samples = plan.latent * mel.hop_length * vae.config.downsample
+    shards, skipped = [], 0
+    for k in tqdm(range(math.ceil(len(items) / shard_size)), desc="extract", unit="shard", file=sys.stderr):
+        path = _shard_path(out_dir, k)
+        shards.append(path)
+        if path.exists():
+            continue
+        rows: dict[str, list[torch.Tensor]] = {key: [] for key in FEATURE_KEYS}
+        for r in range(k * shard_size, min(len(items), (k + 1) * shard_size)):
+            item = items[r]
+            try:
+                f8, _ = read_frames(item["video"], fps=CLIP_FPS, size=encoders.clip_size, crop="resize",
+                                    duration=duration)
+                f25, _ = read_frames(item["video"], fps=SYNC_FPS, size=encoders.sync_size, crop="center",
+                                     duration=duration)
+                wav, _ = load_audio(item.get("audio", item["video"]), sample_rate=mel.sample_rate, mono=True)
+            except DeepAudioError as exc:
+                skipped += 1
+                tqdm.write(f"skipping {item['video']}: {exc}", file=sys.stderr)
+                continue
+            if wav.shape[-1] < 0.95 * duration * mel.sample_rate or f25.shape[0] < 0.95 * plan.sync_frames:
+                skipped += 1
+                continue
+            wav = torch.nn.functional.pad(wav[:, :n_samples], (0, max(0, n_samples - wav.shape[-1])))
+            clip_f, sync_f = encoders.encode_video(_fit_frames(f8, plan.clip_frames)[None],
+                                                   _fit_frames(f25, plan.sync_frames)[None])
+            spec = mel_spectrogram(wav.to(device), mel)
+            spec = spec[..., : plan.latent * vae.config.downsample]
+            with torch.no_grad():
+                post = vae.encode_latents(spec)
+            prompt = item.get("prompt", "")
+            text_f = encoders.encode_text([prompt])[0]  # "" gives the network's empty_string_feat
+            for key, value in (("clip_f", clip_f[0]), ("sync_f", sync_f[0]), ("text_f", text_f),
+                               ("mean", post.mean[0, : plan.latent]), ("std", post.std[0, : plan.latent]),
+                               ("has_text", torch.tensor(bool(prompt))), ("row", torch.tensor(r))):
+                rows[key].append(value.detach().float().cpu() if value.is_floating_point() else value)
+        if rows["row"]:
+            tensors = {key: torch.stack(v).contiguous() for key, v in rows.items()}
+        else:
+            tensors = {"row": torch.zeros(0, dtype=torch.long)}
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"pipeline": settings["pipeline"]})
+    if skipped:
+        print(f"extract: skipped {skipped} clip(s) (unreadable or shorter than {duration} s)", file=sys.stderr)
+    return shards
+
+
+class FeatureShards:
+    """Samples of a feature folder, read row by row from the shards (``epoch_batches`` / ``load``)."""
+
+    def __init__(self, folder: Path, batch: int, seed: int = 0, shuffle: bool = True):
+        folder = Path(folder)
+        index = folder / INDEX_NAME
+        if not index.is_file():
+            raise InputError("not a feature folder (no index.json)", folder,
+                             "extract first: deepaudio train v2a --data CSV --pipeline DIR --features DIR")
+        self.settings = json.loads(index.read_text())
+        self.entries: list[tuple[Path, int]] = []
+        k = 0
+        while _shard_path(folder, k).is_file():
+            with safe_open(str(_shard_path(folder, k)), framework="pt") as f:
+                count = f.get_slice("row").get_shape()[0]
+            self.entries += [(_shard_path(folder, k), i) for i in range(count)]
+            k += 1
+        if not self.entries:
+            raise InputError("the feature folder holds no samples", folder)
+        self.batcher = FrameBudgetBatcher.build([1] * len(self.entries), batch, batch, seed=seed, shuffle=shuffle)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        return self.batcher.epoch_batches(epoch)
+
+    def load(self, key: list[int]) -> dict[str, torch.Tensor]:
+        out: dict[str, list[torch.Tensor]] = {k: [] for k in FEATURE_KEYS}
+        for i in key:
+            path, row = self.entries[i]
+            with safe_open(str(path), framework="pt") as f:
+                for k in FEATURE_KEYS:
+                    out[k].append(f.get_slice(k)[row])
+        return {k: torch.stack(v) for k, v in out.items()}
+
+    def latent_statistics(self, limit: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel mean/std of the posterior means (MMAudio's ``latent_mean``/``latent_std``)."""
+        means = self.load(list(range(min(limit, len(self)))))["mean"].flatten(0, 1)  # (N*Nl, C)
+        return means.mean(0), means.std(0).clamp_min(1e-3)
+
+
+class FeatureV2AModel(nn.Module):
+    """MM-DiT on pre-extracted official features; ``forward(batch)`` is the flow loss with condition dropout
+    (video and text dropped independently with probability ``cond_drop``, replaced by the empty features)."""
+
+    def __init__(self, config: MMAudioConfig, cond_drop: float = 0.1):
+        super().__init__()
+        self.net = MMAudioNet(config)
+        self.cond_drop = cond_drop
+        self.path = FlowPath(0.0)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        net = self.net
+        mean, std = batch["mean"], batch["std"]
+        b, dev = mean.shape[0], mean.device
+        x1 = net.normalize(mean + std * torch.randn_like(std))  # a posterior sample, as MMAudio trains
+        video_keep = torch.rand(b, device=dev) >= self.cond_drop
+        text_keep = (torch.rand(b, device=dev) >= self.cond_drop) & batch["has_text"].bool()
+        clip_f, sync_f, text_f = net.mask_conditions(batch["clip_f"], batch["sync_f"], batch["text_f"], video_keep,
+                                                     text_keep)
+        x0 = torch.randn_like(x1)
+        t = torch.rand(b, device=dev)
+        return self.path.loss(net(self.path.interpolate(x0, x1, t), clip_f, sync_f, text_f, t), x0, x1)
+
+
+def network_config(preset: str, settings: dict, sample: dict[str, torch.Tensor]) -> MMAudioConfig:
+    """The preset (hidden size, depth) with the sequence lengths of the extracted clips and the condition and
+    latent widths of the frozen encoders/VAE that produced them (for the released parts these are the
+    preset's own: CLIP 1024, Synchformer 768, 77 text tokens, 20 or 40 latent channels)."""
+    return dataclasses.replace(MMAUDIO_PRESETS.get(preset), latent_seq_len=settings["latent_len"],
+                               clip_seq_len=settings["clip_len"], sync_seq_len=settings["sync_len"],
+                               clip_dim=sample["clip_f"].shape[-1], sync_dim=sample["sync_f"].shape[-1],
+                               text_dim=sample["text_f"].shape[-1], text_seq_len=sample["text_f"].shape[-2],
+                               latent_dim=sample["mean"].shape[-1])
+
+
+def export_feature_pipeline(model: FeatureV2AModel, source: Path, window: float, folder: Path, meta: dict) -> None:
+    """A ``v2a_pipeline`` folder: the trained ``net/`` beside the source pipeline's frozen parts (hard links)."""
+    from deepaudio.convert.bundles import link_or_copy_tree
+
+    cfg = read_config(source, "v2a_pipeline")["config"]
+    enc, codec = dict(cfg["encoder"]), dict(cfg["codec"])
+    with atomic_dir(folder) as tmp:
+        model.net.save_pretrained(tmp / "net", meta=meta)
+        for sub in {enc.get("clip", "clip"), enc.get("synchformer", "synchformer"), codec.get("vae", "vae"),
+                    codec.get("vocoder", "vocoder")}:
+            link_or_copy_tree(source / sub, tmp / sub)
+        write_config(tmp, "v2a_pipeline", {"net": "net", "encoder": enc, "codec": codec, "window": window}, meta)
+
+
+def main_features(args) -> int:
+    """``deepaudio train v2a --config PRESET --features DIR [--data CSV --pipeline DIR]``."""
+    from deepaudio.train.loop import TrainConfig, train
+    from deepaudio.train.v2a import read_manifest
+
+    features = Path(args.features)
+    if args.data is not None:
+        if args.pipeline is None:
+            raise ConfigError("extracting official features needs --pipeline DIR (a converted MMAudio pipeline)")
+        extract_official_features(read_manifest(args.data), args.pipeline, features, args.duration,
+                                  args.shard_size, args.device)
+        if args.extract_only:
+            print(f"wrote {features}")
+            return 0
+    data = FeatureShards(features, args.batch, args.seed)
+    settings = data.settings
+    config = network_config(args.config, settings, data.load([0]))
+    torch.manual_seed(args.seed)
+    model = FeatureV2AModel(config, args.cond_drop)
+    if args.init is not None:  # fine-tune a converted or trained network (it keeps its latent statistics)
+        from deepaudio.checkpoint import load_state_strict
+
+        net = load_model(Path(args.init) / "net" if (Path(args.init) / "net").is_dir() else args.init,
+                         expect_kind="mmaudio_net")
+        load_state_strict(model.net, {k: v.float() for k, v in net.state_dict().items()}, args.init)
+    else:
+        mean, std = data.latent_statistics()
+        with torch.no_grad():
+            model.net.latent_mean.copy_(mean.view(1, 1, -1))
+            model.net.latent_std.copy_(std.view(1, 1, -1))
+    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
+                      precision=args.precision, save_every=args.save_every, val_every=0,
+                      log_every=max(1, min(50, args.steps // 10)))
+    meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "features": str(features),
+            "clips": len(data), "net": dataclasses.asdict(config)}
+
+    def export(module: nn.Module, folder: Path) -> None:
+        export_feature_pipeline(module, Path(settings["pipeline"]), settings["duration"], folder,
+                                {**meta, "steps": args.steps})
+
+    train(model, data, cfg, args.out, export=export, resume=args.resume, run_info=meta)
+    print(f"wrote {args.out / 'model'}")
+    return 0
