@@ -9,7 +9,9 @@ Following the reference ``CFM.forward`` (F5-TTS sec. 3.1, Voicebox-style infilli
 - classifier-free guidance training, one decision per batch: with probability ``audio_drop`` (0.3) the
   prompt audio is dropped; with probability ``cond_drop`` (0.2) prompt audio and text are both dropped
   (two independent draws, the second overriding);
-- the V2S energy contour is passed whenever present and never dropped (SYSTEM-NOTES "V2S").
+- the V2S energy contour is passed whenever present and never dropped (SYSTEM-NOTES "V2S", the
+  reference code); ``text_drop`` and ``energy_drop`` (default 0) add independent drops of the text and
+  of the contour (zeros) for the DeepAudio paper's scheme, 25 % for each condition.
 In eval mode nothing is dropped, so a validation loss measures the conditional model.
 Random draws use the global generators (torch, python ``random``), which the loop seeds and checkpoints.
 """
@@ -40,11 +42,14 @@ def random_span_mask(lengths: torch.Tensor, frac: torch.Tensor, n: int, rand: to
 
 class TTSFlowMatching(nn.Module):
     def __init__(self, net: nn.Module, audio_drop: float = 0.3, cond_drop: float = 0.2,
-                 frac_lengths: tuple[float, float] = (0.7, 1.0), path: FlowPath | None = None):
+                 frac_lengths: tuple[float, float] = (0.7, 1.0), path: FlowPath | None = None,
+                 text_drop: float = 0.0, energy_drop: float = 0.0):
         super().__init__()
         self.net = net
         self.audio_drop = audio_drop
         self.cond_drop = cond_drop
+        self.text_drop = text_drop
+        self.energy_drop = energy_drop
         self.frac_lengths = frac_lengths
         self.path = path or FlowPath()
 
@@ -62,12 +67,18 @@ class TTSFlowMatching(nn.Module):
         xt = self.path.interpolate(x0, x1, t)
         cond = torch.where(span[..., None], torch.zeros_like(x1), x1)
         drop_audio = drop_text = False
+        energy = batch.get("energy")
         if self.training:
             drop_audio = random.random() < self.audio_drop
             if random.random() < self.cond_drop:
                 drop_audio = drop_text = True
+            # Drawn only when enabled, so runs without them keep the reference's random stream.
+            if self.text_drop > 0 and random.random() < self.text_drop:
+                drop_text = True
+            if energy is not None and self.energy_drop > 0 and random.random() < self.energy_drop:
+                energy = torch.zeros_like(energy)
         pred = self.net(xt, cond, batch["text"], t, mask=mask, drop_audio_cond=drop_audio, drop_text=drop_text,
-                        energy=batch.get("energy"))
+                        energy=energy)
         return self.path.loss(pred, x0, x1, span)
 
 
