@@ -1,0 +1,156 @@
+"""Pluggable face backends: each turns one RGB frame into the mouths it can see.
+
+A backend answers ``backend(frame uint8 [H, W, 3]) -> list[MouthObservation]``: one entry per face,
+with the face box and the mouth opening normalised by the face size (so a face nearer the camera
+does not look like a wider-open mouth). Three backends, tried in this order by ``backend='auto'``:
+
+* ``mediapipe`` - the MediaPipe face mesh (478 points; inner-lip points 13/14, face height 10 -> 152).
+  The most robust on real faces, but ``mediapipe==0.10.21`` pins ``numpy<2`` and ``protobuf<5``, so it
+  is not installed into the project environment (it would downgrade both); it is used when present.
+* ``dlib`` - dlib's HOG face detector and the 68-point shape predictor shipped by
+  ``face-recognition-models`` (inner-lip pairs 61/67, 62/66, 63/65; outer eye corners 36/45 as the
+  scale). Installs beside numpy 2 (the ``vision`` extra). The 68-point model was trained on the iBUG
+  300-W data and is licensed for non-commercial use only.
+* ``toon`` - no model at all: the flat-shaded cartoon faces of the toy world (a skin disc, two dark
+  eyes, a dark mouth ellipse; see ``deepaudio.data.toyworld.faces``), which face models trained on
+  photographs do not detect. See :mod:`deepaudio.vision.toon`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepaudio.errors import BackendUnavailable, ConfigError
+
+BACKEND_ORDER = ("mediapipe", "dlib", "toon")
+
+
+@dataclass(frozen=True)
+class MouthObservation:
+    box: tuple[float, float, float, float]  # face (x0, y0, x1, y1) in pixels
+    opening: float  # inner-lip gap (or mouth area) over the face scale; 0 = closed
+
+    @property
+    def size(self) -> float:
+        return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
+
+
+Backend = Callable[[np.ndarray], list[MouthObservation]]
+
+
+def _dist(points: np.ndarray, i: int, j: int) -> float:
+    return float(np.hypot(*(points[i] - points[j])))
+
+
+class MediaPipeBackend:
+    """MediaPipe face mesh in video mode (landmarks tracked between frames)."""
+
+    name = "mediapipe"
+    UPPER_INNER, LOWER_INNER, FOREHEAD, CHIN = 13, 14, 10, 152
+
+    def __init__(self, max_faces: int = 2, min_confidence: float = 0.5):
+        try:
+            from mediapipe.python.solutions import face_mesh
+        except ImportError as exc:
+            raise BackendUnavailable("the mediapipe face backend is not installed",
+                                     hint="pip install mediapipe==0.10.21 in an environment with numpy<2, "
+                                          "or use --face-backend dlib/toon") from exc
+        self._mesh = face_mesh.FaceMesh(static_image_mode=False, max_num_faces=max_faces,
+                                        min_detection_confidence=min_confidence,
+                                        min_tracking_confidence=min_confidence)
+
+    def __call__(self, frame: np.ndarray) -> list[MouthObservation]:
+        h, w = frame.shape[:2]
+        result = self._mesh.process(np.ascontiguousarray(frame))
+        out = []
+        for face in result.multi_face_landmarks or []:
+            pts = np.array([(p.x * w, p.y * h) for p in face.landmark], dtype=np.float64)
+            scale = _dist(pts, self.FOREHEAD, self.CHIN)
+            if scale <= 1.0:
+                continue
+            (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
+            out.append(MouthObservation((x0, y0, x1, y1), _dist(pts, self.UPPER_INNER, self.LOWER_INNER) / scale))
+        return out
+
+
+class DlibBackend:
+    """dlib frontal-face HOG detector + 68-point landmarks (model file from ``face-recognition-models``)."""
+
+    name = "dlib"
+    INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+    EYE_CORNERS = (36, 45)
+
+    def __init__(self, predictor_path: str | None = None, upsample: int | None = None):
+        try:
+            import dlib
+        except ImportError as exc:
+            raise BackendUnavailable("the dlib face backend is not installed",
+                                     hint="pip install 'deepaudio[vision]'") from exc
+        if predictor_path is None:
+            try:
+                import face_recognition_models
+            except ImportError as exc:
+                raise BackendUnavailable("the dlib 68-point landmark model is not installed",
+                                         hint="pip install face-recognition-models==0.3.0") from exc
+            predictor_path = face_recognition_models.pose_predictor_model_location()
+        self._detect = dlib.get_frontal_face_detector()
+        self._predict = dlib.shape_predictor(str(predictor_path))
+        self._upsample = upsample
+
+    def __call__(self, frame: np.ndarray) -> list[MouthObservation]:
+        frame = np.ascontiguousarray(frame)
+        # The HOG detector finds faces from ~80 px up; small frames are searched at 2x.
+        up = self._upsample if self._upsample is not None else (1 if min(frame.shape[:2]) < 400 else 0)
+        out = []
+        for rect in self._detect(frame, up):
+            shape = self._predict(frame, rect)
+            pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float64)
+            scale = _dist(pts, *self.EYE_CORNERS)
+            if scale <= 1.0:
+                continue
+            gap = float(np.mean([_dist(pts, a, b) for a, b in self.INNER_LIP_PAIRS]))
+            out.append(MouthObservation((rect.left(), rect.top(), rect.right(), rect.bottom()), gap / scale))
+        return out
+
+
+def make_backend(name: str) -> Backend:
+    """A fresh backend by name (one per video: the mediapipe tracker keeps state between frames)."""
+    if name == "mediapipe":
+        return MediaPipeBackend()
+    if name == "dlib":
+        return DlibBackend()
+    if name == "toon":
+        from deepaudio.vision.toon import ToonBackend
+
+        return ToonBackend()
+    raise ConfigError(f"unknown face backend {name!r}", hint=f"choose auto, {', '.join(BACKEND_ORDER)}")
+
+
+def available_backends() -> list[str]:
+    """Backends whose packages import here, in preference order (``toon`` is always there)."""
+    import importlib.util
+
+    found = []
+    if importlib.util.find_spec("mediapipe") is not None:
+        found.append("mediapipe")
+    if importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models"):
+        found.append("dlib")
+    return found + ["toon"]
+
+
+def detection_rate(backend: Backend, frames: np.ndarray) -> float:
+    """Fraction of ``frames`` [N, H, W, 3] in which the backend sees at least one face."""
+    if len(frames) == 0:
+        return 0.0
+    return sum(1 for f in frames if backend(f)) / len(frames)
+
+
+def probe_indices(n: int, count: int = 12) -> list[int]:
+    """Evenly spread frame indices used to choose a backend without running it on the whole video."""
+    if n <= count:
+        return list(range(n))
+    return sorted({int(math.floor((k + 0.5) * n / count)) for k in range(count)})

@@ -1,0 +1,169 @@
+"""Mouth opening from video, as a timing contour for dubbing (beyond the DeepAudio-V1 paper).
+
+DeepAudio-V1 times speech with the energy of the V2A output (mean |x| per 256-sample frame at 24 kHz,
+divided by its maximum). On a talking-head video the picture itself says when someone speaks: the
+mouth opens. ``mouth_track`` measures the opening per video frame with a face backend
+(:mod:`deepaudio.vision.backends`); ``mouth_contour`` turns it into a contour on the TTS mel grid
+(93.75 frames/s) normalised like the energy, so the V2S model can take either, and dubbing works
+without V2A weights.
+
+Shapes: T = sampled video frames; N = contour frames (``frame_rate`` per second).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepaudio.errors import InputError
+from deepaudio.vision.backends import available_backends, detection_rate, make_backend, probe_indices
+
+TTS_FRAME_RATE = 24000 / 256  # 93.75 mel frames per second (F5-TTS / Vocos)
+MAX_FPS = 25.0  # mouths move slower than this; decoding more frames only costs time
+MAX_SIDE = 640  # frames are scaled down to at most this many pixels on the long side
+MIN_FACE_FRACTION = 0.5  # a contour needs a face in at least this share of frames
+MAX_GAP_S = 0.4  # missed detections (blinks, motion blur) shorter than this are interpolated
+
+
+@dataclass
+class MouthTrack:
+    times: torch.Tensor  # (T,) float64 seconds: start of each sampled frame
+    opening: torch.Tensor  # (T,) float32 opening over face size (sum over visible faces); 0 where no face
+    face_present: torch.Tensor  # (T,) bool
+    fps: float
+    backend: str  # which backend measured it
+
+    @property
+    def face_fraction(self) -> float:
+        n = self.face_present.numel()
+        return float(self.face_present.float().mean()) if n else 0.0
+
+
+def _video_name(video) -> str:
+    return str(video) if isinstance(video, (str, Path)) else "the video frames"
+
+
+def _load(video, fps: float | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Frames uint8 (T, H, W, 3), their times and the sampling rate, from a path or (frames, fps)."""
+    if isinstance(video, (str, Path)):
+        from deepaudio.io.video import probe_video, read_frames
+
+        info = probe_video(video)
+        rate = float(fps or min(info.fps or MAX_FPS, MAX_FPS))
+        scale = min(1.0, MAX_SIDE / max(info.width, info.height))
+        size = None if scale >= 1.0 else (max(2, round(info.height * scale)), max(2, round(info.width * scale)))
+        frames, times = read_frames(video, fps=rate, size=size, crop="resize")
+        return frames.numpy(), times.numpy().astype(np.float64), rate
+    frames, rate = video
+    if not rate or rate <= 0:
+        raise InputError("in-memory frames need their frame rate", hint="pass (frames, fps)")
+    frames = np.asarray(frames.numpy() if isinstance(frames, torch.Tensor) else frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise InputError(f"frames must be [T, H, W, 3] uint8, got shape {tuple(frames.shape)}")
+    return frames, np.arange(len(frames), dtype=np.float64) / rate, float(rate)
+
+
+def choose_backend(frames: np.ndarray, backend: str = "auto") -> str:
+    """``auto``: the first installed backend (mediapipe, dlib, toon) that sees a face in at least half
+    of a dozen frames spread over the clip; if none does, the one that saw most."""
+    if backend != "auto":
+        return backend
+    sample = frames[probe_indices(len(frames))]
+    rates = {}
+    for name in available_backends():
+        rates[name] = detection_rate(make_backend(name), sample)
+        if rates[name] >= MIN_FACE_FRACTION:
+            return name
+    return max(rates, key=lambda k: rates[k])
+
+
+def mouth_track(video, fps: float | None = None, backend: str = "auto") -> MouthTrack:
+    """Mouth opening per sampled frame. ``video`` is a path or ``(frames [T, H, W, 3] uint8, fps)``;
+    ``fps`` defaults to the video's rate capped at 25."""
+    frames, times, rate = _load(video, fps)
+    name = choose_backend(frames, backend)
+    detect = make_backend(name)
+    opening = np.zeros(len(frames), np.float32)
+    present = np.zeros(len(frames), bool)
+    for k, frame in enumerate(frames):
+        faces = detect(frame)
+        present[k] = bool(faces)
+        # Several faces (a dialogue): one speech track serves all, so their openings add up.
+        opening[k] = sum(f.opening for f in faces)
+    return MouthTrack(torch.from_numpy(times), torch.from_numpy(opening), torch.from_numpy(present), rate, name)
+
+
+def fill_gaps(values: np.ndarray, present: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linear interpolation across runs of missing frames no longer than ``max_gap``; longer runs (and
+    the ends) stay 0, as an unseen mouth gives no timing."""
+    out = np.where(present, values, 0.0).astype(np.float64)
+    idx = np.flatnonzero(present)
+    if len(idx) < 2:
+        return out
+    for a, b in zip(idx[:-1], idx[1:]):
+        if 1 < b - a <= max_gap + 1:
+            out[a + 1: b] = np.interp(np.arange(a + 1, b), [a, b], [values[a], values[b]])
+    return out
+
+
+def track_to_contour(track: MouthTrack, n_frames: int | None = None, frame_rate: float = TTS_FRAME_RATE,
+                     where: str = "the video", min_face_fraction: float = MIN_FACE_FRACTION) -> torch.Tensor:
+    """Resample a track to ``frame_rate`` and normalise it like the energy contour -> float32 (N,) in [0, 1].
+
+    Each video frame stands for the interval it is shown, so its value sits at the interval centre and
+    contour frame centres are interpolated linearly between them. The closed-mouth level (5th
+    percentile, landmark jitter) is subtracted before dividing by the maximum, so silence maps to ~0
+    as it does in the energy contour.
+    """
+    n_video = track.opening.numel()
+    if n_video == 0 or track.face_fraction < min_face_fraction:
+        raise InputError(f"a face is visible in {100 * track.face_fraction:.0f}% of {n_video} frames "
+                         f"(backend {track.backend}), too few for lip timing", where,
+                         "use --timing v2a, or a video that shows the speaker's face")
+    present = track.face_present.numpy()
+    values = fill_gaps(track.opening.numpy().astype(np.float64), present, int(round(MAX_GAP_S * track.fps)))
+    values = values - np.quantile(values[present], 0.05)
+    values = np.clip(values, 0.0, None)
+    if not values.max() > 1e-6:
+        raise InputError(f"the mouth does not move in {n_video} frames (backend {track.backend})", where,
+                         "use --timing v2a for video without a visible speaker")
+    duration = float(track.times[-1]) + 1.0 / track.fps
+    n = int(round(duration * frame_rate)) if n_frames is None else int(n_frames)
+    centres = track.times.numpy() + 0.5 / track.fps
+    grid = (np.arange(n) + 0.5) / frame_rate
+    contour = np.interp(grid, centres, values)
+    contour[grid > duration] = 0.0  # past the end of the video: zero-pad like fit_contour
+    peak = contour.max() if n else 0.0  # like the energy: the maximum of the contour as returned
+    contour = contour / peak if peak > 0 else contour
+    return torch.from_numpy(contour.astype(np.float32))
+
+
+def mouth_contour(video, n_frames: int | None = None, frame_rate: float = TTS_FRAME_RATE, backend: str = "auto",
+                  fps: float | None = None) -> torch.Tensor:
+    """Mouth-opening timing contour (N,) in [0, 1] at the TTS mel frame rate.
+
+    Raises :class:`InputError` naming the video when a face is visible in fewer than half of the
+    frames, or when the mouth never moves.
+    """
+    track = mouth_track(video, fps=fps, backend=backend)
+    return track_to_contour(track, n_frames, frame_rate, where=_video_name(video))
+
+
+def motion_contour(video, n_frames: int | None = None, frame_rate: float = TTS_FRAME_RATE,
+                   fps: float | None = None) -> torch.Tensor:
+    """Model-free fallback: mean absolute frame difference (all pixels) on the mel grid, in [0, 1].
+
+    Motion is not speech; this only says *when something changes*, and is offered for clips where no
+    face backend finds a face but the caller still wants picture-driven timing.
+    """
+    frames, times, rate = _load(video, fps)
+    if len(frames) < 2:
+        raise InputError("the video has fewer than 2 frames", _video_name(video))
+    diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    values = np.concatenate([[diff[0]], diff]).astype(np.float64)
+    track = MouthTrack(torch.from_numpy(times), torch.from_numpy(values.astype(np.float32)),
+                       torch.ones(len(frames), dtype=torch.bool), rate, "motion")
+    return track_to_contour(track, n_frames, frame_rate, where=_video_name(video))
