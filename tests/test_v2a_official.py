@@ -237,6 +237,24 @@ def test_mmaudio_pipeline_converter_and_end_to_end_run(official_files, tmp_path)
     assert not (tmp_path / "bad2").exists()
 
 
+def test_convert_cli_builds_the_pipeline_and_reports_user_errors(official_files, tmp_path, capsys):
+    from deepaudio.cli.main import main
+
+    _, files, _ = official_files
+    assert main(["convert", "mmaudio-pipeline", *map(str, files), "-o", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "clip" / "bpe_simple_vocab_16e6.txt.gz").is_file()
+    cfg = json.loads((tmp_path / "p" / "config.json").read_text())["config"]
+    cfg["encoder"]["dtype"] = "bfloat16"
+    (tmp_path / "p" / "config.json").write_text(json.dumps({"format_version": 1, "kind": "v2a_pipeline",
+                                                            "config": cfg}))
+    enc = OfficialEncoders.from_config(tmp_path / "p", cfg["encoder"])
+    assert enc.dtype == torch.bfloat16 and enc.encode_text(["a cat"]).dtype == torch.bfloat16
+    capsys.readouterr()
+    assert main(["convert", "mmaudio-pipeline", str(files[0]), "-o", str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deepaudio: error:") and "missing MMAudio part" in err and "\n" not in err
+
+
 def test_deepaudio_pipeline_converter(official_files, tmp_path):
     from deepaudio.models.tts.config import TTS_PRESETS
     from deepaudio.models.tts.dit import DiT

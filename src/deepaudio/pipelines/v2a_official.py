@@ -13,7 +13,8 @@ Frames arrive as uint8 (B, T, H, W, 3); the pipeline already reads them at ``cli
 (``io.video.read_frames``), other sizes are resized here the same way, in the uint8 domain as
 torchvision does on MMAudio's decoded frames. The module is always in eval mode (MMAudio
 ``FeaturesUtils.train`` forces eval). A pipeline folder names it in ``config.json`` as
-``"encoder": {"type": "official", "clip": "clip", "synchformer": "synchformer", "clip_size": 384}``.
+``"encoder": {"type": "official", "clip": "clip", "synchformer": "synchformer", "clip_size": 384}`` (optional:
+``"dtype": "bfloat16"`` to run the encoders in half precision on GPUs, ``"batch_size"`` to bound memory).
 
 Shape key: B batch, T frames, H/W pixels, S sync segments, L text tokens.
 """
@@ -99,9 +100,14 @@ class OfficialEncoders(nn.Module):
                     device: str | torch.device = "cpu") -> OfficialEncoders:
         """Load the parts a pipeline folder names (paths relative to ``directory``)."""
         directory = Path(directory)
+        dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+        if enc_cfg.get("dtype", "float32") not in dtypes:
+            raise ConfigError(f"unknown encoder dtype {enc_cfg['dtype']!r}", directory / "config.json",
+                              f"choose one of: {', '.join(dtypes)}")
+        dtype = dtypes[enc_cfg.get("dtype", "float32")]
         clip_dir = directory / enc_cfg.get("clip", "clip")
-        clip = load_model(clip_dir, device=device, expect_kind="open_clip")
-        sync = load_model(directory / enc_cfg.get("synchformer", "synchformer"), device=device,
+        clip = load_model(clip_dir, device=device, dtype=dtype, expect_kind="open_clip")
+        sync = load_model(directory / enc_cfg.get("synchformer", "synchformer"), device=device, dtype=dtype,
                           expect_kind="synchformer")
         merges = find_merges_file(clip_dir)
         if merges is None:
