@@ -18,16 +18,24 @@ import gzip
 import html
 from pathlib import Path
 
-import regex
 import torch
 
-from deepaudio.errors import CheckpointError
+from deepaudio.errors import BackendUnavailable, CheckpointError
 
 SOT, EOT = "<start_of_text>", "<end_of_text>"
 CONTEXT_LENGTH = 77
 MERGE_FILE_NAMES = ("bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt", "merges.txt")
-_WORDS = regex.compile(r"""<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
-                       regex.IGNORECASE)
+# CLIP's word pattern; Unicode letter/number classes need the ``regex`` package (not the standard ``re``).
+_WORD_PATTERN = r"""<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+
+
+def _regex():
+    try:
+        import regex
+    except ModuleNotFoundError as exc:
+        raise BackendUnavailable("the CLIP tokenizer needs the 'regex' package",
+                                 hint="pip install 'deepaudio[v2a-official]' (or: pip install regex)") from exc
+    return regex
 
 
 def byte_symbols() -> tuple[list[str], list[str]]:
@@ -72,6 +80,9 @@ class CLIPTokenizer:
         self.vocab_size = len(vocab)
         self.context_length = context_length
         self._cache: dict[str, list[str]] = {}
+        regex = _regex()
+        self._words = regex.compile(_WORD_PATTERN, regex.IGNORECASE)
+        self._spaces = regex.compile(r"\s+")
 
     @classmethod
     def from_file(cls, path: str | Path, vocab_size: int | None = None) -> CLIPTokenizer:
@@ -99,8 +110,7 @@ class CLIPTokenizer:
         self._cache[word] = parts
         return parts
 
-    @staticmethod
-    def clean(text: str) -> str:
+    def clean(self, text: str) -> str:
         try:
             import ftfy
 
@@ -108,11 +118,11 @@ class CLIPTokenizer:
         except ModuleNotFoundError:
             pass
         text = html.unescape(html.unescape(text)).strip()
-        return regex.sub(r"\s+", " ", text).strip().lower()
+        return self._spaces.sub(" ", text).strip().lower()
 
     def encode(self, text: str) -> list[int]:
         ids = []
-        for word in _WORDS.findall(self.clean(text)):
+        for word in self._words.findall(self.clean(text)):
             symbols = "".join(self.byte_char[b] for b in word.encode("utf-8"))
             ids.extend(self.encoder[s] for s in self.bpe(symbols))
         return ids
