@@ -50,27 +50,61 @@ def _index_settings(pipeline: Path, duration: float, shard_size: int, rows: int,
             "rows": rows, "latent_len": plan.latent, "clip_len": plan.clip_frames, "sync_len": plan.sync_tokens}
 
 
+class OfficialFeatureExtractor:
+    """The frozen parts of a ``v2a_pipeline`` folder and the clip plan; ``encode(item, row)`` -> one sample."""
+
+    def __init__(self, pipeline: Path, duration: float, device: str | torch.device = "cpu"):
+        from deepaudio.dsp.mel import MMAUDIO_16K, MMAUDIO_44K
+        from deepaudio.pipelines.v2a_official import OfficialEncoders
+
+        self.pipeline = Path(pipeline)
+        cfg = read_config(self.pipeline, "v2a_pipeline")["config"]
+        enc_cfg, codec_cfg = cfg.get("encoder", {}), cfg.get("codec", {})
+        if enc_cfg.get("type") != "official" or codec_cfg.get("type") != "mmaudio":
+            raise ConfigError("feature extraction needs a pipeline with the official encoders and the MMAudio VAE",
+                              self.pipeline, "build one with: deepaudio convert mmaudio-pipeline")
+        self.encoders = OfficialEncoders.from_config(self.pipeline, enc_cfg, device=device)
+        self.vae = load_model(self.pipeline / codec_cfg.get("vae", "vae"), device=device, expect_kind="mmaudio_vae")
+        self.mel = MMAUDIO_16K if self.vae.config.data_dim == 80 else MMAUDIO_44K
+        down = self.vae.config.downsample
+        self.plan = SequencePlan.for_duration(duration, self.mel.sample_rate / self.mel.hop_length / down)
+        # The audio spans exactly the latents (MMAudio: latent_seq_len * hop * 2 samples, 128000 for 8 s at 16 kHz).
+        self.n_samples = self.plan.latent * self.mel.hop_length * down
+        self.duration, self.device = duration, device
+
+    @torch.no_grad()
+    def encode(self, item: dict[str, str], row: int) -> dict[str, torch.Tensor] | None:
+        """Features of one manifest row, or None when it is shorter than the clip (MediaErrors propagate)."""
+        from deepaudio.dsp.mel import mel_spectrogram
+        from deepaudio.io.audio import load_audio
+        from deepaudio.io.video import read_frames
+
+        enc, plan, sr = self.encoders, self.plan, self.mel.sample_rate
+        f8, _ = read_frames(item["video"], fps=CLIP_FPS, size=enc.clip_size, crop="resize", duration=self.duration)
+        f25, _ = read_frames(item["video"], fps=SYNC_FPS, size=enc.sync_size, crop="center", duration=self.duration)
+        wav, _ = load_audio(item.get("audio", item["video"]), sample_rate=sr, mono=True)
+        if wav.shape[-1] < 0.95 * self.duration * sr or f25.shape[0] < 0.95 * plan.sync_frames:
+            return None
+        wav = torch.nn.functional.pad(wav[:, : self.n_samples], (0, max(0, self.n_samples - wav.shape[-1])))
+        clip_f, sync_f = enc.encode_video(_fit_frames(f8, plan.clip_frames)[None],
+                                          _fit_frames(f25, plan.sync_frames)[None])
+        spec = mel_spectrogram(wav.to(self.device), self.mel)[..., : plan.latent * self.vae.config.downsample]
+        post = self.vae.encode_latents(spec)
+        prompt = item.get("prompt", "")
+        out = {"clip_f": clip_f[0], "sync_f": sync_f[0],
+               "text_f": enc.encode_text([prompt])[0],  # "" gives the network's empty_string_feat
+               "mean": post.mean[0, : plan.latent], "std": post.std[0, : plan.latent]}
+        out = {k: v.float().cpu() for k, v in out.items()}
+        return {**out, "has_text": torch.tensor(bool(prompt)), "row": torch.tensor(row)}
+
+
 def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_dir: Path, duration: float = 8.0,
                               shard_size: int = 256, device: str | torch.device = "cpu") -> list[Path]:
     """Encode every manifest row with the pipeline's frozen encoders and VAE; returns the shard paths."""
     from tqdm import tqdm
 
-    from deepaudio.dsp.mel import MMAUDIO_16K, MMAUDIO_44K, mel_spectrogram
-    from deepaudio.io.audio import load_audio
-    from deepaudio.io.video import read_frames
-    from deepaudio.pipelines.v2a_official import OfficialEncoders
-
-    pipeline = Path(pipeline)
-    cfg = read_config(pipeline, "v2a_pipeline")["config"]
-    enc_cfg, codec_cfg = cfg.get("encoder", {}), cfg.get("codec", {})
-    if enc_cfg.get("type") != "official" or codec_cfg.get("type") != "mmaudio":
-        raise ConfigError("feature extraction needs a pipeline with the official encoders and the MMAudio VAE",
-                          pipeline, "build one with: deepaudio convert mmaudio-pipeline")
-    encoders = OfficialEncoders.from_config(pipeline, enc_cfg, device=device)
-    vae = load_model(pipeline / codec_cfg.get("vae", "vae"), device=device, expect_kind="mmaudio_vae")
-    mel = MMAUDIO_16K if vae.config.data_dim == 80 else MMAUDIO_44K
-    plan = SequencePlan.for_duration(duration, mel.sample_rate / mel.hop_length / vae.config.downsample)
-    settings = _index_settings(pipeline, duration, shard_size, len(items), plan)
+    ex = OfficialFeatureExtractor(pipeline, duration, device)
+    settings = _index_settings(ex.pipeline, duration, shard_size, len(items), ex.plan)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = out_dir / INDEX_NAME
     if index.is_file() and json.loads(index.read_text()) != settings:
@@ -78,47 +112,24 @@ def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_d
                           "use a new --features folder, or the same pipeline, duration and manifest")
     with atomic_path(index) as tmp:
         tmp.write_text(json.dumps(settings, indent=2) + "\n")
-    # The audio spans exactly the latents (MMAudio: latent_seq_len * hop * 2 samples, 128000 for 8 s at 16 kHz).
-    n_samples = plan.latent * mel.hop_length * vae.config.downsample
     shards, skipped = [], 0
     for k in tqdm(range(math.ceil(len(items) / shard_size)), desc="extract", unit="shard", file=sys.stderr):
         path = _shard_path(out_dir, k)
         shards.append(path)
         if path.exists():
             continue
-        rows: dict[str, list[torch.Tensor]] = {key: [] for key in FEATURE_KEYS}
+        samples = []
         for r in range(k * shard_size, min(len(items), (k + 1) * shard_size)):
-            item = items[r]
             try:
-                f8, _ = read_frames(item["video"], fps=CLIP_FPS, size=encoders.clip_size, crop="resize",
-                                    duration=duration)
-                f25, _ = read_frames(item["video"], fps=SYNC_FPS, size=encoders.sync_size, crop="center",
-                                     duration=duration)
-                wav, _ = load_audio(item.get("audio", item["video"]), sample_rate=mel.sample_rate, mono=True)
+                sample = ex.encode(items[r], r)
             except DeepAudioError as exc:
-                skipped += 1
-                tqdm.write(f"skipping {item['video']}: {exc}", file=sys.stderr)
-                continue
-            if wav.shape[-1] < 0.95 * duration * mel.sample_rate or f25.shape[0] < 0.95 * plan.sync_frames:
-                skipped += 1
-                continue
-            wav = torch.nn.functional.pad(wav[:, :n_samples], (0, max(0, n_samples - wav.shape[-1])))
-            clip_f, sync_f = encoders.encode_video(_fit_frames(f8, plan.clip_frames)[None],
-                                                   _fit_frames(f25, plan.sync_frames)[None])
-            spec = mel_spectrogram(wav.to(device), mel)
-            spec = spec[..., : plan.latent * vae.config.downsample]
-            with torch.no_grad():
-                post = vae.encode_latents(spec)
-            prompt = item.get("prompt", "")
-            text_f = encoders.encode_text([prompt])[0]  # "" gives the network's empty_string_feat
-            for key, value in (("clip_f", clip_f[0]), ("sync_f", sync_f[0]), ("text_f", text_f),
-                               ("mean", post.mean[0, : plan.latent]), ("std", post.std[0, : plan.latent]),
-                               ("has_text", torch.tensor(bool(prompt))), ("row", torch.tensor(r))):
-                rows[key].append(value.detach().float().cpu() if value.is_floating_point() else value)
-        if rows["row"]:
-            tensors = {key: torch.stack(v).contiguous() for key, v in rows.items()}
-        else:
-            tensors = {"row": torch.zeros(0, dtype=torch.long)}
+                sample = None
+                tqdm.write(f"skipping {items[r]['video']}: {exc}", file=sys.stderr)
+            skipped += sample is None
+            if sample is not None:
+                samples.append(sample)
+        tensors = ({key: torch.stack([smp[key] for smp in samples]).contiguous() for key in FEATURE_KEYS} if samples
+                   else {"row": torch.zeros(0, dtype=torch.long)})
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata={"pipeline": settings["pipeline"]})
     if skipped:
