@@ -239,3 +239,21 @@ def test_sigkill_then_resume_equals_uninterrupted(clips, tmp_path):
                    capture_output=True)
     full, cut = read_log(tmp_path / "full" / "train_log.jsonl"), read_log(tmp_path / "cut" / "train_log.jsonl")
     assert [r["loss"] for r in cut] == [r["loss"] for r in full] and len(full) == 16
+
+
+def test_mouth_source_on_a_toy_world_talking_face(tmp_path):
+    """--energy-source mouth: the contour of the cartoon face's mouth, on the speech's mel grid."""
+    from deepaudio.data.toyworld import WORLD_PRESETS, write_dataset
+    from deepaudio.vision.mouth import mouth_contour
+
+    cfg = dataclasses.replace(WORLD_PRESETS.get("tiny"), kinds=("talk",))
+    write_dataset(tmp_path / "toy", 1, cfg, seed=5, cache_dir=tmp_path / "voices", progress=False)
+    csv_path = next(p for p in (tmp_path / "toy" / "manifests").glob("v2s_*.csv") if len(p.read_text().split()) > 1)
+    rows = read_v2s_manifest(csv_path)
+    item = V2SDataset(rows, tmp_path / "cache", "mouth")[0]
+    n = item["mel"].shape[0]
+    assert torch.equal(item["energy"], mouth_contour(rows[0].video, n_frames=n))
+    wav, sr = load_audio(rows[0].speech, sample_rate=24000, mono=True)
+    speech = energy_contour(wav, sr, target_len=n)
+    r = torch.corrcoef(torch.stack([item["energy"], speech]))[0, 1]
+    assert r > 0.3, r  # the mouth moves when the voice speaks

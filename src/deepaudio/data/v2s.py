@@ -18,7 +18,7 @@ audio comes from is ``source``:
   fixed seed and cached as a wav, or the ``ambience`` file the manifest names (precomputed V2A output);
 - ``speech``: the ground-truth speech itself (useful before any V2A model exists; the paper trains on
   the V2A output, so the contour at inference differs from what such a model saw in training);
-- ``mouth``: the mouth-opening contour from ``deepaudio.vision.mouth`` when that module is installed.
+- ``mouth``: the mouth-opening contour of the video (``deepaudio.vision.mouth``; beyond the paper).
 
 Cache: one safetensors file per clip (``mel`` (T, M), ``energy`` (T,)), keyed by a hash of every input
 file's path, size and mtime, the source, the V2A model folder, seed and steps, and the mel settings, so
@@ -209,7 +209,7 @@ class V2SDataset:
         if self.source == "speech":
             energy = energy_contour(wav, self.settings.sample_rate, target_len=n)
         elif self.source == "mouth":
-            energy = fit_contour(mouth_contour()(row.video).float().reshape(-1), n)
+            energy = fit_contour(mouth_contour()(row.video, n_frames=n).float().reshape(-1), n)
         else:
             amb, sr = self.v2a_output(i)
             energy = energy_contour(amb, sr, target_len=n)
@@ -258,7 +258,7 @@ class V2SDataset:
 
 
 def mouth_contour():
-    """``deepaudio.vision.mouth``'s contour function (video path -> frames at 93.75/s), if installed."""
+    """``deepaudio.vision.mouth.mouth_contour(video, n_frames=...)`` (frames at 93.75/s, in [0, 1])."""
     try:
         from deepaudio.vision import mouth
     except ImportError as exc:
