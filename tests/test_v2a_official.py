@@ -192,9 +192,10 @@ def test_open_clip_converter_loads_strictly_and_keeps_the_tokenizer(official_fil
     (bare / "clip.bin").write_bytes((root / "DFN5B-CLIP-tiny" / "open_clip_pytorch_model.bin").read_bytes())
     with pytest.raises(CheckpointError, match="merges"):
         get_converter("open-clip").fn([bare / "clip.bin"], tmp_path / "c2", {})
-    opts = {"clip_tokenizer": str(root / "DFN5B-CLIP-tiny" / "bpe_simple_vocab_16e6.txt.gz"),
-            "clip_vision_heads": "4", "clip_text_heads": "4"}
-    assert load_model(get_converter("open-clip").fn([bare / "clip.bin"], tmp_path / "c2", opts)).config == clip.config
+    (bare / "my_vocab.txt").write_text("#v\n" + "\n".join(f"{a} {b}" for a, b in MERGES) + "\n")
+    opts = {"clip_tokenizer": str(bare / "my_vocab.txt"), "clip_vision_heads": "4", "clip_text_heads": "4"}
+    c2 = get_converter("open-clip").fn([bare / "clip.bin"], tmp_path / "c2", opts)
+    assert load_model(c2).config == clip.config and (c2 / "merges.txt").is_file()
     with pytest.raises(ConfigError):
         get_converter("open-clip").fn([bare / "clip.bin"], tmp_path / "c3", {**opts, "clip_vision_heads": "5"})
 

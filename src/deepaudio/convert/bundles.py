@@ -37,8 +37,8 @@ from deepaudio.models.encoders.clip import CLIP_PRESETS, CLIPConfig, OpenCLIP
 from deepaudio.models.encoders.clip_tokenizer import MERGE_FILE_NAMES, CLIPTokenizer
 
 CLIP_WEIGHT_NAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pt")
-# Keys of older CLIP pickles that are metadata, not weights.
-_CLIP_META_KEYS = ("input_resolution", "context_length", "vocab_size", "attn_mask", "text.attn_mask")
+# Keys of older CLIP pickles that are metadata, not weights, and the SigLIP-style logit bias (unused here).
+_CLIP_META_KEYS = ("input_resolution", "context_length", "vocab_size", "attn_mask", "text.attn_mask", "logit_bias")
 _DTYPES = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -143,9 +143,10 @@ def _dtype(options: Mapping[str, str]) -> torch.dtype | None:
 
 
 def save_open_clip(model: OpenCLIP, merges: Path, out_dir: Path, dtype: torch.dtype | None, source: str) -> Path:
-    # The merges file keeps its name: the tokenizer finds it by name (and .gz stays compressed).
+    # Stored under a name the tokenizer looks for (a .gz stays compressed).
+    name = MERGE_FILE_NAMES[0] if merges.suffix == ".gz" else "merges.txt"
     return model.save_pretrained(out_dir, meta={"source": source, "converter": "open-clip"},
-                                 extra_files={merges.name: merges.read_bytes()}, dtype=dtype)
+                                 extra_files={name: merges.read_bytes()}, dtype=dtype)
 
 
 @register_converter("open-clip", "open_clip CLIP folder/file (DFN5B-CLIP-ViT-H-14-384) [--set clip_tokenizer=PATH]")
