@@ -77,6 +77,21 @@ class MediaPipeBackend:
         return out
 
 
+def _packaged_predictor() -> str:
+    """The 68-point model inside ``face-recognition-models``, found without importing it (its
+    ``__init__`` needs ``pkg_resources``, which new setuptools no longer ship)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    path = None if spec is None or not spec.submodule_search_locations else \
+        Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if path is None or not path.is_file():
+        raise BackendUnavailable("the dlib 68-point landmark model is not installed",
+                                 hint="pip install face-recognition-models==0.3.0")
+    return str(path)
+
+
 class DlibBackend:
     """dlib frontal-face HOG detector + 68-point landmarks (model file from ``face-recognition-models``)."""
 
@@ -90,13 +105,7 @@ class DlibBackend:
         except ImportError as exc:
             raise BackendUnavailable("the dlib face backend is not installed",
                                      hint="pip install 'deepaudio[vision]'") from exc
-        if predictor_path is None:
-            try:
-                import face_recognition_models
-            except ImportError as exc:
-                raise BackendUnavailable("the dlib 68-point landmark model is not installed",
-                                         hint="pip install face-recognition-models==0.3.0") from exc
-            predictor_path = face_recognition_models.pose_predictor_model_location()
+        predictor_path = predictor_path or _packaged_predictor()
         self._detect = dlib.get_frontal_face_detector()
         self._predict = dlib.shape_predictor(str(predictor_path))
         self._upsample = upsample
@@ -137,7 +146,7 @@ def available_backends() -> list[str]:
     found = []
     if importlib.util.find_spec("mediapipe") is not None:
         found.append("mediapipe")
-    if importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models"):
+    if importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models") is not None:
         found.append("dlib")
     return found + ["toon"]
 
