@@ -1,0 +1,168 @@
+"""Removing voice-over (DeepSound-V1 step 3) and regenerating (step 4 "neg").
+
+Backends, all ``remove(wav, sr, spans) -> (wav, measurements)``:
+
+- :class:`SeparatorRemover`: a BS-RoFormer vocal separator (public checkpoint); keeps mix - vocals over
+  the whole track, as the paper does.
+- :class:`SpanSuppressor` (default for a track the user brings, no separator): inside the voice-over
+  spans each STFT bin's magnitude is clamped to that bin's median level outside the spans (the
+  ambience's own level), phases kept. Speech stands above the ambience and is cut down to it; the
+  background continues through the span instead of dropping to silence.
+- :class:`NegativePromptRemover` (default when a V2A model generated the audio and no separator is
+  given): regenerate with the negative prompt "human voice" (MMAudio's CFG then steers away from speech)
+  and suppress the spans in the latent before decoding: for the tiny default the latents *are* log-mel
+  frames, clamped the same way; for MMAudio's VAE latents the clamp is applied to the decoded audio.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+NEGATIVE_PROMPT = "human voice"
+SPAN_PAD_S = 0.1  # VAD boundaries are cut on 32 ms windows; pad so that word edges go too
+
+
+def span_mask(n_frames: int, frame_rate: float, spans, pad: float = SPAN_PAD_S, offset: float = 0.0) -> torch.Tensor:
+    """Boolean [n_frames]: frame k (centred at k / frame_rate + offset seconds) lies in a padded span."""
+    t = torch.arange(n_frames, dtype=torch.float64) / frame_rate + offset
+    mask = torch.zeros(n_frames, dtype=torch.bool)
+    for s, e in spans:
+        mask |= (t >= s - pad) & (t < e + pad)
+    return mask
+
+
+def clamp_frames(values: torch.Tensor, mask: torch.Tensor, quantile: float = 0.5) -> torch.Tensor:
+    """Clamp frames ``values`` [T, F] where ``mask`` to each column's ``quantile`` over the unmasked frames.
+
+    With fewer than 4 clean frames (speech everywhere) the reference is the 10th percentile of the masked
+    frames themselves, a noise-floor estimate.
+    """
+    if not mask.any():
+        return values
+    clean = values[~mask]
+    ref = clean.float().quantile(quantile, dim=0) if clean.shape[0] >= 4 else values[mask].float().quantile(0.1, dim=0)
+    out = values.clone()
+    out[mask] = torch.minimum(values[mask], ref.to(values.dtype))
+    return out
+
+
+def _fft_size(sr: int) -> int:
+    return 2 ** int(round(math.log2(sr * 0.064)))  # about 64 ms: 1024 at 16 kHz, 2048 at 44.1 kHz
+
+
+def suppress_spans(wav: torch.Tensor, sr: int, spans, pad: float = SPAN_PAD_S) -> torch.Tensor:
+    """Waveform [C, L] with each bin inside ``spans`` clamped to its level outside them (phases kept)."""
+    if not spans or wav.shape[-1] == 0:
+        return wav
+    n_fft = _fft_size(sr)
+    hop = n_fft // 4
+    window = torch.hann_window(n_fft, device=wav.device)
+    spec = torch.stft(wav.float(), n_fft, hop, window=window, return_complex=True)  # (c, f, t)
+    mask = span_mask(spec.shape[-1], sr / hop, spans, pad).to(wav.device)
+    mag = spec.abs()
+    new = torch.stack([clamp_frames(m.T, mask).T for m in mag])
+    spec = spec * (new / mag.clamp_min(1e-12))
+    return torch.istft(spec, n_fft, hop, window=window, length=wav.shape[-1])
+
+
+class SpanSuppressor:
+    name = "suppress"
+
+    def remove(self, wav: torch.Tensor, sr: int, spans) -> tuple[torch.Tensor, dict]:
+        out = suppress_spans(wav, sr, spans)
+        return out, {"backend": "span suppression (STFT bins clamped to the out-of-span median)",
+                     "spans": [list(s) for s in spans]}
+
+
+class SeparatorRemover:
+    name = "separator"
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu", preset: str = "vocals_317"):
+        from deepaudio.think.separator import load_separator
+
+        self.model = load_separator(path, preset, device)
+        self.path = Path(path)
+
+    def remove(self, wav: torch.Tensor, sr: int, spans) -> tuple[torch.Tensor, dict]:
+        from deepaudio.think.separator import separate
+
+        vocals = separate(self.model, wav, sr)
+        rest = wav.float() - vocals
+        rms = lambda x: float(x.square().mean().sqrt()) if x.numel() else 0.0  # noqa: E731
+        return rest, {"backend": f"BS-RoFormer ({self.path.name}), mix - vocals", "vocals_rms": rms(vocals),
+                      "mix_rms": rms(wav), "spans": [list(s) for s in spans]}
+
+
+class NegativePromptRemover:
+    """Regenerate the clip with the negative prompt and suppress the voice-over spans before decoding."""
+
+    name = "negative_prompt"
+
+    def __init__(self, pipe, video: str | Path, seed: int | None = 0, steps: int | None = None,
+                 cfg_strength: float | None = None, negative_prompt: str = NEGATIVE_PROMPT):
+        self.pipe, self.video, self.seed = pipe, Path(video), seed
+        self.steps, self.cfg_strength, self.negative_prompt = steps, cfg_strength, negative_prompt
+
+    def remove(self, wav: torch.Tensor, sr: int, spans) -> tuple[torch.Tensor, dict]:
+        out, info = regenerate(self.pipe, self.video, spans, self.seed, self.steps, self.cfg_strength,
+                               self.negative_prompt, duration=wav.shape[-1] / sr)
+        if self.pipe.sample_rate != sr:
+            from deepaudio.io.audio import resample
+
+            out = resample(out, self.pipe.sample_rate, sr)
+        return out, info
+
+
+@torch.no_grad()
+def _window_latents(pipe, frames_clip, frames_sync, plan, negative_prompt, steps, cfg_strength, generator):
+    """One window's generated latents (un-normalised) with the V2A pipeline's own parts."""
+    from deepaudio.models.v2a.sampling import sample_latents
+
+    net, dev, dt = pipe.net, pipe.device, pipe.dtype
+    net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
+    clip_f, sync_f = pipe.encoder.encode_video(frames_clip.to(dev), frames_sync.to(dev))
+    neg_f = pipe.encoder.encode_text([negative_prompt]).to(dt) if negative_prompt else None
+    conditions = net.preprocess_conditions(clip_f.to(dt), sync_f.to(dt), net.empty_string_sequence(1).to(dt))
+    empty = net.get_empty_conditions(1, negative_text_features=neg_f)
+    x0 = torch.randn(1, plan.latent, net.config.latent_dim, generator=generator).to(dev, dt)
+    return net.unnormalize(sample_latents(net, x0, conditions, empty, cfg_strength=cfg_strength, steps=steps)).float()
+
+
+def regenerate(pipe, video: str | Path, spans, seed: int | None = 0, steps: int | None = None,
+               cfg_strength: float | None = None, negative_prompt: str = NEGATIVE_PROMPT,
+               duration: float | None = None) -> tuple[torch.Tensor, dict]:
+    """V2A audio for ``video`` generated with ``negative_prompt``; ``spans`` suppressed before decoding."""
+    from deepaudio.flow import make_generator
+    from deepaudio.io.video import probe_video
+    from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS
+    from deepaudio.pipelines.v2a import SequencePlan
+    from deepaudio.pipelines.v2a_codecs import MelCodec
+    from deepaudio.pipelines.windows import plan_windows, stitch
+
+    info = probe_video(video)
+    total = info.duration if duration is None else min(float(duration), info.duration)
+    generator = make_generator(seed)
+    windows = plan_windows(total, pipe.window, min(1.0, pipe.window / 2))
+    in_latent = isinstance(pipe.codec, MelCodec)
+    chunks = []
+    for win in windows:
+        plan = SequencePlan.for_duration(win.duration, pipe.codec.latent_rate)
+        frames_clip, frames_sync = pipe.read_window_frames(video, win.start, plan)
+        lat = _window_latents(pipe, frames_clip, frames_sync, plan, negative_prompt, steps or DEFAULT_STEPS,
+                              DEFAULT_CFG if cfg_strength is None else cfg_strength, generator)  # (1, n, m)
+        if in_latent and spans:
+            mask = span_mask(lat.shape[1], pipe.codec.latent_rate, spans, offset=win.start).to(lat.device)
+            lat = clamp_frames(lat[0], mask)[None]
+        wav = pipe.codec.decode(lat).cpu()
+        n = int(round(plan.duration * pipe.sample_rate))
+        wav = torch.nn.functional.pad(wav[..., :n], (0, max(0, n - wav.shape[-1])))
+        chunks.append(wav)
+    out = stitch(chunks, windows, pipe.sample_rate, total)
+    if spans and not in_latent:
+        out = suppress_spans(out, pipe.sample_rate, spans)
+    where = "in the log-mel latent before decoding" if in_latent else "in the decoded audio (VAE latents)"
+    return out, {"backend": f"regenerated with negative prompt {negative_prompt!r}",
+                 "suppressed": where if spans else "", "spans": [list(s) for s in spans], "seed": seed}
