@@ -88,7 +88,11 @@ def test_train_cli_on_features_exports_a_runnable_pipeline(setup, tmp_path):
             "--features", str(feat), "--duration", "1.0", "--shard-size", "2", "--out", str(out)]
     assert main([*argv, "--extract-only"]) == 0 and not out.exists()
     assert main(["train", "v2a", "--config", "tiny", "--features", str(feat), "--out", str(out), "--steps", "2",
-                 "--batch", "2", "--save-every", "2", "--warmup", "1"]) == 0
+                 "--batch", "2", "--save-every", "2", "--warmup", "1", "--val", str(root / "train.csv"),
+                 "--val-every", "1"]) == 0
+    assert (tmp_path / "feat-val" / "shard_00000.safetensors").is_file()  # validation CSV extracted beside
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert any("val_loss" in r for r in log) and all(torch.isfinite(torch.tensor(r.get("loss", 0.0))) for r in log)
     cfg = json.loads((out / "model" / "config.json").read_text())["config"]
     assert cfg["encoder"]["type"] == "official" and cfg["window"] == 1.0
     pipe = V2APipeline.from_pretrained(out / "model")

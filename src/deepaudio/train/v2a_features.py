@@ -228,6 +228,27 @@ def export_feature_pipeline(model: FeatureV2AModel, source: Path, window: float,
         write_config(tmp, "v2a_pipeline", {"net": "net", "encoder": enc, "codec": codec, "window": window}, meta)
 
 
+def _validation_shards(args, features: Path, settings: dict) -> FeatureShards | None:
+    """``--val``: a feature folder, or a manifest CSV extracted (with the training pipeline and duration) into
+    ``<features>-val``; the same batches at every evaluation."""
+    from deepaudio.train.batching import FixedBatches
+    from deepaudio.train.v2a import read_manifest
+
+    if getattr(args, "val", None) is None:
+        return None
+    folder = Path(args.val)
+    if not folder.is_dir():
+        folder = features.with_name(features.name + "-val")
+        extract_official_features(read_manifest(Path(args.val)), Path(settings["pipeline"]), folder,
+                                  settings["duration"], settings["shard_size"], args.device)
+    val = FeatureShards(folder, args.batch, seed=0, shuffle=False)
+    keys = ("latent_len", "clip_len", "sync_len", "pipeline")
+    if any(val.settings[k] != settings[k] for k in keys):
+        raise ConfigError("validation features were extracted with other settings than the training ones", folder)
+    val.batcher = FixedBatches(tuple(tuple(b) for b in val.batcher.epoch_batches(0)))
+    return val
+
+
 def main_features(args) -> int:
     """``deepaudio train v2a --config PRESET --features DIR [--data CSV --pipeline DIR]``."""
     from deepaudio.train.loop import TrainConfig, train
@@ -244,6 +265,7 @@ def main_features(args) -> int:
             return 0
     data = FeatureShards(features, args.batch, args.seed)
     settings = data.settings
+    val = _validation_shards(args, features, settings)
     config = network_config(args.config, settings, data.load([0]))
     torch.manual_seed(args.seed)
     model = FeatureV2AModel(config, args.cond_drop)
@@ -259,7 +281,8 @@ def main_features(args) -> int:
             model.net.latent_mean.copy_(mean.view(1, 1, -1))
             model.net.latent_std.copy_(std.view(1, 1, -1))
     cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
-                      precision=args.precision, save_every=args.save_every, val_every=0,
+                      precision=args.precision, save_every=args.save_every,
+                      val_every=args.val_every if val is not None else 0,
                       log_every=max(1, min(50, args.steps // 10)))
     meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "features": str(features),
             "clips": len(data), "net": dataclasses.asdict(config)}
@@ -268,6 +291,6 @@ def main_features(args) -> int:
         export_feature_pipeline(module, Path(settings["pipeline"]), settings["duration"], folder,
                                 {**meta, "steps": args.steps})
 
-    train(model, data, cfg, args.out, export=export, resume=args.resume, run_info=meta)
+    train(model, data, cfg, args.out, val=val, export=export, resume=args.resume, run_info=meta)
     print(f"wrote {args.out / 'model'}")
     return 0
