@@ -1,0 +1,134 @@
+"""``deepaudio think VIDEO -o out.wav``: DeepSound-V1 step by step (find and remove unwanted voice-over).
+
+Generates ambience with the V2A model (or takes ``--audio TRACK``, a track from any tool), checks it for
+voice-over, removes it, checks for silence and post-processes; the trace is written as JSON beside the
+output (``out.think.json``). A folder or CSV of videos runs a batch (``--audio`` then names a folder of
+tracks matched by file stem, or a CSV column ``audio``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from deepaudio.cli.common import add_device_arguments, list_batch_inputs, resolve_device
+
+NAME = "think"
+HELP = "step-by-step generation: detect and remove voice-over (DeepSound-V1), with a JSON trace"
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", type=Path, help="video file, or a folder / CSV (column 'video') for a batch")
+    parser.add_argument("-o", "--output", type=Path, help="output .wav/.flac (batch: output folder)")
+    parser.add_argument("--mux", type=Path, help="also write a copy of the video with this sound (batch: folder)")
+    parser.add_argument("--audio", type=Path, help="inspect/clean this sound track instead of generating one "
+                        "(batch: a folder of tracks named like the videos)")
+    parser.add_argument("--model", type=Path, help="V2A pipeline folder (default: the bundled default; not "
+                        "needed with --audio unless --post neg)")
+    parser.add_argument("--reasoner", default="perception",
+                        help="perception (offline, default) | openai:URL | local:PATH")
+    parser.add_argument("--llm-model", default="default", help="model name sent to an openai: endpoint")
+    parser.add_argument("--separator", type=Path, help="BS-RoFormer vocal checkpoint (.ckpt/.pth/.safetensors)")
+    parser.add_argument("--post", choices=("rm", "rep", "neg"),
+                        help="if the cleaned audio is silent: rm (no audio), rep (keep step-1 audio), neg "
+                        "(regenerate with negative prompt 'human voice'); default neg with a V2A model, else rm")
+    parser.add_argument("--max-rounds", type=int, default=1, help="repeat detect/remove/check up to N times")
+    parser.add_argument("--steps", type=int, help="V2A Euler steps (default 25)")
+    parser.add_argument("--cfg", type=float, help="V2A guidance weight (default 4.5)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--overwrite", action="store_true", help="batch: redo existing outputs")
+    add_device_arguments(parser)
+
+
+def _pipeline(args: argparse.Namespace):
+    from deepaudio.cli.common import default_model_dir
+    from deepaudio.pipelines.think import ThinkPipeline
+    from deepaudio.think.reasoners import make_reasoner
+
+    device, _ = resolve_device(args)
+    need_v2a = args.audio is None or args.post == "neg" or args.model is not None
+    model = (args.model or default_model_dir("v2a")) if need_v2a else None
+    pipe = ThinkPipeline.from_options(model, "perception", args.separator, device)
+    if args.reasoner.startswith("openai:"):
+        from deepaudio.think.reasoner_openai import OpenAIReasoner
+
+        pipe.reasoner = OpenAIReasoner(args.reasoner.partition(":")[2], model=args.llm_model)
+    elif args.reasoner != "perception":
+        pipe.reasoner = make_reasoner(args.reasoner, device)
+    return pipe
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepaudio.errors import DeepAudioError, InputError
+    from deepaudio.pipelines.think import ThinkSettings
+
+    if args.output is None and args.mux is None:
+        raise InputError("no output given", hint="add -o out.wav and/or --mux out.mp4")
+    settings = ThinkSettings(post=args.post, max_rounds=args.max_rounds, seed=args.seed, steps=args.steps,
+                             cfg_strength=args.cfg)
+    batch = args.video.is_dir() or args.video.suffix.lower() == ".csv"
+    if args.audio is not None and not args.audio.exists():
+        raise InputError("sound track not found", args.audio, "give an existing audio file (batch: folder)")
+    if args.audio is not None and batch != args.audio.is_dir():
+        raise InputError("--audio must be a folder for a batch and a file for one video", args.audio)
+    if not batch and not args.video.is_file():
+        raise InputError("video not found", args.video, "give an existing video file, folder or CSV")
+    pipe = _pipeline(args)
+    if not batch:
+        _one(pipe, args.video, args.audio, args.output, args.mux, settings)
+        return 0
+    from tqdm import tqdm
+
+    items = list_batch_inputs(args.video)
+    failed = 0
+    for video, opts in tqdm(items, desc="think", unit="video"):
+        out = args.output / f"{video.stem}.wav" if args.output else None
+        mux = args.mux / f"{video.stem}.mp4" if args.mux else None
+        if not args.overwrite and all(p is None or p.exists() for p in (out, mux)):
+            continue
+        try:
+            audio = _batch_audio(args.audio, video, opts)
+            _one(pipe, video, audio, out, mux, settings)
+        except DeepAudioError as exc:  # one bad file is reported, the batch goes on
+            failed += 1
+            tqdm.write(f"deepaudio: error: {exc}", file=sys.stderr)
+    print(f"{len(items) - failed}/{len(items)} videos done" + (f", {failed} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def _batch_audio(folder: Path | None, video: Path, opts: dict) -> Path | None:
+    from deepaudio.errors import InputError
+
+    if "audio" in opts:
+        p = Path(opts["audio"])
+        return p if p.is_absolute() else video.parent / p
+    if folder is None:
+        return None
+    for suffix in AUDIO_SUFFIXES:
+        if (folder / f"{video.stem}{suffix}").is_file():
+            return folder / f"{video.stem}{suffix}"
+    raise InputError(f"no sound track named {video.stem}.* in the --audio folder", folder)
+
+
+def _one(pipe, video: Path, audio: Path | None, out: Path | None, mux: Path | None, settings) -> None:
+    from deepaudio.io.atomic import check_output_path
+    from deepaudio.io.audio import save_audio
+    from deepaudio.think.trace import trace_path_for
+
+    inputs = [video] + ([audio] if audio else [])
+    for p in (out, mux):
+        if p is not None:
+            check_output_path(p, inputs)
+    wav, sr, trace = pipe(video, audio, settings)
+    if out is not None:
+        save_audio(out, wav, sr, inputs=inputs)
+        print(f"wrote {out}")
+    if mux is not None:
+        from deepaudio.io.mux import mux_audio
+
+        mux_audio(video, [(wav, sr, "think")], mux)
+        print(f"wrote {mux}")
+    path = trace.save(trace_path_for(out or mux), inputs)
+    print(f"{video.name}: {trace.outcome} (trace {path})")
