@@ -66,7 +66,8 @@ def test_architecture_is_read_from_the_tensors(tmp_path):
     path = tmp_path / "wrapped.pth"
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, path)
     cfg = load_separator(path, preset="tiny").config
-    assert (cfg.depth, cfg.heads, cfg.dim_head, cfg.attn_gates, cfg.audio_channels, cfg.num_stems) == (2, 4, 4, True, 1, 2)
+    got = (cfg.depth, cfg.heads, cfg.dim_head, cfg.attn_gates, cfg.audio_channels, cfg.num_stems)
+    assert got == (2, 4, 4, True, 1, 2)
     assert (cfg.mask_estimator_depth, cfg.ff_mult, cfg.freqs_per_bands) == (1, 2, TINY.freqs_per_bands)
 
 
