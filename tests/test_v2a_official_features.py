@@ -62,6 +62,12 @@ def test_extraction_shards_match_the_pipeline_encoders_and_resume(setup, tmp_pat
     torch.testing.assert_close(load_file(str(shards[1]))["clip_f"], s1["clip_f"])
     with pytest.raises(ConfigError, match="other settings"):
         extract_official_features(items, pipe_dir, out, duration=1.0, shard_size=3)
+    # two processes (rank, world) share the shards and give the same files
+    split = tmp_path / "split"
+    extract_official_features(items, pipe_dir, split, duration=1.0, shard_size=2, part=(1, 2))
+    assert not (split / shards[0].name).exists() and (split / shards[1].name).exists()
+    extract_official_features(items, pipe_dir, split, duration=1.0, shard_size=2, part=(0, 2))
+    torch.testing.assert_close(load_file(str(split / shards[0].name))["sync_f"], s0["sync_f"])
     data = FeatureShards(out, batch=2, shuffle=False)
     assert len(data) == 3
     batch = data.load([2, 0])

@@ -206,7 +206,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", type=Path, help="converted MMAudio v2a_pipeline folder (frozen encoders + VAE)")
     parser.add_argument("--duration", type=float, default=8.0, help="clip seconds for feature extraction")
     parser.add_argument("--shard-size", type=int, default=256, help="manifest rows per feature shard")
-    parser.add_argument("--device", default="cpu", help="device for feature extraction")
+    parser.add_argument("--device", default="auto", help="device for feature extraction (auto: the training one)")
     parser.add_argument("--extract-only", action="store_true", help="stop after feature extraction")
 
 

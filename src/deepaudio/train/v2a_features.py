@@ -99,8 +99,11 @@ class OfficialFeatureExtractor:
 
 
 def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_dir: Path, duration: float = 8.0,
-                              shard_size: int = 256, device: str | torch.device = "cpu") -> list[Path]:
-    """Encode every manifest row with the pipeline's frozen encoders and VAE; returns the shard paths."""
+                              shard_size: int = 256, device: str | torch.device = "cpu",
+                              part: tuple[int, int] = (0, 1)) -> list[Path]:
+    """Encode every manifest row with the pipeline's frozen encoders and VAE; returns all shard paths.
+
+    ``part=(rank, world)``: this process extracts only the shards k with k % world == rank."""
     from tqdm import tqdm
 
     ex = OfficialFeatureExtractor(pipeline, duration, device)
@@ -116,7 +119,7 @@ def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_d
     for k in tqdm(range(math.ceil(len(items) / shard_size)), desc="extract", unit="shard", file=sys.stderr):
         path = _shard_path(out_dir, k)
         shards.append(path)
-        if path.exists():
+        if path.exists() or k % part[1] != part[0]:
             continue
         samples = []
         for r in range(k * shard_size, min(len(items), (k + 1) * shard_size)):
@@ -228,7 +231,7 @@ def export_feature_pipeline(model: FeatureV2AModel, source: Path, window: float,
         write_config(tmp, "v2a_pipeline", {"net": "net", "encoder": enc, "codec": codec, "window": window}, meta)
 
 
-def _validation_shards(args, features: Path, settings: dict) -> FeatureShards | None:
+def _validation_shards(args, features: Path, settings: dict, acc, device) -> FeatureShards | None:
     """``--val``: a feature folder, or a manifest CSV extracted (with the training pipeline and duration) into
     ``<features>-val``; the same batches at every evaluation."""
     from deepaudio.train.batching import FixedBatches
@@ -240,7 +243,9 @@ def _validation_shards(args, features: Path, settings: dict) -> FeatureShards | 
     if not folder.is_dir():
         folder = features.with_name(features.name + "-val")
         extract_official_features(read_manifest(Path(args.val)), Path(settings["pipeline"]), folder,
-                                  settings["duration"], settings["shard_size"], args.device)
+                                  settings["duration"], settings["shard_size"], device,
+                                  part=(acc.process_index, acc.num_processes))
+        acc.wait_for_everyone()
     val = FeatureShards(folder, args.batch, seed=0, shuffle=False)
     keys = ("latent_len", "clip_len", "sync_len", "pipeline")
     if any(val.settings[k] != settings[k] for k in keys):
@@ -249,41 +254,53 @@ def _validation_shards(args, features: Path, settings: dict) -> FeatureShards | 
     return val
 
 
+def _init_network(model: FeatureV2AModel, data: FeatureShards, init: Path | None) -> None:
+    """Weights of ``init`` (a converted or trained network, which keeps its latent statistics), or the
+    latent statistics of the training features for a network trained from scratch."""
+    if init is not None:
+        from deepaudio.checkpoint import load_state_strict
+
+        net = load_model(init / "net" if (init / "net").is_dir() else init, expect_kind="mmaudio_net")
+        load_state_strict(model.net, {k: v.float() for k, v in net.state_dict().items()}, init)
+        return
+    mean, std = data.latent_statistics()
+    with torch.no_grad():
+        model.net.latent_mean.copy_(mean.view(1, 1, -1))
+        model.net.latent_std.copy_(std.view(1, 1, -1))
+
+
 def main_features(args) -> int:
-    """``deepaudio train v2a --config PRESET --features DIR [--data CSV --pipeline DIR]``."""
-    from deepaudio.train.loop import TrainConfig, train
+    """``deepaudio train v2a --config PRESET --features DIR [--data CSV --pipeline DIR] [--val CSV|DIR]``.
+
+    Under ``torchrun`` every process extracts its share of the shards (shard k goes to rank k mod world)."""
+    from deepaudio.train.loop import TrainConfig, make_accelerator, train
     from deepaudio.train.v2a import read_manifest
 
     features = Path(args.features)
+    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
+                      precision=args.precision, save_every=args.save_every, val_every=args.val_every,
+                      log_every=max(1, min(50, args.steps // 10)))
+    acc = make_accelerator(cfg)
+    device = acc.device if args.device == "auto" else torch.device(args.device)
     if args.data is not None:
         if args.pipeline is None:
             raise ConfigError("extracting official features needs --pipeline DIR (a converted MMAudio pipeline)")
         extract_official_features(read_manifest(args.data), args.pipeline, features, args.duration,
-                                  args.shard_size, args.device)
+                                  args.shard_size, device, part=(acc.process_index, acc.num_processes))
+        acc.wait_for_everyone()
         if args.extract_only:
-            print(f"wrote {features}")
+            if acc.is_main_process:
+                print(f"wrote {features}")
             return 0
     data = FeatureShards(features, args.batch, args.seed)
     settings = data.settings
-    val = _validation_shards(args, features, settings)
+    val = _validation_shards(args, features, settings, acc, device)
+    if val is None:
+        cfg = dataclasses.replace(cfg, val_every=0)
     config = network_config(args.config, settings, data.load([0]))
     torch.manual_seed(args.seed)
     model = FeatureV2AModel(config, args.cond_drop)
-    if args.init is not None:  # fine-tune a converted or trained network (it keeps its latent statistics)
-        from deepaudio.checkpoint import load_state_strict
-
-        net = load_model(Path(args.init) / "net" if (Path(args.init) / "net").is_dir() else args.init,
-                         expect_kind="mmaudio_net")
-        load_state_strict(model.net, {k: v.float() for k, v in net.state_dict().items()}, args.init)
-    else:
-        mean, std = data.latent_statistics()
-        with torch.no_grad():
-            model.net.latent_mean.copy_(mean.view(1, 1, -1))
-            model.net.latent_std.copy_(std.view(1, 1, -1))
-    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
-                      precision=args.precision, save_every=args.save_every,
-                      val_every=args.val_every if val is not None else 0,
-                      log_every=max(1, min(50, args.steps // 10)))
+    _init_network(model, data, Path(args.init) if args.init is not None else None)
     meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "features": str(features),
             "clips": len(data), "net": dataclasses.asdict(config)}
 
@@ -291,6 +308,7 @@ def main_features(args) -> int:
         export_feature_pipeline(module, Path(settings["pipeline"]), settings["duration"], folder,
                                 {**meta, "steps": args.steps})
 
-    train(model, data, cfg, args.out, val=val, export=export, resume=args.resume, run_info=meta)
-    print(f"wrote {args.out / 'model'}")
+    train(model, data, cfg, args.out, val=val, export=export, resume=args.resume, run_info=meta, accelerator=acc)
+    if acc.is_main_process:
+        print(f"wrote {args.out / 'model'}")
     return 0
