@@ -313,7 +313,8 @@ def compare_spectrograms(items: Sequence[tuple[str, object, int]], out_png: str 
     duration = max(w.numel() for _, w in waves) / rate
     mels = [log_mel_db(w, rate) for _, w in waves]
     vmax = max(float(m.max()) for m in mels)
-    fig, axes = _stacked_axes([1.5] * len(waves), top=0.6 if title else 0.3, right=0.92)
+    top = 0.17 * title.count("\n") + 0.55 if title else 0.3
+    fig, axes = _stacked_axes([1.5] * len(waves), top=top, right=0.92)
     for ax, (name, w), mel in zip(axes, waves, mels):
         image = _show_mel(ax, mel, rate, vmax, duration)
         for t in events:
