@@ -225,6 +225,12 @@ def test_mmaudio_pipeline_converter_and_end_to_end_run(official_files, tmp_path)
     named = {"net": str(files[0]), "vae": str(files[1]), "synchformer": str(files[4]), "clip": str(files[5])}
     named_out = get_converter("mmaudio-pipeline").fn(files[2:4], tmp_path / "v2a_named", {**named, "window": "1"})
     assert json.loads((named_out / "config.json").read_text())["config"]["window"] == 1.0
+    # files with neutral names are recognised by their tensors
+    import shutil
+
+    plain = [shutil.copy(f, tmp_path / f"part{i}{f.suffix}") for i, f in enumerate(files[:5])] + [files[5]]
+    plain_out = get_converter("mmaudio-pipeline").fn(list(map(Path, plain)), tmp_path / "v2a_plain", {})
+    assert json.loads((plain_out / "config.json").read_text())["meta"]["sources"]["net"] == ["part0.pth"]
     with pytest.raises(ConfigError, match="missing"):
         get_converter("mmaudio-pipeline").fn(files[:4], tmp_path / "bad", {})
     other = MMAudioNet(dataclasses.replace(MMAUDIO_PRESETS.get("tiny"), latent_dim=4, clip_dim=16, sync_dim=12,

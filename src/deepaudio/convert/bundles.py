@@ -183,11 +183,11 @@ def _role_by_name(path: Path) -> str | None:
 def _role_by_tensors(path: Path) -> str | None:
     state = load_weights_file(path)
     keys = set(state.get("generator", state)) if isinstance(state.get("generator", state), Mapping) else set(state)
-    probes = (("audio_input_proj.0.weight", "net"), ("encoder.conv_in.weight", "vae"),
-              ("vfeat_extractor.patch_embed_3d.proj.weight", "synchformer"), ("visual.conv1.weight", "clip"),
-              ("conv_pre.weight", "vocoder"), ("conv_pre.weight_v", "vocoder"), ("conv_pre.parametrizations.weight."
-                                                                                 "original0", "vocoder"))
-    return next((role for key, role in probes if key in keys), None)
+    probes = {"audio_input_proj.0.weight": "net", "encoder.conv_in.weight": "vae",
+              "vfeat_extractor.patch_embed_3d.proj.weight": "synchformer", "visual.conv1.weight": "clip",
+              "conv_pre.weight": "vocoder", "conv_pre.weight_v": "vocoder",
+              "conv_pre.parametrizations.weight.original0": "vocoder"}
+    return next((role for key, role in probes.items() if key in keys), None)
 
 
 def assign_roles(sources: list[Path], options: Mapping[str, str], roles: tuple[str, ...] = _ROLES
