@@ -36,11 +36,13 @@ def run(args: argparse.Namespace) -> int:
         from deepaudio.io.srt import parse_srt
 
         result = pipe.dub_subtitles(args.video, parse_srt(args.srt), args.ref_audio, args.ref_text, seed=args.seed,
-                                    duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs)
+                                    duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs,
+                                    timing=args.timing)
     else:
         result = pipe(video=args.video, transcript=args.text, task="v2s" if args.speech_only else "dub",
                       reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
-                      duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs)
+                      duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs,
+                      timing=args.timing)
     for path in write_result(result, args.video, args.output):
         print(f"wrote {path}")
     return 0

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     result = pipe(video=args.video, instruction=args.instruction, transcript=args.text, task=args.task,
                   reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
                   duck_db=args.duck_db, fit=args.fit, v2a_kwargs={"steps": args.steps, "cfg_strength": args.cfg},
-                  tts_kwargs={"nfe": args.nfe})
+                  tts_kwargs={"nfe": args.nfe}, timing=args.timing)
     print(result.route.explain())
     for path in write_result(result, args.video, args.output):
         print(f"wrote {path}")

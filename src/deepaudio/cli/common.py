@@ -67,6 +67,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duck-db", type=float, default=-12.0, help="ambience level under speech (dB)")
     parser.add_argument("--fit", choices=("error", "speed"), default="error",
                         help="a transcript too long for its window: stop with an error, or speak faster")
+    parser.add_argument("--timing", choices=("v2a", "lips", "mix"), default="v2a",
+                        help="speech timing from the V2A ambience energy (the paper), the speaker's mouth opening "
+                             "(needs a visible face; works without V2A weights) or the mean of both")
     add_device_arguments(parser)
 
 

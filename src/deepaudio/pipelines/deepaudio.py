@@ -7,7 +7,10 @@ in the paper (eq. 2-4): V2A only for ``v2a``, TTS only for ``tts``, V2A then ene
 for ``v2s`` (speech only) and ``dub`` (speech mixed over the ambience with ducking).
 
 Timing (beyond the paper): the V2S contour comes from the V2A output's energy (``timing='v2a'``, the
-paper's audio knowledge), or from a contour the caller supplies (e.g. mouth opening, ``timing_contour``).
+paper's audio knowledge), from the speaker's mouth opening in the video (``timing='lips'``, see
+``deepaudio.vision.mouth``; needs no V2A model: without one the ambience is skipped and the result is
+speech only), from the mean of both (``timing='mix'``), or from a contour the caller supplies
+(``timing_contour``, which wins over ``timing``).
 Subtitle dubbing speaks each SRT cue inside its own window: the contour is cut to the cue and the
 speech is placed at the cue's start over one ambience track for the whole video.
 """
@@ -29,6 +32,7 @@ SPEECH_RATE = 24000
 MEL_HOP = 256  # TTS mel frames: 24000 / 256 = 93.75 per second
 # Faster than this is not intelligible speech (read English runs at ~12-16 characters per second).
 MAX_CHARS_PER_SECOND = 20.0
+TIMINGS = ("v2a", "lips", "mix")
 
 
 def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the video") -> None:
@@ -86,6 +90,35 @@ def contour_frames(seconds: float) -> int:
     return int(round(seconds * SPEECH_RATE / MEL_HOP))
 
 
+def check_timing(timing: str) -> None:
+    if timing not in TIMINGS:
+        raise ConfigError(f"unknown timing {timing!r}", hint=f"use one of {', '.join(TIMINGS)}")
+
+
+def timing_contour_for(video, timing: str, ambience: torch.Tensor | None, frames: int) -> torch.Tensor:
+    """The V2S contour (frames,) for ``timing``: V2A energy, mouth opening, or their mean. Each part is
+    divided by its own maximum first (both are in [0, 1] with peak 1), so ``mix`` lies between them."""
+    check_timing(timing)
+    parts = []
+    if timing in ("v2a", "mix"):
+        if ambience is None:
+            raise ConfigError(f"timing '{timing}' needs a V2A model", hint="add a 'v2a' part, or use --timing lips")
+        energy = fit_contour(energy_contour(ambience, SPEECH_RATE), frames)
+        peak = energy.max() if energy.numel() else energy.new_zeros(())
+        parts.append(energy / peak if peak > 0 else energy)
+    if timing in ("lips", "mix"):
+        from deepaudio.vision.mouth import mouth_contour
+
+        parts.append(mouth_contour(video, n_frames=frames).to(parts[0].device if parts else "cpu"))
+    return parts[0] if len(parts) == 1 else 0.5 * (parts[0] + parts[1])
+
+
+def _video_samples(video) -> int:
+    from deepaudio.io.video import probe_video
+
+    return int(round(probe_video(video).duration * SPEECH_RATE))
+
+
 class DeepAudio:
     def __init__(self, router=None, v2a=None, tts=None, v2s=None):
         self.router, self.v2a, self.tts, self.v2s = router, v2a, tts, v2s
@@ -134,6 +167,14 @@ class DeepAudio:
         wav, sr = self._need("v2a")(video, seed=seed, **v2a_kwargs)
         return _resample(wav, sr, SPEECH_RATE)
 
+    def _timed_ambience(self, video, task: str, timing: str, seed: int | None, v2a_kwargs: dict) -> torch.Tensor | None:
+        """Ambience for timing and mixing; ``None`` where lip timing makes it optional: always for v2s,
+        and for dub when the pipeline has no V2A model (the dub is then speech only)."""
+        check_timing(timing)
+        if timing == "lips" and (task == "v2s" or self.v2a is None):
+            return None
+        return self.ambience(video, seed, **v2a_kwargs)
+
     def speech_timed(self, transcript: str, reference_audio, reference_text, contour: torch.Tensor,
                      seed: int | None, fit: str = "error", where: str = "the video", samples: int | None = None,
                      **tts_kwargs) -> torch.Tensor:
@@ -155,7 +196,8 @@ class DeepAudio:
     def __call__(self, video=None, instruction: str = "", transcript: str | None = None, reference_audio=None,
                  reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
                  timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
-                 v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None) -> DeepAudioResult:
+                 v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
+                 timing: str = "v2a") -> DeepAudioResult:
         route = self.route(instruction, task)
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
@@ -173,16 +215,18 @@ class DeepAudio:
             wav, sr = self._need("tts")(text, reference_audio, reference_text, seed=seed, **tts_kwargs)
             wav = _resample(wav, sr, SPEECH_RATE)
             return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav)
-        ambience = self.ambience(video, seed, **v2a_kwargs)
         if route.task == "v2a":
+            ambience = self.ambience(video, seed, **v2a_kwargs)
             return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
-        frames = contour_frames(ambience.shape[-1] / SPEECH_RATE)
-        contour = timing_contour if timing_contour is not None else energy_contour(ambience, SPEECH_RATE)
-        contour = fit_contour(contour, frames)
+        ambience = self._timed_ambience(video, route.task, timing, seed, v2a_kwargs)
+        total = ambience.shape[-1] if ambience is not None else _video_samples(video)
+        frames = contour_frames(total / SPEECH_RATE)
+        contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
+            timing_contour_for(video, timing, ambience, frames)
         speech = self.speech_timed(text, reference_audio, reference_text, contour, seed, fit,
-                                   samples=ambience.shape[-1], **tts_kwargs)
-        duration = ambience.shape[-1] / SPEECH_RATE
-        if route.task == "v2s":
+                                   samples=total, **tts_kwargs)
+        duration = total / SPEECH_RATE
+        if route.task == "v2s" or ambience is None:
             return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
                                    segments=[(0.0, duration, text)])
         mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
@@ -191,18 +235,20 @@ class DeepAudio:
 
     def dub_subtitles(self, video, cues, reference_audio, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
-                      v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None) -> DeepAudioResult:
+                      v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
+                      timing: str = "v2a") -> DeepAudioResult:
         """Every cue spoken inside its own window, over one ambience track for the whole video."""
         from deepaudio.models.gate import TASK_MODULES
 
         if not cues:
             raise InputError("the subtitle file has no cues")
         reference_audio = check_reference(reference_audio)
-        ambience = self.ambience(video, seed, **dict(v2a_kwargs or {}))
-        total = ambience.shape[-1]
-        contour = timing_contour if timing_contour is not None else energy_contour(ambience, SPEECH_RATE)
-        contour = fit_contour(contour, contour_frames(total / SPEECH_RATE))
-        speech = torch.zeros_like(ambience[:1])
+        ambience = self._timed_ambience(video, "dub", timing, seed, dict(v2a_kwargs or {}))
+        total = ambience.shape[-1] if ambience is not None else _video_samples(video)
+        frames = contour_frames(total / SPEECH_RATE)
+        contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
+            timing_contour_for(video, timing, ambience, frames)
+        speech = torch.zeros(1, total) if ambience is None else torch.zeros_like(ambience[:1])
         segments = []
         for k, cue in enumerate(cues):
             a, b = int(round(cue.start * SPEECH_RATE / MEL_HOP)), int(round(cue.end * SPEECH_RATE / MEL_HOP))
@@ -216,7 +262,7 @@ class DeepAudio:
                                       samples=n, **dict(tts_kwargs or {}))
             speech[:, s:s + piece.shape[-1]] += piece[:, : total - s]
             segments.append((cue.start, cue.end, cue.text))
-        mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
+        mix = speech if ambience is None else mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
         route = Route("dub", {}, None, True, TASK_MODULES["dub"])
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
                                segments=segments)

@@ -18,6 +18,7 @@ does not look like a wider-open mouth). Three backends, tried in this order by `
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,21 @@ def _packaged_predictor() -> str:
     return str(path)
 
 
+@functools.cache
+def _dlib_detector():
+    """Built once per process: deserialising the HOG detector takes ~2 s."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@functools.cache
+def _dlib_predictor(path: str):
+    import dlib
+
+    return dlib.shape_predictor(path)
+
+
 class DlibBackend:
     """dlib frontal-face HOG detector + 68-point landmarks (model file from ``face-recognition-models``)."""
 
@@ -100,14 +116,13 @@ class DlibBackend:
     EYE_CORNERS = (36, 45)
 
     def __init__(self, predictor_path: str | None = None, upsample: int | None = None):
-        try:
-            import dlib
-        except ImportError as exc:
-            raise BackendUnavailable("the dlib face backend is not installed",
-                                     hint="pip install 'deepaudio[vision]'") from exc
-        predictor_path = predictor_path or _packaged_predictor()
-        self._detect = dlib.get_frontal_face_detector()
-        self._predict = dlib.shape_predictor(str(predictor_path))
+        import importlib.util
+
+        if importlib.util.find_spec("dlib") is None:
+            raise BackendUnavailable("the dlib face backend is not installed", hint="pip install 'deepaudio[vision]'")
+        self._predictor_path = predictor_path or _packaged_predictor()
+        self._detect = _dlib_detector()
+        self._predict = None  # the 99 MB landmark model loads on the first face (probing needs none)
         self._upsample = upsample
 
     def __call__(self, frame: np.ndarray) -> list[MouthObservation]:
@@ -116,6 +131,8 @@ class DlibBackend:
         up = self._upsample if self._upsample is not None else (1 if min(frame.shape[:2]) < 400 else 0)
         out = []
         for rect in self._detect(frame, up):
+            if self._predict is None:
+                self._predict = _dlib_predictor(str(self._predictor_path))
             shape = self._predict(frame, rect)
             pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float64)
             scale = _dist(pts, *self.EYE_CORNERS)
