@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up deepaudio in ./.venv on a fresh Debian machine; safe to re-run.
-#   bash scripts/setup.sh          core + voices + eval extras (what the demo needs)
+#   bash scripts/setup.sh          core + voices + eval + text + vision extras (what the demo needs)
 #   bash scripts/setup.sh test     the above + train and dev extras (what the tests need)
 # GPU users: see README ("Installing on a GPU machine"); set DEEPAUDIO_TORCH to the torch requirement
 # you want (default: torch==2.13.0, the CPU build that lies on local disk here).
@@ -30,7 +30,7 @@ py=.venv/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # PyTorch first and pinned, so that no other requirement pulls a multi-gigabyte CUDA build.
 "$py" -m pip install -q "${DEEPAUDIO_TORCH:-torch==2.13.0}" 2>&1 | grep -v '^WARNING: Location' || true
-extras="eval,voices,text"
-[ "$mode" = "test" ] && extras="eval,voices,text,train,dev"
+extras="eval,voices,text,vision"
+[ "$mode" = "test" ] && extras="eval,voices,text,vision,train,dev"
 "$py" -m pip install -q -e ".[${extras}]" 2>&1 | grep -v '^WARNING: Location' || true
 "$py" -c "import deepaudio, torch; print('setup: deepaudio ready (torch', torch.__version__ + ')')"

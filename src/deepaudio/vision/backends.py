@@ -157,7 +157,7 @@ def make_backend(name: str) -> Backend:
 
 
 def available_backends() -> list[str]:
-    """Backends whose packages import here, in preference order (``toon`` is always there)."""
+    """Backends whose packages are installed, in preference order."""
     import importlib.util
 
     found = []
@@ -165,7 +165,11 @@ def available_backends() -> list[str]:
         found.append("mediapipe")
     if importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models") is not None:
         found.append("dlib")
-    return found + ["toon"]
+    if importlib.util.find_spec("scipy") is not None:
+        found.append("toon")
+    if not found:
+        raise BackendUnavailable("no face backend is installed", hint="pip install 'deepaudio[vision]'")
+    return found
 
 
 def detection_rate(backend: Backend, frames: np.ndarray) -> float:

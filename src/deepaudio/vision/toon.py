@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepaudio.errors import BackendUnavailable
 from deepaudio.vision.backends import MouthObservation
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -23,7 +24,11 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 def _blobs(dark: np.ndarray) -> list[dict]:
     """Connected dark components with their size and shape."""
-    from scipy import ndimage
+    try:
+        from scipy import ndimage
+    except ImportError as exc:
+        raise BackendUnavailable("the cartoon face backend needs scipy",
+                                 hint="pip install 'deepaudio[vision]'") from exc
 
     labels, n = ndimage.label(dark, structure=np.ones((3, 3), bool))
     out = []
