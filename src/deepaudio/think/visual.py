@@ -12,8 +12,9 @@ block follows the voice (objects moving for other reasons correlate only by chan
 
 Both signals are compared as frame-to-frame *changes* (first differences): slow drifts such as an object
 crossing a block or a fade in the speech level correlate by chance, syllable-rate changes do not. On
-held-out toy clips the best |r| of differences is 0.80-0.98 for talking faces and 0.15-0.51 for
-off-screen speech (raw levels overlap: 0.35-0.82 against 0.66-0.99).
+calibration toy clips (48 speech segments, mp4-encoded) the best |r| of differences, with each
+candidate's two strongest coincidences left out, is 0.65-0.98 for talking faces and 0.24-0.54 for
+off-screen speech (raw levels overlap: 0.35-0.82 against 0.66-0.99). The benchmark uses other seeds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import torch
 FALLBACK_SIZE = 96  # frames are resized to this square before blocking
 FALLBACK_BLOCK = 6  # block side in pixels: a mouth of a face filling a tenth of the frame spans a few blocks
 MAX_SHIFT_S = 0.05  # audio may lag or lead the lips by about one video frame
-TALKING_THRESHOLD = 0.65  # toy world, 10+10 held-out clips: off-screen <= 0.51, on-screen >= 0.80
+DROP_FRAMES = 2  # strongest coincidences left out per candidate (a blink is two changes)
+TALKING_THRESHOLD = 0.6  # calibration clips (toy world tiny/seed 5, default/seed 7): off-screen <= 0.54, on >= 0.65
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,25 @@ def speech_envelope(wav: torch.Tensor, sr: int, times: np.ndarray, fps: float) -
     return x[idx].square().mean(-1).sqrt().numpy()
 
 
-def _abs_corr_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|Pearson r| of vector ``a`` [n] with every column of ``b`` [n, K]; constant columns give 0."""
+def _abs_corr_columns(a: np.ndarray, b: np.ndarray, drop: int = 0) -> np.ndarray:
+    """|Pearson r| of vector ``a`` [n] with every column of ``b`` [n, K]; constant columns give 0.
+
+    ``drop`` > 0 leaves out, per column, the ``drop`` frames that contribute most to the covariance, so a
+    column that changes once or twice (a blink, an object entering a block) cannot score on one
+    coincidence with a speech onset; a talking mouth moves on many frames and keeps its score.
+    """
     a = a - a.mean()
     b = b - b.mean(0, keepdims=True)
-    den = np.sqrt((a * a).sum() * (b * b).sum(0))
+    a = np.broadcast_to(a[:, None], b.shape).copy()
+    if drop > 0 and a.shape[0] > drop + 3:
+        top = np.argsort(-np.abs(a * b), axis=0)[:drop]  # (drop, K)
+        cols = np.arange(b.shape[1])[None]
+        b = b.copy()
+        a[top, cols] = 0.0
+        b[top, cols] = 0.0
+    den = np.sqrt((a * a).sum(0) * (b * b).sum(0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(den > 1e-9, (a[:, None] * b).sum(0) / den, 0.0)
+        r = np.where(den > 1e-9, (a * b).sum(0) / den, 0.0)
     return np.abs(r)
 
 
@@ -157,7 +171,7 @@ def talking_score(signals: MouthSignals, envelope: np.ndarray, start: float, end
         if ok.sum() < 5:
             continue
         cand = signals.signals[vid[ok]]
-        r = _abs_corr_columns(np.diff(envelope[sel[ok]]), np.diff(cand, axis=0))
+        r = _abs_corr_columns(np.diff(envelope[sel[ok]]), np.diff(cand, axis=0), drop=DROP_FRAMES)
         best = max(best, float(r.max()) if r.size else 0.0)
     out["score"] = best
     return out
