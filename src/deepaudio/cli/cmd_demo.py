@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nfe", type=int, default=8, help="TTS/V2S ODE steps, EPSS schedule (default 8)")
     parser.add_argument("--cache", type=Path,
                         help="toy-world speech cache (default ~/.cache/deepaudio/toyworld-speech)")
+    parser.add_argument("--speakers", nargs="+", metavar="ID",
+                        help="toy-world voices to use (default: every installed one; see deepaudio toyworld)")
     add_device_arguments(parser)
 
 
@@ -34,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}")
     model = args.model if args.model is not None else default_model_dir("pipeline")
     device, dtype = resolve_device(args)
-    settings = DemoSettings(n=args.n, seed=args.seed, v2a_steps=args.steps, tts_nfe=args.nfe)
+    speakers = tuple(k for arg in args.speakers or () for k in arg.split(",") if k)
+    settings = DemoSettings(n=args.n, seed=args.seed, v2a_steps=args.steps, tts_nfe=args.nfe, speakers=speakers)
     label = str(args.model) if args.model is not None else "bundled default"
     run_demo(model, args.out, settings, device, dtype, model_name=label, cache_dir=args.cache,
              log=lambda line: print(line, flush=True))

@@ -44,6 +44,7 @@ class DemoSettings:
     tts_nfe: int = 8
     tts_schedule: str = "epss"
     split: str = "test"  # held-out sentences and speakers of the toy world
+    speakers: tuple[str, ...] = ()  # toy-world voices to draw from; empty: every installed one
     world: WorldConfig = DEMO_WORLD
 
 
@@ -67,6 +68,7 @@ class DemoStep:
     seconds: float
     files: list[Path] = field(default_factory=list)
     note: str = ""
+    cpu_seconds: float = 0.0  # process CPU time (all threads): wall time on a shared machine overstates the cost
 
 
 def available_speakers() -> tuple[str, ...]:
@@ -87,7 +89,7 @@ def make_clips(inputs: Path, settings: DemoSettings, cache_dir: str | Path | Non
     from deepaudio.io.mux import mux_audio
     from deepaudio.io.video import write_video
 
-    world_cfg = dataclasses.replace(settings.world, speakers=available_speakers())
+    world_cfg = dataclasses.replace(settings.world, speakers=settings.speakers or available_speakers())
     out = []
     for i in range(settings.n):
         for j, kind in enumerate(KINDS):
@@ -156,9 +158,9 @@ class Demo:
     def _timed(self, title: str, clip: str, fn) -> None:
         k = len(self.steps) + 1
         self.log(f"[{k}] {title} ({clip}) ...")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         files, note = fn()
-        self.steps.append(DemoStep(title, clip, time.perf_counter() - start, files, note))
+        self.steps.append(DemoStep(title, clip, time.perf_counter() - start, files, note, time.process_time() - cpu))
         if note:
             self.log(f"    {note}")
 
@@ -268,13 +270,13 @@ class Demo:
 
 def table(steps: list[DemoStep], root: Path) -> str:
     """The summary printed at the end: what ran, how long, which files."""
-    rows = [("step", "clip", "seconds", "files")]
+    rows = [("step", "clip", "seconds", "cpu s", "files")]
     for s in steps:
         names = ", ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in s.files
                           if p.suffix != ".json")
-        rows.append((s.title, s.clip, f"{s.seconds:.1f}", names or s.note))
-    widths = [max(len(r[k]) for r in rows) for k in range(3)]
-    return "\n".join(f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows)
+        rows.append((s.title, s.clip, f"{s.seconds:.1f}", f"{s.cpu_seconds:.1f}", names or s.note))
+    w = [max(len(r[k]) for r in rows) for k in range(4)]
+    return "\n".join(f"  {r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:>{w[2]}}  {r[3]:>{w[3]}}  {r[4]}" for r in rows)
 
 
 def write_summary(path: Path, steps: list[DemoStep], settings: DemoSettings, model: str, total: float) -> Path:
@@ -282,7 +284,9 @@ def write_summary(path: Path, steps: list[DemoStep], settings: DemoSettings, mod
     from deepaudio.io.atomic import atomic_path
 
     info = dict(model=model, seconds=round(total, 2), settings=json.loads(json.dumps(to_dict(settings))),
-                steps=[dict(step=s.title, clip=s.clip, seconds=round(s.seconds, 2), note=s.note,
+                process_cpu_seconds=round(time.process_time(), 2),
+                steps=[dict(step=s.title, clip=s.clip, seconds=round(s.seconds, 2),
+                            cpu_seconds=round(s.cpu_seconds, 2), note=s.note,
                             files=[str(p.relative_to(path.parent)) for p in s.files]) for s in steps])
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(info, indent=1) + "\n")
@@ -302,21 +306,22 @@ def run_demo(model_dir: str | Path, out: str | Path, settings: DemoSettings = De
         raise CheckpointError("model folder not found", model_dir, "pass a deepaudio_pipeline folder with --model")
     if out.exists() and not out.is_dir():
         raise OutputPathError("output path is a file, expected a folder", out, "give a folder for --out")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     name = model_name or str(model_dir)
     log(f"deepaudio demo: model {name}, device {device}; writing to {out}/")
     log("[0] loading the model ...")
     pipe = DeepAudio.from_pretrained(model_dir, device=device, dtype=dtype)
-    steps = [DemoStep("load model", "", time.perf_counter() - start)]
+    steps = [DemoStep("load model", "", time.perf_counter() - start, cpu_seconds=time.process_time() - cpu)]
     log(f"[0] making {3 * settings.n} toy-world clips ...")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     clips = make_clips(out / "inputs", settings, cache_dir)
     steps.append(DemoStep("make toy clips", ", ".join(c.name for c in clips), time.perf_counter() - t,
-                          [c.video for c in clips]))
+                          [c.video for c in clips], cpu_seconds=time.process_time() - cpu))
     demo = Demo(pipe, out, settings, name, log, cache_dir)
     steps += demo.run(clips)
     total = time.perf_counter() - start
     write_summary(out / "summary.json", steps, settings, name, total)
     log(table(steps, out))
-    log(f"deepaudio demo: done in {total:.1f} s; open {out}/*.png for pictures, {out}/*.mp4 to watch and listen")
+    log(f"deepaudio demo: done in {total:.1f} s ({time.process_time():.1f} s CPU in this process); "
+        f"pictures: {out}/*.png, videos with sound: {out}/*.mp4")
     return steps
