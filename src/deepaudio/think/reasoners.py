@@ -89,7 +89,7 @@ class PerceptionReasoner(Reasoner):
 
 
 _LABELS = ("summary", "caption", "reasoning", "conclusion")
-_LABEL_RX = re.compile(r"^[\s*#>-]*(summary|caption|reasoning|conclusion)\s*[*]*\s*:\s*", re.I | re.M)
+_LABEL_RX = re.compile(r"^[\s*#>-]*(summary|caption|reasoning|conclusion)\s*[*]*\s*:[*\s]*", re.I | re.M)
 _DECISION_RX = re.compile(r"voice[-\s]?over\s*[*]*\s*:\s*[*]*\s*(yes|no)\b", re.I)
 _SEGMENTS_RX = re.compile(r"segments?\s*[*]*\s*:\s*([\d,\s]+)", re.I)
 
