@@ -12,6 +12,7 @@ Shapes: T = sampled video frames; N = contour frames (``frame_rate`` per second)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,32 +47,54 @@ def _video_name(video) -> str:
     return str(video) if isinstance(video, (str, Path)) else "the video frames"
 
 
-def _load(video, fps: float | None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Frames uint8 (T, H, W, 3), their times and the sampling rate, from a path or (frames, fps)."""
-    if isinstance(video, (str, Path)):
-        from deepaudio.io.video import probe_video, read_frames
+class _Frames:
+    """Frames of a path (decoded on each pass, bounded memory) or of an in-memory ``(frames, fps)``."""
 
-        info = probe_video(video)
-        rate = float(fps or min(info.fps or MAX_FPS, MAX_FPS))
-        scale = min(1.0, MAX_SIDE / max(info.width, info.height))
-        size = None if scale >= 1.0 else (max(2, round(info.height * scale)), max(2, round(info.width * scale)))
-        frames, times = read_frames(video, fps=rate, size=size, crop="resize")
-        return frames.numpy(), times.numpy().astype(np.float64), rate
-    frames, rate = video
-    if not rate or rate <= 0:
-        raise InputError("in-memory frames need their frame rate", hint="pass (frames, fps)")
-    frames = np.asarray(frames.numpy() if isinstance(frames, torch.Tensor) else frames, dtype=np.uint8)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise InputError(f"frames must be [T, H, W, 3] uint8, got shape {tuple(frames.shape)}")
-    return frames, np.arange(len(frames), dtype=np.float64) / rate, float(rate)
+    def __init__(self, video, fps: float | None):
+        self.video = video
+        if isinstance(video, (str, Path)):
+            from deepaudio.io.video import probe_video
+
+            info = probe_video(video)
+            self.rate = float(fps or min(info.fps or MAX_FPS, MAX_FPS))
+            self.duration = info.duration
+            scale = min(1.0, MAX_SIDE / max(info.width, info.height))
+            self.size = None if scale >= 1.0 else \
+                (max(2, round(info.height * scale)), max(2, round(info.width * scale)))
+            self.array = None
+            return
+        frames, rate = video
+        if not rate or rate <= 0:
+            raise InputError("in-memory frames need their frame rate", hint="pass (frames, fps)")
+        frames = np.asarray(frames.numpy() if isinstance(frames, torch.Tensor) else frames, dtype=np.uint8)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise InputError(f"frames must be [T, H, W, 3] uint8, got shape {tuple(frames.shape)}")
+        self.array, self.rate, self.duration = frames, float(rate), len(frames) / float(rate)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
+        if self.array is not None:
+            yield from ((f, k / self.rate) for k, f in enumerate(self.array))
+            return
+        from deepaudio.io.video import iter_frames
+
+        for frame, t in iter_frames(self.video, fps=self.rate, size=self.size, crop="resize"):
+            yield frame.numpy(), t
+
+    def sample(self, count: int = 12) -> np.ndarray:
+        """About ``count`` frames spread evenly over the clip (for choosing a backend)."""
+        if self.array is not None:
+            return self.array[probe_indices(len(self.array), count)]
+        from deepaudio.io.video import read_frames
+
+        frames, _ = read_frames(self.video, fps=count / max(self.duration, 1e-3), size=self.size, crop="resize")
+        return frames.numpy()
 
 
-def choose_backend(frames: np.ndarray, backend: str = "auto") -> str:
+def choose_backend(sample: np.ndarray, backend: str = "auto") -> str:
     """``auto``: the first installed backend (mediapipe, dlib, toon) that sees a face in at least half
-    of a dozen frames spread over the clip; if none does, the one that saw most."""
+    of ``sample`` (a dozen frames spread over the clip); if none does, the one that saw most."""
     if backend != "auto":
         return backend
-    sample = frames[probe_indices(len(frames))]
     rates = {}
     for name in available_backends():
         rates[name] = detection_rate(make_backend(name), sample)
@@ -83,17 +106,18 @@ def choose_backend(frames: np.ndarray, backend: str = "auto") -> str:
 def mouth_track(video, fps: float | None = None, backend: str = "auto") -> MouthTrack:
     """Mouth opening per sampled frame. ``video`` is a path or ``(frames [T, H, W, 3] uint8, fps)``;
     ``fps`` defaults to the video's rate capped at 25."""
-    frames, times, rate = _load(video, fps)
-    name = choose_backend(frames, backend)
+    source = _Frames(video, fps)
+    name = choose_backend(source.sample(), backend) if backend == "auto" else backend
     detect = make_backend(name)
-    opening = np.zeros(len(frames), np.float32)
-    present = np.zeros(len(frames), bool)
-    for k, frame in enumerate(frames):
+    times, opening, present = [], [], []
+    for frame, t in source:
         faces = detect(frame)
-        present[k] = bool(faces)
+        times.append(t)
+        present.append(bool(faces))
         # Several faces (a dialogue): one speech track serves all, so their openings add up.
-        opening[k] = sum(f.opening for f in faces)
-    return MouthTrack(torch.from_numpy(times), torch.from_numpy(opening), torch.from_numpy(present), rate, name)
+        opening.append(sum(f.opening for f in faces))
+    return MouthTrack(torch.tensor(times, dtype=torch.float64), torch.tensor(opening, dtype=torch.float32),
+                      torch.tensor(present, dtype=torch.bool), source.rate, name)
 
 
 def fill_gaps(values: np.ndarray, present: np.ndarray, max_gap: int) -> np.ndarray:
@@ -149,21 +173,4 @@ def mouth_contour(video, n_frames: int | None = None, frame_rate: float = TTS_FR
     frames, or when the mouth never moves.
     """
     track = mouth_track(video, fps=fps, backend=backend)
-    return track_to_contour(track, n_frames, frame_rate, where=_video_name(video))
-
-
-def motion_contour(video, n_frames: int | None = None, frame_rate: float = TTS_FRAME_RATE,
-                   fps: float | None = None) -> torch.Tensor:
-    """Model-free fallback: mean absolute frame difference (all pixels) on the mel grid, in [0, 1].
-
-    Motion is not speech; this only says *when something changes*, and is offered for clips where no
-    face backend finds a face but the caller still wants picture-driven timing.
-    """
-    frames, times, rate = _load(video, fps)
-    if len(frames) < 2:
-        raise InputError("the video has fewer than 2 frames", _video_name(video))
-    diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
-    values = np.concatenate([[diff[0]], diff]).astype(np.float64)
-    track = MouthTrack(torch.from_numpy(times), torch.from_numpy(values.astype(np.float32)),
-                       torch.ones(len(frames), dtype=torch.bool), rate, "motion")
     return track_to_contour(track, n_frames, frame_rate, where=_video_name(video))
