@@ -1,0 +1,130 @@
+"""Voice-over detection and removal measured on held-out toy-world clips (DeepSound-V1 steps 2-4).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_think.py [--clips 20] [--seed 11] [--out FILE.json]
+
+The default V2A model for the toy world is not trained yet, so this measures the ``--audio`` path: the
+sound tracks are the toy world's own (ambience + speech), i.e. what a V2A model trained on such data
+would produce. ``voiceover`` clips carry off-screen speech (a still face or none): all their speech is
+voice-over. ``talk`` (a cartoon face speaking) and ``dub`` (a speaking face among sounding objects) clips
+carry speech that belongs. The talking-score threshold was set on other seeds (5 and 7); the default
+seed here (11) is held out.
+
+Reported per kind: voice-over rate before/after (clips whose track still has VAD speech, for voiceover
+clips), speech kept (talk/dub clips whose output keeps >= 50 % of the speech seconds the VAD found
+before), ambience SNR against the clean ambience (voiceover clips), onset alignment (median |offset|
+of sound onsets to visual motion peaks, ``eval.sync``), silence (frames below -50 dB, share of silent
+clips) and seconds per clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SR = 24000
+
+
+def _snr_db(ref: torch.Tensor, est: torch.Tensor) -> float:
+    noise = (est - ref).square().sum()
+    return float(10 * torch.log10(ref.square().sum() / noise.clamp_min(1e-12))) if ref.abs().max() > 0 else math.nan
+
+
+def _mean(values) -> float:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def measure_clip(pipe, clip, folder: Path) -> dict:
+    from deepaudio.dsp.energy import is_silent, silent_fraction
+    from deepaudio.eval.sync import onset_alignment
+    from deepaudio.io.video import write_video
+    from deepaudio.think.evidence import speech_segments
+
+    video = folder / f"{clip.kind}_{clip.index}.mp4"
+    write_video(video, clip.frames, clip.truth["fps"])
+    mix = torch.from_numpy(clip.mix)[None]
+    t0 = time.perf_counter()
+    out, sr, trace = pipe(video, audio=(mix, SR))
+    seconds = time.perf_counter() - t0
+    before, after = speech_segments(mix, SR), speech_segments(out, sr)
+    sec = lambda segs: sum(e - s for s, e in segs)  # noqa: E731
+    row = {"kind": clip.kind, "index": clip.index, "seconds": seconds, "outcome": trace.outcome,
+           "speech_before": bool(before), "speech_after": bool(after), "speech_s_before": sec(before),
+           "speech_s_after": sec(after), "voice_over_found": bool(trace.find("detect")[0].measurements["voice_over"]),
+           "talking": [s["talking"] for s in trace.find("detect")[0].measurements["evidence"]["segments"]],
+           "silent_frac_before": silent_fraction(mix, SR), "silent_frac_after": silent_fraction(out, sr),
+           "silent_before": is_silent(mix, SR), "silent_after": is_silent(out, sr)}
+    onset_b, onset_a = onset_alignment(video, mix, SR), onset_alignment(video, out, sr)
+    row.update(onset_ms_before=onset_b.median_abs_ms, onset_ms_after=onset_a.median_abs_ms,
+               onset_matched_before=onset_b.matched, onset_matched_after=onset_a.matched)
+    if clip.kind == "voiceover":
+        ambience = mix - torch.from_numpy(clip.speech)[None] * clip.truth["mix_gain"]
+        row.update(amb_snr_before=_snr_db(ambience, mix), amb_snr_after=_snr_db(ambience, out))
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for kind in sorted({r["kind"] for r in rows}):
+        rs = [r for r in rows if r["kind"] == kind]
+        s = {"clips": len(rs), "seconds_per_clip": _mean(r["seconds"] for r in rs),
+             "flagged_voice_over": _mean(float(r["voice_over_found"]) for r in rs),
+             "onset_ms_before": _mean(r["onset_ms_before"] for r in rs),
+             "onset_ms_after": _mean(r["onset_ms_after"] for r in rs),
+             "onset_matched_before": _mean(r["onset_matched_before"] for r in rs),
+             "onset_matched_after": _mean(r["onset_matched_after"] for r in rs),
+             "silent_frac_before": _mean(r["silent_frac_before"] for r in rs),
+             "silent_frac_after": _mean(r["silent_frac_after"] for r in rs),
+             "silent_clips_before": _mean(float(r["silent_before"]) for r in rs),
+             "silent_clips_after": _mean(float(r["silent_after"]) for r in rs)}
+        if kind == "voiceover":
+            s.update(voice_over_rate_before=_mean(float(r["speech_before"]) for r in rs),
+                     voice_over_rate_after=_mean(float(r["speech_after"]) for r in rs),
+                     amb_snr_db_before=_mean(r["amb_snr_before"] for r in rs),
+                     amb_snr_db_after=_mean(r["amb_snr_after"] for r in rs))
+        else:
+            kept = [r["speech_s_after"] >= 0.5 * r["speech_s_before"] for r in rs if r["speech_before"]]
+            s.update(speech_kept=_mean(float(k) for k in kept), speech_clips=len(kept))
+        out[kind] = s
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", type=int, default=20, help="clips per kind")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--kinds", default="voiceover,talk,dub")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld
+    from deepaudio.pipelines.think import ThinkPipeline
+
+    torch.set_num_threads(1)
+    pipe = ThinkPipeline()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.kinds.split(","):
+            world = ToyWorld(dataclasses.replace(WORLD_PRESETS.get(args.preset), kinds=(kind,)), seed=args.seed)
+            for i in range(args.clips):
+                rows.append(measure_clip(pipe, world.clip(i, "test"), Path(tmp)))
+                r = rows[-1]
+                print(f"{kind:9s} {i:3d} speech {r['speech_before']:d}->{r['speech_after']:d} talking "
+                      f"{[round(t, 2) for t in r['talking']]} {r['outcome']} ({r['seconds']:.1f} s)", flush=True)
+    summary = summarise(rows)
+    print(json.dumps(summary, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps({"settings": vars(args) | {"out": str(args.out)}, "summary": summary,
+                                        "clips": rows}, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
