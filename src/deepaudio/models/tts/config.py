@@ -60,3 +60,8 @@ TTS_PRESETS.add("F5TTS_Small", dataclasses.replace(F5TTS_BASE, dim=768, depth=18
 TTS_PRESETS.add("DeepAudio_V2S", dataclasses.replace(F5TTS_BASE, energy_input=True, text_max_pos=4096))
 TTS_PRESETS.add("tiny", DiTConfig(dim=64, depth=2, heads=4, dim_head=16, text_dim=32, text_num_embeds=256,
                                   conv_layers=2, text_mask_padding=True))
+# The bundled default's TTS, sized for CPU training (see shared TRAINING-NOTES): 6 blocks of 256, character
+# input with ZipVoice-style average upsampling as the monotonic alignment prior, V2S energy input built in.
+TTS_PRESETS.add("toy", DiTConfig(dim=256, depth=6, heads=4, dim_head=64, text_dim=128, text_num_embeds=256,
+                                 conv_layers=2, text_mask_padding=True, text_average_upsampling=True,
+                                 energy_input=True))
