@@ -111,3 +111,33 @@ def test_unknown_backend_is_a_config_error():
 
     with pytest.raises(ConfigError, match="face backend"):
         make_backend("opencv")
+
+
+def test_large_video_is_scaled_down_and_sampled_at_the_given_rate(tmp_path):
+    from deepaudio.io.video import write_video
+    from deepaudio.vision.mouth import MAX_SIDE
+
+    frames, wav, _ = talking_face(4, seconds=1.6)
+    big = np.repeat(np.repeat(frames, 6, axis=1), 6, axis=2)  # 672 x 672
+    path = tmp_path / "big.mp4"
+    write_video(path, big, FPS)
+    track = mouth_track(path, fps=12.5)
+    assert track.fps == 12.5 and track.opening.numel() == 20 and MAX_SIDE < 672
+    contour = track_to_contour(track)
+    energy = energy_contour(torch.from_numpy(wav), SR, target_len=contour.numel())
+    assert np.corrcoef(contour.numpy(), energy.numpy())[0, 1] > 0.6
+
+
+def test_mediapipe_backend_is_used_when_installed_and_refused_cleanly_when_not():
+    import importlib.util
+
+    from deepaudio.errors import BackendUnavailable
+
+    if importlib.util.find_spec("mediapipe") is None:
+        assert "mediapipe" not in available_backends()
+        with pytest.raises(BackendUnavailable, match="mediapipe"):
+            make_backend("mediapipe")
+    else:
+        frames, _, mouth = talking_face(7, seconds=2.0)
+        track = mouth_track((frames, FPS), backend="mediapipe")
+        assert track.face_fraction > 0.8 and np.corrcoef(track.opening.numpy(), mouth)[0, 1] > 0.6
