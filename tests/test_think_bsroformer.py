@@ -111,9 +111,14 @@ def test_separator_remover_keeps_mix_minus_vocals_over_chunks(tmp_path):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     remover = SeparatorRemover(path, preset="tiny")
     wav = torch.randn(1, 3 * 16000 + 123) * 0.1  # mono at the model rate, 3 chunks of 1 s with overlap
-    rest, info = remover.remove(wav, 16000, [(0.5, 1.0)])
+    rest, info = remover.remove(wav, 16000, [(0.0, 3.5)])
     assert rest.shape == wav.shape and info["vocals_rms"] > 0
     torch.testing.assert_close(rest, 0.75 * wav, atol=2e-4, rtol=0)
+    # Only inside the (padded) spans: outside them the track is untouched.
+    rest, _ = remover.remove(wav, 16000, [(1.0, 1.5)])
+    torch.testing.assert_close(rest[:, 16000:24000], 0.75 * wav[:, 16000:24000], atol=2e-4, rtol=0)
+    torch.testing.assert_close(rest[:, :14000], wav[:, :14000])
+    torch.testing.assert_close(rest[:, 26000:], wav[:, 26000:])
     # At another rate the track is resampled there and back.
     vocals = separate(remover.model, wav[:, :8000], 22050)
     assert vocals.shape == (1, 8000)

@@ -2,8 +2,9 @@
 
 Backends, all ``remove(wav, sr, spans) -> (wav, measurements)``:
 
-- :class:`SeparatorRemover`: a BS-RoFormer vocal separator (public checkpoint); keeps mix - vocals over
-  the whole track, as the paper does.
+- :class:`SeparatorRemover`: a BS-RoFormer vocal separator (public checkpoint); keeps mix - vocals, as
+  the paper does, but only inside the voice-over spans (20 ms fades at their edges), so that speech of a
+  face talking on screen elsewhere in the clip stays (the paper decides per clip, we decide per segment).
 - :class:`SpanSuppressor` (default for a track the user brings, no separator): inside the voice-over
   spans each STFT bin's magnitude is clamped to that bin's median level outside the spans (the
   ambience's own level), phases kept. Speech stands above the ambience and is cut down to it; the
@@ -32,6 +33,14 @@ def span_mask(n_frames: int, frame_rate: float, spans, pad: float = SPAN_PAD_S, 
     for s, e in spans:
         mask |= (t >= s - pad) & (t < e + pad)
     return mask
+
+
+def span_gate(n_samples: int, sr: int, spans, pad: float = SPAN_PAD_S, fade: float = 0.02) -> torch.Tensor:
+    """[n_samples] weights: 1 inside the padded spans, 0 outside, linear fades of ``fade`` seconds."""
+    gate = span_mask(n_samples, float(sr), spans, pad).float()
+    k = max(1, int(fade * sr))
+    padded = torch.nn.functional.pad(gate[None, None], (k // 2, k - 1 - k // 2), mode="replicate")
+    return torch.nn.functional.conv1d(padded, torch.ones(1, 1, k) / k)[0, 0].clamp(0, 1)
 
 
 def clamp_frames(values: torch.Tensor, mask: torch.Tensor, quantile: float = 0.5) -> torch.Tensor:
@@ -90,7 +99,7 @@ class SeparatorRemover:
         from deepaudio.think.separator import separate
 
         vocals = separate(self.model, wav, sr)
-        rest = wav.float() - vocals
+        rest = wav.float() - vocals * span_gate(wav.shape[-1], sr, spans).to(vocals)
         rms = lambda x: float(x.square().mean().sqrt()) if x.numel() else 0.0  # noqa: E731
         return rest, {"backend": f"BS-RoFormer ({self.path.name}), mix - vocals", "vocals_rms": rms(vocals),
                       "mix_rms": rms(wav), "spans": [list(s) for s in spans]}
