@@ -13,7 +13,8 @@ Reported per kind: voice-over rate before/after (clips whose track still has VAD
 clips), speech kept (talk/dub clips whose output keeps >= 50 % of the speech seconds the VAD found
 before), ambience SNR against the clean ambience (voiceover clips), onset alignment (median |offset|
 of sound onsets to visual motion peaks, ``eval.sync``), silence (frames below -50 dB, share of silent
-clips) and seconds per clip.
+clips, against the share of clips whose true ambience is silent: a voice-over over a silent scene
+should end silent) and seconds per clip.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def measure_clip(pipe, clip, folder: Path) -> dict:
            "speech_s_after": sec(after), "voice_over_found": bool(trace.find("detect")[0].measurements["voice_over"]),
            "talking": [s["talking"] for s in trace.find("detect")[0].measurements["evidence"]["segments"]],
            "silent_frac_before": silent_fraction(mix, SR), "silent_frac_after": silent_fraction(out, sr),
-           "silent_before": is_silent(mix, SR), "silent_after": is_silent(out, sr)}
+           "silent_before": is_silent(mix, SR), "silent_after": is_silent(out, sr),
+           "ambience_silent": bool(clip.truth["ambience_silent"])}
     onset_b, onset_a = onset_alignment(video, mix, SR), onset_alignment(video, out, sr)
     row.update(onset_ms_before=onset_b.median_abs_ms, onset_ms_after=onset_a.median_abs_ms,
                onset_matched_before=onset_b.matched, onset_matched_after=onset_a.matched)
@@ -84,7 +86,8 @@ def summarise(rows: list[dict]) -> dict:
              "silent_frac_before": _mean(r["silent_frac_before"] for r in rs),
              "silent_frac_after": _mean(r["silent_frac_after"] for r in rs),
              "silent_clips_before": _mean(float(r["silent_before"]) for r in rs),
-             "silent_clips_after": _mean(float(r["silent_after"]) for r in rs)}
+             "silent_clips_after": _mean(float(r["silent_after"]) for r in rs),
+             "ambience_silent_truth": _mean(float(r["ambience_silent"]) for r in rs)}
         if kind == "voiceover":
             s.update(voice_over_rate_before=_mean(float(r["speech_before"]) for r in rs),
                      voice_over_rate_after=_mean(float(r["speech_after"]) for r in rs),
