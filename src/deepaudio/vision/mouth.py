@@ -27,6 +27,8 @@ MAX_FPS = 25.0  # mouths move slower than this; decoding more frames only costs 
 MAX_SIDE = 640  # frames are scaled down to at most this many pixels on the long side
 MIN_FACE_FRACTION = 0.5  # a contour needs a face in at least this share of frames
 MAX_GAP_S = 0.4  # missed detections (blinks, motion blur) shorter than this are interpolated
+# A speaking mouth opens by 0.05-0.25 face sizes (all backends); the face mesh jitters by ~0.002 on a still one.
+MIN_SPREAD = 0.01
 
 
 @dataclass
@@ -140,7 +142,8 @@ def track_to_contour(track: MouthTrack, n_frames: int | None = None, frame_rate:
     Each video frame stands for the interval it is shown, so its value sits at the interval centre and
     contour frame centres are interpolated linearly between them. The closed-mouth level (5th
     percentile, landmark jitter) is subtracted before dividing by the maximum, so silence maps to ~0
-    as it does in the energy contour.
+    as it does in the energy contour. A mouth whose opening varies by less than ``MIN_SPREAD`` (a
+    still face, a voice-over) is refused rather than turned into amplified noise.
     """
     n_video = track.opening.numel()
     if n_video == 0 or track.face_fraction < min_face_fraction:
@@ -149,11 +152,12 @@ def track_to_contour(track: MouthTrack, n_frames: int | None = None, frame_rate:
                          "use --timing v2a, or a video that shows the speaker's face")
     present = track.face_present.numpy()
     values = fill_gaps(track.opening.numpy().astype(np.float64), present, int(round(MAX_GAP_S * track.fps)))
-    values = values - np.quantile(values[present], 0.05)
-    values = np.clip(values, 0.0, None)
-    if not values.max() > 1e-6:
-        raise InputError(f"the mouth does not move in {n_video} frames (backend {track.backend})", where,
+    low, high = np.quantile(values[present], [0.05, 0.95])
+    if high - low < MIN_SPREAD:  # landmark jitter on a still face must not become a timing signal
+        raise InputError(f"the mouth does not move in {n_video} frames (opening varies by {high - low:.3f} of the "
+                         f"face size, backend {track.backend})", where,
                          "use --timing v2a for video without a visible speaker")
+    values = np.clip(values - low, 0.0, None)
     duration = float(track.times[-1]) + 1.0 / track.fps
     n = int(round(duration * frame_rate)) if n_frames is None else int(n_frames)
     centres = track.times.numpy() + 0.5 / track.fps
