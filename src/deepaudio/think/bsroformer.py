@@ -104,8 +104,8 @@ class Rotary(nn.Module):
         self.register_buffer("freqs", freqs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (b, h, n, e)
-        pos = torch.arange(x.shape[-2], device=x.device, dtype=self.freqs.dtype)
-        angles = torch.repeat_interleave(pos[:, None] * self.freqs[None], 2, dim=-1)  # (n, e)
+        pos = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)  # angles in fp32 even under bf16
+        angles = torch.repeat_interleave(pos[:, None] * self.freqs.float()[None], 2, dim=-1)  # (n, e)
         pairs = rearrange(x, "... (e two) -> ... e two", two=2)
         rotated = rearrange(torch.stack((-pairs[..., 1], pairs[..., 0]), -1), "... e two -> ... (e two)")
         return (x * angles.cos() + rotated * angles.sin()).to(x.dtype)
