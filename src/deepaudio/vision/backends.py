@@ -35,10 +35,6 @@ class MouthObservation:
     box: tuple[float, float, float, float]  # face (x0, y0, x1, y1) in pixels
     opening: float  # inner-lip gap (or mouth area) over the face scale; 0 = closed
 
-    @property
-    def size(self) -> float:
-        return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
-
 
 Backend = Callable[[np.ndarray], list[MouthObservation]]
 

@@ -88,7 +88,8 @@ class _Frames:
             return self.array[probe_indices(len(self.array), count)]
         from deepaudio.io.video import read_frames
 
-        frames, _ = read_frames(self.video, fps=count / max(self.duration, 1e-3), size=self.size, crop="resize")
+        rate = min(self.rate, count / max(self.duration, 1e-3))
+        frames, _ = read_frames(self.video, fps=rate, size=self.size, crop="resize")
         return frames.numpy()
 
 

@@ -30,7 +30,7 @@ def _blobs(dark: np.ndarray) -> list[dict]:
         raise BackendUnavailable("the cartoon face backend needs scipy",
                                  hint="pip install 'deepaudio[vision]'") from exc
 
-    labels, n = ndimage.label(dark, structure=np.ones((3, 3), bool))
+    labels, _ = ndimage.label(dark, structure=np.ones((3, 3), bool))
     out = []
     for k, sl in enumerate(ndimage.find_objects(labels), start=1):
         if sl is None:
