@@ -282,7 +282,7 @@ def clip_figure(video, result, out_png: str | Path, truth=None, title: str | Non
         ax = next(it)
         if result.contour is not None:
             c = result.contour.detach().float().cpu().numpy().ravel()
-            ax.plot(np.arange(c.size) / CONTOUR_RATE, c, color="#ee7733", lw=1.0, label="V2S timing contour (energy)")
+            ax.plot(np.arange(c.size) / CONTOUR_RATE, c, color="#ee7733", lw=1.0, label="V2S timing contour")
         if truth is not None:
             for k, mouth in enumerate(truth.mouths):
                 ax.step(np.arange(mouth.size) / truth.fps, mouth, where="post", color="#009988", lw=1.0,

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="toy-world speech cache (default ~/.cache/deepaudio/toyworld-speech)")
     parser.add_argument("--speakers", nargs="+", metavar="ID",
                         help="toy-world voices to use (default: every installed one; see deepaudio toyworld)")
+    parser.add_argument("--timing", choices=("v2a", "lips", "mix"), default="v2a",
+                        help="V2S timing contour: V2A energy (the paper, default), mouth opening, or their mean")
     add_device_arguments(parser)
 
 
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     model = args.model if args.model is not None else default_model_dir("pipeline")
     device, dtype = resolve_device(args)
     speakers = tuple(k for arg in args.speakers or () for k in arg.split(",") if k)
-    settings = DemoSettings(n=args.n, seed=args.seed, v2a_steps=args.steps, tts_nfe=args.nfe, speakers=speakers)
+    settings = DemoSettings(n=args.n, seed=args.seed, v2a_steps=args.steps, tts_nfe=args.nfe, speakers=speakers,
+                            timing=args.timing)
     label = str(args.model) if args.model is not None else "bundled default"
     run_demo(model, args.out, settings, device, dtype, model_name=label, cache_dir=args.cache,
              log=lambda line: print(line, flush=True))

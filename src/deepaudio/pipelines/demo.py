@@ -31,8 +31,9 @@ from deepaudio.data.toyworld.voices import SPEAKER_BY_ID, SPEAKERS
 from deepaudio.errors import BackendUnavailable
 
 KINDS = ("bounce", "talk", "voiceover")
-# Shorter than the 4-8 s training clips: the demo is about speed; speech still fits (budget 4.4 s).
-DEMO_WORLD = WorldConfig(min_duration=3.0, max_duration=5.0)
+# Shorter than the 4-8 s training clips: at most one 4 s V2A window per clip (the bundled default's window),
+# and a sentence plus its pauses still fits (the toy world's speech budget is max_duration - 0.6 s).
+DEMO_WORLD = WorldConfig(min_duration=3.0, max_duration=4.0)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class DemoSettings:
     tts_schedule: str = "epss"
     split: str = "test"  # held-out sentences and speakers of the toy world
     speakers: tuple[str, ...] = ()  # toy-world voices to draw from; empty: every installed one
+    timing: str = "v2a"  # V2S contour: V2A energy (the paper), 'lips' (mouth opening) or 'mix'
     world: WorldConfig = DEMO_WORLD
 
 
@@ -135,6 +137,9 @@ class Demo:
         return dict(seed=s.seed, fit="speed", v2a_kwargs={"steps": s.v2a_steps, "cfg_strength": s.v2a_cfg},
                     tts_kwargs={"nfe": s.tts_nfe, "schedule": s.tts_schedule})
 
+    def _timed_kwargs(self) -> dict:
+        return dict(self._kwargs(), timing=self.settings.timing)
+
     def _title(self, result, what: str) -> str:
         from deepaudio.viz import default_title
 
@@ -144,6 +149,8 @@ class Demo:
             steps.append(f"V2A {s.v2a_steps} steps cfg {s.v2a_cfg:g}")
         if "tts" in result.route.modules:
             steps.append(f"TTS NFE {s.tts_nfe} {s.tts_schedule}")
+        if result.contour is not None:
+            steps.append(f"timing {s.timing}")
         return f"{what}\n" + default_title(result, self.model_name, s.seed, ", ".join(steps))
 
     def _write(self, stem: str, result, clip: DemoClip | None) -> list[Path]:
@@ -202,7 +209,7 @@ class Demo:
 
         text = clip.truth["transcript"]
         result = self.pipe(video=clip.video, task="v2s", transcript=text, reference_audio=clip.prompt,
-                           reference_text=clip.prompt_text, **self._kwargs())
+                           reference_text=clip.prompt_text, **self._timed_kwargs())
         stem = f"v2s_{clip.name}"
         files = self._write(stem, result, clip)
         files.append(clip_figure(clip.video, result, self.out / f"{stem}.png", clip.truth,
@@ -218,7 +225,7 @@ class Demo:
 
         text = clip.truth["transcript"]
         instruction = f'Dub this clip saying "{text}"'
-        kwargs = self._kwargs()
+        kwargs = self._timed_kwargs()
         if self.pipe.router is None:
             kwargs["task"] = "dub"  # no gate in this folder: say so and run the intended task
         result = self.pipe(video=clip.video, instruction=instruction, reference_audio=clip.prompt,
@@ -245,11 +252,12 @@ class Demo:
         for i in range(0, len(clips), len(KINDS)):
             bounce, talk, voiceover = clips[i:i + len(KINDS)]
             sentence = tts_sentence(self.settings, used, i // len(KINDS))
+            timed = ("speech",) if self.settings.timing == "lips" else ("v2a", "speech")
             for title, clip, needs, fn in (
                 ("ambient sound (V2A)", bounce, ("v2a",), lambda c=bounce: self.ambient(c)),
                 ("speech from text (TTS)", talk, ("tts",), lambda c=talk, s=sentence: self.speech(c, s, voices)),
-                ("speech timed to the face (V2S)", talk, ("v2a", "speech"), lambda c=talk: self.timed_speech(c)),
-                ("instruction-routed dub", voiceover, ("v2a", "speech"), lambda c=voiceover: self.routed(c)),
+                ("speech timed to the face (V2S)", talk, timed, lambda c=talk: self.timed_speech(c)),
+                ("instruction-routed dub", voiceover, timed, lambda c=voiceover: self.routed(c)),
             ):
                 missing = self._missing(needs)
                 if missing:  # any pipeline folder may be given: say what cannot run instead of failing
