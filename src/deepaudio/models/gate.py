@@ -39,6 +39,7 @@ class GateConfig:
     tasks: tuple[str, ...] = TASKS
     encoder: str = "minilm"  # minilm (offline default) | flan-t5 (the paper's choice, local path)
     encoder_dim: int = 384
+    lexical_dim: int = 0  # hashed n-gram features beside the embedding (0: embedding only, as the paper)
     hidden_dim: int = 256
     num_layers: int = 2
     dropout: float = 0.1
@@ -55,7 +56,7 @@ class MoFGate(nn.Module, Pretrained):
         super().__init__()
         self.config = config
         layers: list[nn.Module] = []
-        dim = config.encoder_dim
+        dim = config.encoder_dim + config.lexical_dim
         for _ in range(config.num_layers - 1):
             layers += [nn.Linear(dim, config.hidden_dim), nn.GELU(), nn.Dropout(config.dropout)]
             dim = config.hidden_dim
@@ -63,7 +64,7 @@ class MoFGate(nn.Module, Pretrained):
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
-        """(B, D) sentence embeddings -> (B, K) logits."""
+        """(B, D) features (sentence embedding [+ lexical features]) -> (B, K) logits."""
         return self.mlp(embedding)
 
     def loss(self, embedding: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -93,6 +93,9 @@ class Router:
                               f"{gate.config.encoder_dim}-d", hint="use the encoder the gate was trained with")
         self.gate = gate.eval()
         self.encoder = encoder
+        from deepaudio.models.encoders.text import LexicalFeatures
+
+        self.lexical = LexicalFeatures(gate.config.lexical_dim) if gate.config.lexical_dim else None
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, encoder_path: str | None = None,
@@ -107,8 +110,16 @@ class Router:
     @torch.no_grad()
     def probabilities(self, instructions: list[str]) -> torch.Tensor:
         """(N, K) class probabilities in the order of ``gate.config.tasks``."""
-        emb = self.encoder([mask_transcript(t) for t in instructions]).to(next(self.gate.parameters()).device)
-        return torch.softmax(self.gate(emb).float(), dim=-1).cpu()
+        return torch.softmax(self.gate(self.features(instructions)).float(), dim=-1).cpu()
+
+    @torch.no_grad()
+    def features(self, instructions: list[str]) -> torch.Tensor:
+        """The gate's input: embedding of the transcript-masked instruction [+ lexical features]."""
+        masked = [mask_transcript(t) for t in instructions]
+        feats = self.encoder(masked)
+        if self.lexical is not None:
+            feats = torch.cat([feats, self.lexical(masked)], dim=-1)
+        return feats.to(next(self.gate.parameters()).device)
 
     def __call__(self, instruction: str, task: str | None = None) -> Route:
         if not instruction or not instruction.strip():

@@ -20,7 +20,7 @@ from torch import nn
 
 from deepaudio.data.instructions import Instruction, generate, read_instructions
 from deepaudio.models.gate import TASKS, GateConfig, MoFGate
-from deepaudio.pipelines.router import mask_transcript
+from deepaudio.pipelines.router import Router
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.ema import EMAConfig
 from deepaudio.train.loop import TrainConfig, train
@@ -62,12 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--lexical-dim", type=int, default=0,
+                        help="hashed n-gram features beside the sentence embedding (0: embedding only, as the paper)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
 
 
-def _encode(encoder, items: list[Instruction]) -> tuple[torch.Tensor, torch.Tensor]:
-    emb = encoder([mask_transcript(it.text) for it in items])
+def _encode(router, items: list[Instruction]) -> tuple[torch.Tensor, torch.Tensor]:
+    emb = router.features([it.text for it in items])
     labels = torch.tensor([TASKS.index(it.task) for it in items])
     return emb, labels
 
@@ -81,14 +83,16 @@ def main(args: argparse.Namespace) -> int:
     test_items = generate(args.n_test, "test", seed=args.seed)
     extra_test = [it for path in args.test_data for it in read_instructions(path)]
     encoder = SentenceEncoder(TextEncoderSpec(args.text_encoder, args.text_encoder_path))
+    gate_cfg = GateConfig(encoder=args.text_encoder, encoder_dim=encoder.dim, lexical_dim=args.lexical_dim,
+                          hidden_dim=args.hidden)
+    torch.manual_seed(args.seed)
+    gate = MoFGate(gate_cfg)
+    featurizer = Router(gate, encoder)
     print(f"embedding {len(train_items)} training and {len(test_items)} held-out instructions "
           f"with {args.text_encoder}", file=sys.stderr)
-    x_tr, y_tr = _encode(encoder, train_items)
-    x_te, y_te = _encode(encoder, test_items)
-
-    gate_cfg = GateConfig(encoder=args.text_encoder, encoder_dim=encoder.dim, hidden_dim=args.hidden)
-    torch.manual_seed(args.seed)
-    model = _GateLoss(MoFGate(gate_cfg))
+    x_tr, y_tr = _encode(featurizer, train_items)
+    x_te, y_te = _encode(featurizer, test_items)
+    model = _GateLoss(gate)
     batcher = FrameBudgetBatcher.build([1] * len(train_items), args.batch, args.batch, seed=args.seed)
     data = _EmbeddingBatches(x_tr, y_tr, batcher)
     val = _EmbeddingBatches(x_te, y_te, FixedBatches(tuple(tuple(range(i, min(i + 256, len(test_items))))
@@ -108,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
     report = evaluate_gate(gate, x_te, y_te)
     report["train_accuracy"] = evaluate_gate(gate, x_tr, y_tr)["accuracy"]
     if extra_test:
-        x_ex, y_ex = _encode(encoder, extra_test)
+        x_ex, y_ex = _encode(featurizer, extra_test)
         report["extra_test"] = evaluate_gate(gate, x_ex, y_ex)
     report["steps"] = result.step
     (args.out / "router_eval.json").write_text(json.dumps(report, indent=2) + "\n")

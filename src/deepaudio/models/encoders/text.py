@@ -90,3 +90,36 @@ class SentenceEncoder(torch.nn.Module):
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
             out.append(pooled.float().cpu())
         return torch.cat(out) if out else torch.zeros(0, self.dim)
+
+
+class LexicalFeatures:
+    """Hashed word uni/bi-grams and character trigrams of an instruction (no weights).
+
+    Mean-pooled sentence embeddings blur negations and qualifiers ("no background sound" vs "with
+    background sound"), which are exactly what separates speech-only from dubbing requests. These
+    sparse features keep them; the gate sees them beside the sentence embedding. Hashing uses CRC32,
+    so features are identical across runs and machines.
+    """
+
+    def __init__(self, dim: int = 4096):
+        self.dim = dim
+
+    def _grams(self, text: str) -> list[str]:
+        import re
+
+        words = re.findall(r"[a-z0-9']+", text.lower())
+        grams = [f"w:{w}" for w in words] + [f"b:{a}_{b}" for a, b in zip(words, words[1:])]
+        for w in words:
+            padded = f"<{w}>"
+            grams += [f"c:{padded[i:i + 3]}" for i in range(len(padded) - 2)]
+        return grams
+
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        import zlib
+
+        out = torch.zeros(len(texts), self.dim)
+        for i, t in enumerate(texts):
+            for g in self._grams(t):
+                out[i, zlib.crc32(g.encode()) % self.dim] += 1.0
+        out = torch.log1p(out)
+        return torch.nn.functional.normalize(out, dim=-1)

@@ -1,0 +1,92 @@
+"""Assemble the bundled default (``src/deepaudio/assets/default``) from training runs.
+
+Every part is re-saved with fp16 weights (the package carries them; fp32 compute at load), and a
+``TRAINING.md`` beside it records the exact command, data seed, steps and losses from the run's
+``training_summary.json``. Run by ``bash scripts/train_default.sh bundle``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from deepaudio.checkpoint import read_checkpoint, read_config, save_checkpoint, write_config
+from deepaudio.io.atomic import atomic_dir
+
+PARTS = {"router": "mof_gate", "v2a": "v2a_pipeline", "tts": "tts_dit"}
+
+
+def fp16_copy(src: Path, dst: Path) -> None:
+    """Copy a checkpoint folder (or a bundle of them) with floating weights cast to fp16."""
+    if (src / "model.safetensors").is_file():
+        doc, state = read_checkpoint(src)
+        extra = {p.name: p.read_bytes() for p in src.iterdir() if p.is_file()
+                 and p.name not in ("config.json", "model.safetensors")}
+        save_checkpoint(dst, doc["kind"], doc["config"], state, doc.get("meta"), extra, dtype=torch.float16)
+        return
+    doc = read_config(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    for sub in src.iterdir():
+        if sub.is_dir():
+            fp16_copy(sub, dst / sub.name)
+    write_config(dst, doc["kind"], doc["config"], doc.get("meta"))
+
+
+def training_md(part: str, run: Path) -> str:
+    summary = json.loads((run / "training_summary.json").read_text())
+    lines = [f"# Bundled default: {part}", "", "Reproduce with `bash scripts/train_default.sh data` then "
+             f"`bash scripts/train_default.sh {part}` (see that script for the exact flags).", "",
+             "| field | value |", "|---|---|"]
+    for key in ("command", "stage", "data_seed", "steps", "world_size", "wall_time_s", "final_loss",
+                "mean_loss_last_100", "first_loss", "final_val_loss", "clips", "n_train", "n_test"):
+        if key in summary:
+            lines.append(f"| {key} | {summary[key]} |")
+    extra = run / "router_eval.json"
+    if extra.is_file():
+        ev = json.loads(extra.read_text())
+        lines.append(f"| held-out template accuracy | {ev['accuracy']:.4f} ({ev['n']} instructions) |")
+        if "extra_test" in ev:
+            lines.append(f"| toy-world test accuracy | {ev['extra_test']['accuracy']:.4f} "
+                         f"({ev['extra_test']['n']} instructions) |")
+    lines += ["", "The full summary:", "", "```json", json.dumps(summary, indent=2)[:6000], "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=Path, default=Path("runs"))
+    ap.add_argument("--out", type=Path, default=Path("src/deepaudio/assets/default"))
+    args = ap.parse_args()
+    with atomic_dir(args.out) as tmp:
+        parts = {}
+        for part in PARTS:
+            run = args.runs / part
+            src = run / "model"
+            if not (src / "config.json").is_file():
+                old = args.out / part
+                if (old / "config.json").is_file():  # keep the previously bundled part
+                    shutil.copytree(old, tmp / part)
+                    parts[part] = part
+                    print(f"{part}: kept the bundled model (no new run)", file=sys.stderr)
+                continue
+            fp16_copy(src, tmp / part)
+            (tmp / part / "TRAINING.md").write_text(training_md(part, run))
+            for name in ("loss_curve.png", "training_summary.json"):
+                if (run / name).is_file():
+                    shutil.copy2(run / name, tmp / part / name)
+            parts[part] = part
+        cfg = {k: parts.get(k) for k in ("router", "v2a", "tts")}
+        cfg["v2s"] = parts.get("v2s", parts.get("tts"))
+        write_config(tmp, "deepaudio_pipeline", cfg, {"built_from": str(args.runs)})
+    size = sum(p.stat().st_size for p in args.out.rglob("*.safetensors"))
+    print(f"bundled {', '.join(parts)} into {args.out}: {size / 1e6:.1f} MB of weights")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

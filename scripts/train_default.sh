@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Rebuild the bundled default models (src/deepaudio/assets/default) on CPU, from nothing but this repo.
+#
+#   bash scripts/train_default.sh data        # the toy world (1200 clips, seed 0)
+#   bash scripts/train_default.sh router      # stage 3: the MoF gate
+#   bash scripts/train_default.sh v2a         # stage 1: tiny V2A (continues from the bundled one if present)
+#   bash scripts/train_default.sh tts         # stage 2: toy TTS (continues from the bundled one if present)
+#   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
+#
+# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run; every run writes
+# runs/<part>/{train_log.jsonl,training_summary.json,loss_curve.png}. A session that must stop early
+# finishes a run by re-launching it with --resume and --steps <current step> (the loop then only exports).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-data/toyworld}
+RUNS=${RUNS:-runs}
+BUNDLE=src/deepaudio/assets/default
+da=".venv/bin/deepaudio"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+init_if_bundled() {  # continue from the committed model when there is one
+  if [ -f "$BUNDLE/$1/config.json" ]; then echo "--init $BUNDLE/$1"; fi
+}
+
+case "${1:-}" in
+  data)
+    $da toyworld --out "$DATA" --n 1200 --seed 0 ;;
+  router)
+    $da train router --out "$RUNS/router" --data "$DATA/manifests/router_train.csv" \
+      --test-data "$DATA/manifests/router_test.csv" --n-train 8000 --n-test 2000 \
+      --steps "${STEPS_ROUTER:-2000}" --hidden 256 --lexical-dim 0 --seed 0 ;;
+  v2a)
+    $da train v2a --config tiny --data "$DATA/manifests/v2a_train.csv" --val "$DATA/manifests/v2a_val.csv" \
+      --out "$RUNS/v2a" --steps "${STEPS_V2A:-3000}" --batch 8 --lr 5e-4 --warmup 200 --save-every 100 \
+      --val-every 500 --seed 0 $(init_if_bundled v2a) ;;
+  tts)
+    $da train tts --config toy --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
+      --out "$RUNS/tts" --steps "${STEPS_TTS:-3000}" --lr 7.5e-4 --warmup 200 --batch-frames 4000 \
+      --precision bf16 --save-every 100 --val-every 500 --ema-update-after 50 --ema-beta 0.999 --seed 0 \
+      $(init_if_bundled tts) ;;
+  bundle)
+    .venv/bin/python scripts/build_default.py --runs "$RUNS" --out "$BUNDLE" ;;
+  *)
+    echo "usage: bash scripts/train_default.sh data|router|v2a|tts|bundle" >&2; exit 2 ;;
+esac
