@@ -44,6 +44,7 @@ class GroundTruth:
     mouths: tuple[np.ndarray, ...] = ()  # per face: opening in [0, 1] per video frame
     fps: float = 25.0  # rate of ``mouths``
     event_label: str = "impact"
+    span_label: str = "speech"  # or "voice-over": off-screen speech the picture does not show
 
     @classmethod
     def from_toyworld(cls, meta: dict) -> GroundTruth:
@@ -54,7 +55,7 @@ class GroundTruth:
         spans = tuple((float(u["start"]), float(u["end"]), f"{tag} ({u.get('speaker', '?')})")
                       for u in meta.get("speech", []) or [])
         mouths = tuple(np.asarray(f["mouth"], np.float32) for f in meta.get("faces", []) if f.get("talking"))
-        return cls(tuple(events), spans, mouths, float(meta.get("fps", 25.0)))
+        return cls(tuple(events), spans, mouths, float(meta.get("fps", 25.0)), span_label=tag)
 
     @classmethod
     def coerce(cls, truth) -> GroundTruth | None:
@@ -162,7 +163,7 @@ def _mark_truth(ax, truth: GroundTruth | None, spans: bool = True) -> None:
         ax.axvline(t, color="#cc3311", lw=0.8, ls="--", alpha=0.8, label=label)
     if spans:
         for k, (a, b, _) in enumerate(truth.spans):
-            ax.axvspan(a, b, color="#009988", alpha=0.12, label="speech (truth)" if k == 0 else None)
+            ax.axvspan(a, b, color="#009988", alpha=0.12, label=f"{truth.span_label} (truth)" if k == 0 else None)
 
 
 # --------------------------------------------------------------------------------------- frame strip
@@ -255,7 +256,7 @@ def clip_figure(video, result, out_png: str | Path, truth=None, title: str | Non
         h, w = strip[0].shape[1:3]
         frame_h = min(2.2, (FIG_WIDTH * 0.86 / n_frames) * h / w)
     rows = ([("strip", frame_h)] if strip is not None else []) + [("mel", 1.6)] * len(tracks)
-    rows += [("split", 1.2)] if split else []
+    rows += [("waves", 1.2)]
     rows += [("contour", 1.2)] if has_contour else []
     heads = (title or default_title(result)).count("\n") + 1
     fig, axes = _stacked_axes([r[1] for r in rows], top=0.17 * heads + 0.3)
@@ -269,15 +270,15 @@ def clip_figure(video, result, out_png: str | Path, truth=None, title: str | Non
         _show_mel(ax, mel, sr, vmax, duration)
         _mark_truth(ax, truth, spans=False)
         ax.set_title(f"{name}: log-mel (dB, shared scale)", fontsize=9, loc="left")
-    if split:
-        ax = next(it)
-        for name, wav in (("ambience", result.ambience), ("speech", result.speech)):
-            t, lo, hi = _envelope(_mono(wav), sr)
-            ax.fill_between(t, lo, hi, color=TRACK_COLORS[name], alpha=0.7, lw=0, label=name)
-        _mark_truth(ax, truth)
-        ax.set_xlim(0, duration)
-        ax.set_title("speech / ambience split (waveforms)", fontsize=9, loc="left")
-        ax.legend(fontsize=7, loc="upper right", ncol=4)
+    ax = next(it)
+    waves = (("ambience", result.ambience), ("speech", result.speech)) if split else (("mix", result.mix),)
+    for name, wav in waves:
+        t, lo, hi = _envelope(_mono(wav), sr)
+        ax.fill_between(t, lo, hi, color=TRACK_COLORS[name], alpha=0.7, lw=0, label=name)
+    _mark_truth(ax, truth)
+    ax.set_xlim(0, duration)
+    ax.set_title("speech / ambience split (waveforms)" if split else "sound track (waveform)", fontsize=9, loc="left")
+    ax.legend(fontsize=7, loc="upper right", ncol=4)
     if has_contour:
         ax = next(it)
         if result.contour is not None:
