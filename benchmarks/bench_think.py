@@ -6,15 +6,15 @@ The default V2A model for the toy world is not trained yet, so this measures the
 sound tracks are the toy world's own (ambience + speech), i.e. what a V2A model trained on such data
 would produce. ``voiceover`` clips carry off-screen speech (a still face or none): all their speech is
 voice-over. ``talk`` (a cartoon face speaking) and ``dub`` (a speaking face among sounding objects) clips
-carry speech that belongs. The talking-score threshold was set on other seeds (5 and 7); the default
-seed here (11) is held out.
+carry speech that belongs. The talking-score threshold was set on seeds 5 and 7 and the suppression
+level on seed 11; the default seed here (13) is held out from both.
 
 Reported per kind: voice-over rate before/after (clips whose track still has VAD speech, for voiceover
 clips), speech kept (talk/dub clips whose output keeps >= 50 % of the speech seconds the VAD found
 before), ambience SNR against the clean ambience (voiceover clips), onset alignment (median |offset|
 of sound onsets to visual motion peaks, ``eval.sync``), silence (frames below -50 dB, share of silent
-clips, against the share of clips whose true ambience is silent: a voice-over over a silent scene
-should end silent) and seconds per clip.
+clips, against the share of clips whose true ambience (the track minus its speech) is silent by the
+same test: a voice-over over a nearly silent scene should end silent) and seconds per clip.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ def _mean(values) -> float:
     return float(np.mean(vals)) if vals else math.nan
 
 
+def _true_ambience(clip) -> torch.Tensor:
+    """The clip's sound track without its speech (the mix is ambience + speech, scaled by ``mix_gain``)."""
+    mix = torch.from_numpy(clip.mix)[None]
+    if clip.speech is None:
+        return mix
+    return mix - torch.from_numpy(clip.speech)[None] * clip.truth["mix_gain"]
+
+
 def measure_clip(pipe, clip, folder: Path) -> dict:
     from deepaudio.dsp.energy import is_silent, silent_fraction
     from deepaudio.eval.sync import onset_alignment
@@ -63,12 +71,12 @@ def measure_clip(pipe, clip, folder: Path) -> dict:
            "talking": [s["talking"] for s in trace.find("detect")[0].measurements["evidence"]["segments"]],
            "silent_frac_before": silent_fraction(mix, SR), "silent_frac_after": silent_fraction(out, sr),
            "silent_before": is_silent(mix, SR), "silent_after": is_silent(out, sr),
-           "ambience_silent": bool(clip.truth["ambience_silent"])}
+           "ambience_silent": is_silent(_true_ambience(clip), SR)}
     onset_b, onset_a = onset_alignment(video, mix, SR), onset_alignment(video, out, sr)
     row.update(onset_ms_before=onset_b.median_abs_ms, onset_ms_after=onset_a.median_abs_ms,
                onset_matched_before=onset_b.matched, onset_matched_after=onset_a.matched)
     if clip.kind == "voiceover":
-        ambience = mix - torch.from_numpy(clip.speech)[None] * clip.truth["mix_gain"]
+        ambience = _true_ambience(clip)
         row.update(amb_snr_before=_snr_db(ambience, mix), amb_snr_after=_snr_db(ambience, out))
     return row
 
@@ -103,7 +111,7 @@ def summarise(rows: list[dict]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=20, help="clips per kind")
-    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--kinds", default="voiceover,talk,dub")
     ap.add_argument("--out", type=Path)

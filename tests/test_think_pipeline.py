@@ -21,7 +21,7 @@ from deepaudio.io.audio import load_audio, save_audio
 from deepaudio.io.video import write_video
 from deepaudio.pipelines.think import ThinkPipeline, ThinkSettings
 from deepaudio.think.evidence import speech_segments
-from deepaudio.think.removal import clamp_frames, regenerate, span_mask, suppress_spans
+from deepaudio.think.removal import CLAMP_QUANTILE, clamp_frames, regenerate, span_mask, suppress_spans
 
 SR = 24000
 
@@ -141,7 +141,7 @@ def test_span_clamp_and_waveform_suppression():
     mask = span_mask(10, 10.0, [(0.5, 0.7)], pad=0.0)
     assert mask.tolist() == [False] * 5 + [True] * 2 + [False] * 3
     out = clamp_frames(v, mask)
-    ref = v[~mask].quantile(0.5, dim=0)
+    ref = v[~mask].quantile(CLAMP_QUANTILE, dim=0)
     torch.testing.assert_close(out[mask], torch.minimum(v[mask], ref))
     torch.testing.assert_close(out[~mask], v[~mask])
     sr = 16000

@@ -6,7 +6,7 @@ Backends, all ``remove(wav, sr, spans) -> (wav, measurements)``:
   the paper does, but only inside the voice-over spans (20 ms fades at their edges), so that speech of a
   face talking on screen elsewhere in the clip stays (the paper decides per clip, we decide per segment).
 - :class:`SpanSuppressor` (default for a track the user brings, no separator): inside the voice-over
-  spans each STFT bin's magnitude is clamped to that bin's median level outside the spans (the
+  spans each STFT bin's magnitude is clamped to that bin's 75th-percentile level outside the spans (the
   ambience's own level), phases kept. Speech stands above the ambience and is cut down to it; the
   background continues through the span instead of dropping to silence.
 - :class:`NegativePromptRemover` (default when a V2A model generated the audio and no separator is
@@ -23,6 +23,10 @@ from pathlib import Path
 import torch
 
 NEGATIVE_PROMPT = "human voice"
+# The clamp level: each bin's 75th percentile outside the spans. On toy clips (seed 11) the median left
+# 0 % voice-over but cut impacts inside the spans (onset error 33 -> 72 ms); the 90th percentile let
+# 5 % of clips keep audible speech; the 75th leaves 0 % and keeps more of the ambience (SNR +5.9 dB).
+CLAMP_QUANTILE = 0.75
 SPAN_PAD_S = 0.1  # VAD boundaries are cut on 32 ms windows; pad so that word edges go too
 
 
@@ -43,8 +47,8 @@ def span_gate(n_samples: int, sr: int, spans, pad: float = SPAN_PAD_S, fade: flo
     return torch.nn.functional.conv1d(padded, torch.ones(1, 1, k) / k)[0, 0].clamp(0, 1)
 
 
-def clamp_frames(values: torch.Tensor, mask: torch.Tensor, quantile: float = 0.5) -> torch.Tensor:
-    """Clamp frames ``values`` [T, F] where ``mask`` to each column's ``quantile`` over the unmasked frames.
+def clamp_frames(values: torch.Tensor, mask: torch.Tensor, quantile: float = CLAMP_QUANTILE) -> torch.Tensor:
+    """Clamp frames ``values`` [T, F] where ``mask`` to each column's ``quantile`` over the unmasked frames
 
     With fewer than 4 clean frames (speech everywhere) the reference is the 10th percentile of the masked
     frames themselves, a noise-floor estimate.
@@ -82,7 +86,8 @@ class SpanSuppressor:
 
     def remove(self, wav: torch.Tensor, sr: int, spans) -> tuple[torch.Tensor, dict]:
         out = suppress_spans(wav, sr, spans)
-        return out, {"backend": "span suppression (STFT bins clamped to the out-of-span median)",
+        level = f"{100 * CLAMP_QUANTILE:.0f}th percentile"
+        return out, {"backend": f"span suppression (STFT bins clamped to the out-of-span {level})",
                      "spans": [list(s) for s in spans]}
 
 
