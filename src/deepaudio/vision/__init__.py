@@ -29,7 +29,6 @@ of the mel-rate contour with the energy contour of the clip's speech):
     photo, warped (2) toon       0%           -   (refused: no face)
 
 Voice-over clips (no face, or a face that stays still) are refused with an ``InputError`` (8 of 8, every
-backend). "photo,
-warped" is a portrait photograph whose jaw is opened by an image warp following a speech-like track.
+backend). "photo, warped" is a portrait photograph whose jaw is opened by an image warp following a speech-like track.
 Nothing is imported here, so ``import deepaudio.vision`` loads no model package.
 """
