@@ -58,9 +58,13 @@ def model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def demo_run(model_dir, tmp_path_factory):
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("speech_cache")
+
+
+@pytest.fixture(scope="module")
+def demo_run(model_dir, cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("demo_out") / "demo"
-    cache = tmp_path_factory.mktemp("speech_cache")
     import contextlib
     import io
 
@@ -131,3 +135,24 @@ def test_demo_without_a_model_is_one_line_and_exit_2(tmp_path, monkeypatch, caps
     (tmp_path / "file").write_text("x")
     assert main(["demo", "--model", str(tmp_path), "--out", str(tmp_path / "file")]) == 2
     assert "expected a folder" in capsys.readouterr().err
+
+
+def test_parts_a_folder_lacks_are_skipped_and_lip_timing_needs_no_v2a(model_dir, cache, tmp_path):
+    from deepaudio.pipelines.deepaudio import DeepAudio
+    from deepaudio.pipelines.demo import Demo, DemoSettings, make_clips
+    from deepaudio.pipelines.tts import TTSPipeline
+
+    settings = DemoSettings(seed=3, v2a_steps=2, tts_nfe=2, speakers=tuple(FAST_VOICES), timing="lips")
+    clips = make_clips(tmp_path / "inputs", settings, cache)
+    lines = []
+    pipe = DeepAudio(tts=TTSPipeline.from_pretrained(model_dir / "tts"))
+    steps = Demo(pipe, tmp_path, settings, "tts only", lines.append, cache).run(clips)
+    # No V2A part: ambient sound and the (V2A-timed) routed dub are skipped; TTS and lip-timed V2S run.
+    assert [s.note.startswith("skipped") for s in steps] == [True, False, False, True]
+    assert "no v2a part" in steps[0].note and sum("skipped" in line for line in lines) == 2
+    v2s = json.loads((tmp_path / "v2s_talk.json").read_text())
+    assert v2s["task"] == "v2s" and v2s["explanation"].startswith("task: v2s")
+    import soundfile as sf
+
+    wav, sr = sf.read(tmp_path / "v2s_talk.wav")
+    assert sr == 24000 and abs(len(wav) / sr - clips[1].truth["duration"]) < 0.05  # speech over the whole video

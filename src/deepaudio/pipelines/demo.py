@@ -137,20 +137,17 @@ class Demo:
         return dict(seed=s.seed, fit="speed", v2a_kwargs={"steps": s.v2a_steps, "cfg_strength": s.v2a_cfg},
                     tts_kwargs={"nfe": s.tts_nfe, "schedule": s.tts_schedule})
 
-    def _timed_kwargs(self) -> dict:
-        return dict(self._kwargs(), timing=self.settings.timing)
-
-    def _title(self, result, what: str) -> str:
+    def _title(self, result, what: str, timing: str = "v2a") -> str:
         from deepaudio.viz import default_title
 
         s = self.settings
         steps = []
-        if "v2a" in result.route.modules:
+        if result.ambience is not None:  # lip timing skips V2A for v2s
             steps.append(f"V2A {s.v2a_steps} steps cfg {s.v2a_cfg:g}")
         if "tts" in result.route.modules:
             steps.append(f"TTS NFE {s.tts_nfe} {s.tts_schedule}")
         if result.contour is not None:
-            steps.append(f"timing {s.timing}")
+            steps.append(f"timing {timing}")
         return f"{what}\n" + default_title(result, self.model_name, s.seed, ", ".join(steps))
 
     def _write(self, stem: str, result, clip: DemoClip | None) -> list[Path]:
@@ -209,11 +206,12 @@ class Demo:
 
         text = clip.truth["transcript"]
         result = self.pipe(video=clip.video, task="v2s", transcript=text, reference_audio=clip.prompt,
-                           reference_text=clip.prompt_text, **self._timed_kwargs())
+                           reference_text=clip.prompt_text, timing=self.settings.timing, **self._kwargs())
         stem = f"v2s_{clip.name}"
         files = self._write(stem, result, clip)
+        what = f"speech timed to the talking face '{clip.name}' (V2S)"
         files.append(clip_figure(clip.video, result, self.out / f"{stem}.png", clip.truth,
-                                 self._title(result, f"speech timed to the talking face '{clip.name}' (V2S)")))
+                                 self._title(result, what, self.settings.timing)))
         files.append(compare_spectrograms(
             [("generated speech (V2S)", result.mix, result.sample_rate),
              ("true speech (toy world)", clip.clip.speech, clip.truth["sr_speech"])],
@@ -225,7 +223,7 @@ class Demo:
 
         text = clip.truth["transcript"]
         instruction = f'Dub this clip saying "{text}"'
-        kwargs = self._timed_kwargs()
+        kwargs = self._kwargs()  # V2A timing: a voice-over's speaker is off screen, there are no lips to follow
         if self.pipe.router is None:
             kwargs["task"] = "dub"  # no gate in this folder: say so and run the intended task
         result = self.pipe(video=clip.video, instruction=instruction, reference_audio=clip.prompt,
@@ -252,12 +250,12 @@ class Demo:
         for i in range(0, len(clips), len(KINDS)):
             bounce, talk, voiceover = clips[i:i + len(KINDS)]
             sentence = tts_sentence(self.settings, used, i // len(KINDS))
-            timed = ("speech",) if self.settings.timing == "lips" else ("v2a", "speech")
+            lips = ("speech",) if self.settings.timing == "lips" else ("v2a", "speech")
             for title, clip, needs, fn in (
                 ("ambient sound (V2A)", bounce, ("v2a",), lambda c=bounce: self.ambient(c)),
                 ("speech from text (TTS)", talk, ("tts",), lambda c=talk, s=sentence: self.speech(c, s, voices)),
-                ("speech timed to the face (V2S)", talk, timed, lambda c=talk: self.timed_speech(c)),
-                ("instruction-routed dub", voiceover, timed, lambda c=voiceover: self.routed(c)),
+                ("speech timed to the face (V2S)", talk, lips, lambda c=talk: self.timed_speech(c)),
+                ("instruction-routed dub", voiceover, ("v2a", "speech"), lambda c=voiceover: self.routed(c)),
             ):
                 missing = self._missing(needs)
                 if missing:  # any pipeline folder may be given: say what cannot run instead of failing
