@@ -61,7 +61,7 @@ def test_manifests_cover_tasks_and_splits(world_dir):
             for row in rows:
                 for col in ("video", "audio", "audio_path", "speech", "ambience", "prompt_audio"):
                     if col in row:
-                        assert (out / row[col]).is_file(), row[col]
+                        assert (out / "manifests" / row[col]).is_file(), row[col]
             total += len(rows) if task == "v2a" else 0
     assert total == 6
     header = json.loads((out / "toyworld.json").read_text())

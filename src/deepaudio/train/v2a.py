@@ -45,6 +45,7 @@ class TinyV2ASetup:
     encoder: TinyEncoderConfig = field(default_factory=TinyEncoderConfig)
     codec: MelCodecConfig = field(default_factory=MelCodecConfig)
     seconds: float = 4.0  # training clip length (and the pipeline's window)
+    encoder_square_video: bool = True  # training videos are square: decode once at 25 fps (the toy world)
 
 
 V2A_SETUPS: Registry[TinyV2ASetup] = Registry("V2A training setup")
@@ -99,10 +100,15 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
             files.append(path)
             continue
         try:
-            f8, _ = read_frames(item["video"], fps=CLIP_FPS, size=setup.encoder.image_size, crop="resize", start=0.0,
-                                duration=setup.seconds)
             f25, _ = read_frames(item["video"], fps=SYNC_FPS, size=setup.encoder.image_size, crop="center",
                                  start=0.0, duration=setup.seconds)
+            if setup.encoder_square_video:
+                # One decode: the 8 fps stream is the latest 25 fps frame at each k/8 s (what read_frames
+                # returns), identical for square video where the centre crop equals the resize.
+                f8 = f25[(torch.arange(plan.clip_frames) * SYNC_FPS / CLIP_FPS + 1e-6).long().clamp(max=len(f25) - 1)]
+            else:
+                f8, _ = read_frames(item["video"], fps=CLIP_FPS, size=setup.encoder.image_size, crop="resize",
+                                    start=0.0, duration=setup.seconds)
             wav, _ = load_audio(item.get("audio", item["video"]), sample_rate=codec.sample_rate, mono=True)
         except DeepAudioError as exc:
             skipped += 1

@@ -164,7 +164,8 @@ def write_manifests(out: Path, splits: list[str]) -> dict[str, int]:
             continue
         counts[split] += 1
         meta = json.loads(meta_path.read_text())
-        for task, rows in _rows(meta, folder.relative_to(out).as_posix()).items():
+        # Paths are relative to the manifest's own folder, the convention every manifest reader follows.
+        for task, rows in _rows(meta, "../" + folder.relative_to(out).as_posix()).items():
             for row in rows:
                 if task == "tts":  # one row per distinct utterance
                     key = (split, row["speaker"], row["text"])
