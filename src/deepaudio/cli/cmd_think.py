@@ -47,10 +47,10 @@ def _pipeline(args: argparse.Namespace):
     from deepaudio.pipelines.think import ThinkPipeline
     from deepaudio.think.reasoners import make_reasoner
 
-    device, _ = resolve_device(args)
+    device, dtype = resolve_device(args)
     need_v2a = args.audio is None or args.post == "neg" or args.model is not None
     model = (args.model or default_model_dir("v2a")) if need_v2a else None
-    pipe = ThinkPipeline.from_options(model, "perception", args.separator, device)
+    pipe = ThinkPipeline.from_options(model, "perception", args.separator, device, dtype)
     if args.reasoner.startswith("openai:"):
         from deepaudio.think.reasoner_openai import OpenAIReasoner
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.errors import ConfigError, InputError
-from deepaudio.think.evidence import describe, gather_evidence
+from deepaudio.think.evidence import describe, gather_evidence, silence_stats
 from deepaudio.think.reasoners import Answer, Media, PerceptionReasoner, Reasoner, make_reasoner
 from deepaudio.think.removal import NEGATIVE_PROMPT, NegativePromptRemover, SpanSuppressor, regenerate
 from deepaudio.think.trace import Step, Trace
@@ -70,14 +70,15 @@ class ThinkPipeline:
 
     @classmethod
     def from_options(cls, model: str | Path | None = None, reasoner: str = "perception",
-                     separator: str | Path | None = None, device: str | torch.device = "cpu") -> ThinkPipeline:
+                     separator: str | Path | None = None, device: str | torch.device = "cpu",
+                     dtype: torch.dtype = torch.float32) -> ThinkPipeline:
         """Build from CLI-style options (paths are local; nothing is downloaded)."""
         rsn = make_reasoner(reasoner, device)
         v2a = None
         if model is not None:
             from deepaudio.pipelines.v2a import V2APipeline
 
-            v2a = V2APipeline.from_pretrained(model, device=device)
+            v2a = V2APipeline.from_pretrained(model, device=device, dtype=dtype)
         remover = None
         if separator is not None:
             from deepaudio.think.removal import SeparatorRemover
@@ -145,21 +146,38 @@ class ThinkPipeline:
         trace.add(_step("plan", self.reasoner.plan(Media(torch.zeros(1, 0), 16000, video=video)),
                         backend=self.reasoner.name), t0)
 
+        wav, sr = self._first_audio(video, audio, settings, trace)
+        mouth = mouth_signals(video)
+        wav = self._rounds(video, mode, wav, sr, mouth, post, settings, trace)
         t0 = time.perf_counter()
-        if mode == "generate":
-            wav, sr = self.v2a(video, seed=settings.seed, **({"steps": settings.steps} if settings.steps else {}),
-                               **({"cfg_strength": settings.cfg_strength} if settings.cfg_strength is not None else {}))
+        ev = gather_evidence(wav, sr, mouth)
+        trace.add(_step("verify", Answer("Measure the output.", describe(ev), "", f"{len(ev.off_screen())} "
+                                         "off-screen speech segment(s) remain."), backend="perception",
+                        evidence=ev.to_dict()), t0)
+        return wav, sr, trace
+
+    def _first_audio(self, video: Path, audio, settings: ThinkSettings, trace: Trace) -> tuple[torch.Tensor, int]:
+        """Step 1: V2A audio from the video, or the user's track."""
+        t0 = time.perf_counter()
+        if audio is None:
+            kw = {"steps": settings.steps} if settings.steps else {}
+            if settings.cfg_strength is not None:
+                kw["cfg_strength"] = settings.cfg_strength
+            wav, sr = self.v2a(video, seed=settings.seed, **kw)
             gen = Answer("Generate audio from the video.", "", "V2A with an empty text prompt.",
                          f"Generated {wav.shape[-1] / sr:.2f} s at {sr} Hz.")
         else:
             wav, sr = self._load_track(audio)
             gen = Answer("Use the sound track the user brought (no generation).", "", "",
                          f"Loaded {wav.shape[-1] / sr:.2f} s at {sr} Hz.")
-        first = wav
-        trace.add(_step("generate", gen, backend="v2a" if mode == "generate" else "user track",
+        trace.add(_step("generate", gen, backend="v2a" if audio is None else "user track",
                         seconds_audio=wav.shape[-1] / sr, sample_rate=sr), t0)
+        return wav, sr
 
-        mouth = mouth_signals(video)
+    def _rounds(self, video: Path, mode: str, wav: torch.Tensor, sr: int, mouth, post: str,
+                settings: ThinkSettings, trace: Trace) -> torch.Tensor:
+        """Steps 2-4, repeated up to ``max_rounds`` times while voice-over is found."""
+        first = wav
         for rnd in range(1, settings.max_rounds + 1):
             t0 = time.perf_counter()
             ev = gather_evidence(wav, sr, mouth)
@@ -168,7 +186,7 @@ class ThinkPipeline:
                             spans=[list(s) for s in ans.spans]), t0)
             if not ans.voice_over or not ans.spans:
                 trace.outcome = "no voice-over" if rnd == 1 else f"voice-over removed in {rnd - 1} round(s)"
-                break
+                return wav
             t0 = time.perf_counter()
             remover = self._remover(video, mode, settings)
             wav, info = remover.remove(wav, sr, list(ans.spans))
@@ -177,25 +195,19 @@ class ThinkPipeline:
                             rnd, remover.name, **{k: v for k, v in info.items() if k != "backend"},
                             method=info.get("backend", "")), t0)
             t0 = time.perf_counter()
-            ev_s = gather_evidence(wav, sr, None)
-            silent = ev_s.silent
-            trace.add(_step("silence", Answer("Is the cleaned audio silent?", describe(ev_s), "Silent when more than "
-                                              "90% of frames are below -50 dB.", "silent" if silent else "not silent"),
-                            rnd, "frame RMS", silent=silent, silent_fraction=ev_s.silent_fraction,
-                            level_db=ev_s.level_db), t0)
-            if silent:
+            st = silence_stats(wav, sr)
+            trace.add(_step("silence", Answer("Is the cleaned audio silent?", f"Mean level {st['level_db']:.1f} dB, "
+                                              f"{100 * st['silent_fraction']:.0f}% of frames below -50 dB.",
+                                              "Silent when more than 90% of frames are below -50 dB.",
+                                              "silent" if st["silent"] else "not silent"), rnd, "frame RMS", **st), t0)
+            if st["silent"]:
                 t0 = time.perf_counter()
                 wav, what = self._post(post, video, first, sr, settings)
                 trace.add(_step("post", Answer(f"Post-process a silent result ({post}).", "", "", what), rnd, post), t0)
                 trace.outcome = f"silent after removal: {what}"
-                break
+                return wav
             trace.outcome = f"voice-over removed ({rnd} round(s))"
-        t0 = time.perf_counter()
-        ev = gather_evidence(wav, sr, mouth)
-        trace.add(_step("verify", Answer("Measure the output.", describe(ev), "", f"{len(ev.off_screen())} "
-                                         "off-screen speech segment(s) remain."), backend="perception",
-                        evidence=ev.to_dict()), t0)
-        return wav, sr, trace
+        return wav
 
     @staticmethod
     def _load_track(audio) -> tuple[torch.Tensor, int]:
