@@ -26,6 +26,8 @@ from deepaudio.train.ema import EMAConfig
 from deepaudio.train.loop import TrainConfig, train
 
 
+
+HELP = "train the MoF instruction gate (stage 3) on a generated corpus + your instructions"
 class _GateLoss(nn.Module):
     def __init__(self, gate: MoFGate):
         super().__init__()

@@ -39,6 +39,8 @@ from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.loop import TrainConfig, train
 
 
+HELP = "train the V2A flow (stage 1): tiny encoders + MM-DiT, or the MM-DiT on official features"
+
 @dataclass(frozen=True)
 class TinyV2ASetup:
     net: MMAudioConfig  # sequence lengths are re-derived from ``seconds`` and the codec
