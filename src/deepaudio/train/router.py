@@ -25,8 +25,6 @@ from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.ema import EMAConfig
 from deepaudio.train.loop import TrainConfig, train
 
-
-
 HELP = "train the MoF instruction gate (stage 3) on a generated corpus + your instructions"
 class _GateLoss(nn.Module):
     def __init__(self, gate: MoFGate):

@@ -38,7 +38,6 @@ from deepaudio.pipelines.v2a_codecs import MelCodec, MelCodecConfig
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.loop import TrainConfig, train
 
-
 HELP = "train the V2A flow (stage 1): tiny encoders + MM-DiT, or the MM-DiT on official features"
 
 @dataclass(frozen=True)
