@@ -13,7 +13,7 @@ Contour source (``--source``): ``speech`` (the clip's ground-truth speech track)
 world's ambience + speech, a stand-in for the V2A output of a V2A model that learned talking faces;
 the paper's source), fed through the manifest's ``ambience`` column.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/v2s_energy_following.py --toy /tmp/v2s_eng/toy \
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_v2s_energy_following.py --toy /tmp/v2s_eng/toy \
         --work /tmp/v2s_eng/bench --tts-steps 600 --v2s-steps 400
 (make the toy world first: deepaudio toyworld --out TOY --n 60 --kinds talk --preset tiny --seed 7)
 """
@@ -85,7 +85,7 @@ def main() -> None:
     amb = None if args.source == "speech" else "mix_24k.wav"
     v2s_csv = absolute_manifest(args.toy / "manifests" / "v2s_train.csv", work / f"v2s_train_{args.source}.csv",
                                 args.toy, amb)
-    run = work / f"v2s_{args.source}_{args.drop_mode}"
+    run = work / f"v2s_{args.source}_{args.drop_mode}_{args.v2s_steps}"
     t_v2s = train_if_needed(["train", "v2s", "--init", str(work / "tts" / "model"), "--data", str(v2s_csv),
                              "--out", str(run), "--energy-source", "speech" if amb is None else "v2a",
                              "--drop-mode", args.drop_mode, "--steps", str(args.v2s_steps), "--lr", "1e-3",
