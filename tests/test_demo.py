@@ -156,3 +156,17 @@ def test_parts_a_folder_lacks_are_skipped_and_lip_timing_needs_no_v2a(model_dir,
 
     wav, sr = sf.read(tmp_path / "v2s_talk.wav")
     assert sr == 24000 and abs(len(wav) / sr - clips[1].truth["duration"]) < 0.05  # speech over the whole video
+
+
+def test_non_finite_audio_is_named_not_passed_to_the_encoder(tmp_path):
+    from deepaudio.errors import CheckpointError
+    from deepaudio.pipelines.deepaudio import DeepAudioResult
+    from deepaudio.pipelines.demo import Demo, DemoSettings
+    from deepaudio.pipelines.router import Route
+
+    wav = torch.zeros(1, 24000)
+    wav[0, 100] = float("nan")
+    result = DeepAudioResult(Route("tts", {}, None, True, ("tts",)), 24000, wav, speech=wav)
+    with pytest.raises(CheckpointError, match=r"NaN/inf audio \(mix, speech\) for tts_x"):
+        Demo(None, tmp_path, DemoSettings(), "m", print)._write("tts_x", result, None)
+    assert not list(tmp_path.iterdir())

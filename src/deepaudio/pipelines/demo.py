@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from deepaudio.data.toyworld import Clip, ToyWorld, WorldConfig
-from deepaudio.data.toyworld.voices import SPEAKER_BY_ID, SPEAKERS
-from deepaudio.errors import BackendUnavailable
+from deepaudio.data.toyworld.voices import SPEAKER_BY_ID, SPEAKERS, VoiceBank
+from deepaudio.errors import BackendUnavailable, CheckpointError
 
 KINDS = ("bounce", "talk", "voiceover")
 # Shorter than the 4-8 s training clips: at most one 4 s V2A window per clip (the bundled default's window),
@@ -154,6 +154,12 @@ class Demo:
         from deepaudio.cli.common import write_result
         from deepaudio.io.audio import save_audio
 
+        bad = [k for k in ("mix", "ambience", "speech") if getattr(result, k) is not None
+               and not bool(torch.isfinite(getattr(result, k)).all())]
+        if bad:  # an encoder would fail with an obscure error; name the cause instead
+            raise CheckpointError(f"the model produced NaN/inf audio ({', '.join(bad)}) for {stem}",
+                                  self.model_name, "the checkpoint is broken or untrained")
+
         files = write_result(result, clip.video if clip else None, self.out / f"{stem}{'.mp4' if clip else '.wav'}")
         if clip is not None:
             files.append(save_audio(self.out / f"{stem}.wav", result.mix, result.sample_rate, inputs=[clip.video]))
@@ -184,7 +190,7 @@ class Demo:
             self.out / f"{stem}_vs_truth.png", "generated vs true ambience; dashed: audible impacts", events=events))
         return files, f"{len(events)} audible impacts in the clip"
 
-    def speech(self, clip: DemoClip, sentence: str, voices) -> tuple[list[Path], str]:
+    def speech(self, clip: DemoClip, sentence: str, voices: VoiceBank) -> tuple[list[Path], str]:
         from deepaudio.viz import compare_spectrograms
 
         result = self.pipe(task="tts", transcript=sentence, reference_audio=clip.prompt,
@@ -192,11 +198,10 @@ class Demo:
         stem = f"tts_{clip.name}_voice"
         files = self._write(stem, result, None)
         speaker = clip.truth["prompt"]["speaker"]
+        truth = voices.synthesize(SPEAKER_BY_ID[speaker], sentence)  # what the toy-world voice itself says
         items = [(f"reference voice ({speaker}): \"{clip.prompt_text}\"", *clip.prompt),
-                 (f"generated (TTS): \"{sentence}\"", result.mix, result.sample_rate)]
-        if voices is not None:
-            items.append((f"the same sentence by the toy-world voice {speaker} (truth)",
-                          voices.synthesize(SPEAKER_BY_ID[speaker], sentence), clip.truth["sr_speech"]))
+                 (f"generated (TTS): \"{sentence}\"", result.mix, result.sample_rate),
+                 (f"the same sentence by the toy-world voice {speaker} (truth)", truth, clip.truth["sr_speech"])]
         files.append(compare_spectrograms(items, self.out / f"{stem}.png",
                                           self._title(result, "text-to-speech in a toy-world voice")))
         return files, f'"{sentence}" -> {result.mix.shape[-1] / result.sample_rate:.2f} s'
@@ -243,7 +248,6 @@ class Demo:
     # -------------------------------------------------------------------------------------------- run
     def run(self, clips: list[DemoClip]) -> list[DemoStep]:
         from deepaudio.data.toyworld.scenes import default_cache_dir
-        from deepaudio.data.toyworld.voices import VoiceBank
 
         used = {c.truth["transcript"] for c in clips} | {c.prompt_text for c in clips if c.prompt_text}
         voices = VoiceBank(self.cache_dir or default_cache_dir(), self.settings.world.sr_speech)
@@ -304,7 +308,7 @@ def run_demo(model_dir: str | Path, out: str | Path, settings: DemoSettings = De
              cache_dir: str | Path | None = None, log: Callable[[str], None] = print) -> list[DemoStep]:
     """Load the pipeline folder, make the toy clips, run every task and write everything into ``out``
     (inputs under ``out/inputs``, a ``summary.json`` with the table). Returns the steps (first two: load, clips)."""
-    from deepaudio.errors import CheckpointError, OutputPathError
+    from deepaudio.errors import OutputPathError
     from deepaudio.pipelines.deepaudio import DeepAudio
 
     model_dir, out = Path(model_dir), Path(out)
