@@ -74,6 +74,9 @@ def main() -> None:
     ap.add_argument("--source", choices=("speech", "mix"), default="speech")
     ap.add_argument("--drop-mode", choices=("reference", "paper"), default="reference")
     ap.add_argument("--nfe", type=int, default=16)
+    ap.add_argument("--task", choices=("v2s", "dub"), default="v2s",
+                    help="toy-world manifests to use: v2s (talking faces, no ambience: mix == speech) or dub "
+                         "(a speaking face among sounding objects)")
     args = ap.parse_args()
     work = args.work
     fast = ["--ema-beta", "0.99", "--ema-update-after", "0", "--ema-update-every", "1", "--log-every", "50",
@@ -83,16 +86,16 @@ def main() -> None:
                              "--steps", str(args.tts_steps), "--lr", "2e-3", "--save-every", "200", *fast],
                             work / "tts")
     amb = None if args.source == "speech" else "mix_24k.wav"
-    v2s_csv = absolute_manifest(args.toy / "manifests" / "v2s_train.csv", work / f"v2s_train_{args.source}.csv",
-                                args.toy, amb)
-    run = work / f"v2s_{args.source}_{args.drop_mode}_{args.v2s_steps}"
+    v2s_csv = absolute_manifest(args.toy / "manifests" / f"{args.task}_train.csv",
+                                work / f"{args.task}_train_{args.source}.csv", args.toy, amb)
+    run = work / f"{args.task}_{args.source}_{args.drop_mode}_{args.v2s_steps}"
     t_v2s = train_if_needed(["train", "v2s", "--init", str(work / "tts" / "model"), "--data", str(v2s_csv),
                              "--out", str(run), "--energy-source", "speech" if amb is None else "v2a",
                              "--drop-mode", args.drop_mode, "--steps", str(args.v2s_steps), "--lr", "1e-3",
                              "--save-every", "200", "--cache", str(work / "v2s_cache"), *fast], run)
     results = evaluate(args, work, run, amb)
     results.update(train_seconds={"tts": round(t_tts, 1), "v2s": round(t_v2s, 1)}, tts_steps=args.tts_steps,
-                   v2s_steps=args.v2s_steps, source=args.source, drop_mode=args.drop_mode, nfe=args.nfe)
+                   v2s_steps=args.v2s_steps, source=args.source, task=args.task, drop_mode=args.drop_mode, nfe=args.nfe)
     (run / "energy_following.json").write_text(json.dumps(results, indent=1))
     print(json.dumps({k: v for k, v in results.items() if k != "clips"}, indent=1))
 
@@ -121,8 +124,8 @@ def evaluate(args, work: Path, run: Path, amb: str | None) -> dict:
 
     rows = []
     for split in ("val", "test"):
-        csv_path = absolute_manifest(args.toy / "manifests" / f"v2s_{split}.csv", work / f"v2s_{split}.csv",
-                                     args.toy, amb)
+        name = f"{args.task}_{split}.csv"
+        csv_path = absolute_manifest(args.toy / "manifests" / name, work / name, args.toy, amb)
         rows += read_v2s_manifest(csv_path)
     ds = V2SDataset(rows, work / "v2s_cache", "speech" if amb is None else "v2a")
     contours = [ds[i]["energy"] for i in range(len(rows))]
