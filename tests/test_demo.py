@@ -132,6 +132,8 @@ def test_demo_without_a_model_is_one_line_and_exit_2(tmp_path, monkeypatch, caps
     assert main(["demo", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model folder not found" in err[0]
+    assert main(["demo", "--model", str(tmp_path), "--threads", "0"]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
     assert main(["demo", "--model", str(tmp_path), "--out", str(tmp_path / "file")]) == 2
     assert "expected a folder" in capsys.readouterr().err

@@ -291,7 +291,8 @@ def clip_figure(video, result, out_png: str | Path, truth=None, title: str | Non
         _mark_truth(ax, truth)
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlim(0, duration)
-        ax.set_title("timing: contour that drives V2S vs the video", fontsize=9, loc="left")
+        what = "timing: contour that drives V2S vs the video" if result.contour is not None else "mouth opening"
+        ax.set_title(what, fontsize=9, loc="left")
         ax.legend(fontsize=7, loc="upper right", ncol=4)
     for ax in axes[1 if strip is not None else 0:]:
         ax.tick_params(labelsize=7)
