@@ -1,6 +1,7 @@
 """Voice-over detection and removal measured on held-out toy-world clips (DeepSound-V1 steps 2-4).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_think.py [--clips 20] [--seed 11] [--out FILE.json]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_think.py [--clips 20] [--seed 13] [--max-rounds 1] \
+        [--out FILE.json]
 
 The default V2A model for the toy world is not trained yet, so this measures the ``--audio`` path: the
 sound tracks are the toy world's own (ambience + speech), i.e. what a V2A model trained on such data
@@ -51,7 +52,7 @@ def _true_ambience(clip) -> torch.Tensor:
     return mix - torch.from_numpy(clip.speech)[None] * clip.truth["mix_gain"]
 
 
-def measure_clip(pipe, clip, folder: Path) -> dict:
+def measure_clip(pipe, clip, folder: Path, settings=None) -> dict:
     from deepaudio.dsp.energy import is_silent, silent_fraction
     from deepaudio.eval.sync import onset_alignment
     from deepaudio.io.video import write_video
@@ -61,7 +62,7 @@ def measure_clip(pipe, clip, folder: Path) -> dict:
     write_video(video, clip.frames, clip.truth["fps"])
     mix = torch.from_numpy(clip.mix)[None]
     t0 = time.perf_counter()
-    out, sr, trace = pipe(video, audio=(mix, SR))
+    out, sr, trace = pipe(video, audio=(mix, SR), settings=settings)
     seconds = time.perf_counter() - t0
     before, after = speech_segments(mix, SR), speech_segments(out, sr)
     sec = lambda segs: sum(e - s for s, e in segs)  # noqa: E731
@@ -114,10 +115,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--kinds", default="voiceover,talk,dub")
+    ap.add_argument("--max-rounds", type=int, default=1)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld
-    from deepaudio.pipelines.think import ThinkPipeline
+    from deepaudio.pipelines.think import ThinkPipeline, ThinkSettings
 
     torch.set_num_threads(1)
     pipe = ThinkPipeline()
@@ -126,7 +128,8 @@ def main() -> None:
         for kind in args.kinds.split(","):
             world = ToyWorld(dataclasses.replace(WORLD_PRESETS.get(args.preset), kinds=(kind,)), seed=args.seed)
             for i in range(args.clips):
-                rows.append(measure_clip(pipe, world.clip(i, "test"), Path(tmp)))
+                settings = ThinkSettings(max_rounds=args.max_rounds)
+                rows.append(measure_clip(pipe, world.clip(i, "test"), Path(tmp), settings))
                 r = rows[-1]
                 print(f"{kind:9s} {i:3d} speech {r['speech_before']:d}->{r['speech_after']:d} talking "
                       f"{[round(t, 2) for t in r['talking']]} {r['outcome']} ({r['seconds']:.1f} s)", flush=True)
