@@ -30,13 +30,14 @@ import torch
 
 
 def absolute_manifest(src: Path, dst: Path, root: Path, ambience_from: str | None = None) -> Path:
-    """Copy a toy-world manifest with absolute paths (its paths are relative to the data set root)."""
+    """Copy a toy-world manifest with absolute paths (the copy lives elsewhere)."""
     rows = list(csv.DictReader(src.read_text().splitlines()))
     path_cols = {"audio_path", "video", "speech", "prompt_audio", "ambience"}
     for r in rows:
         for c in path_cols & set(r):
-            if r[c]:
-                r[c] = str(root / r[c])
+            if r[c]:  # relative to the manifest (current toy world) or to the data set root (older ones)
+                here = (src.parent / r[c]).resolve()
+                r[c] = str(here if here.exists() else root / r[c])
         if ambience_from is not None:
             r["ambience"] = str(Path(r["speech"]).with_name(ambience_from))
     dst.parent.mkdir(parents=True, exist_ok=True)

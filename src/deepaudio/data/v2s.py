@@ -5,10 +5,11 @@ Manifest CSV (header required, extra columns ignored)::
     video,text,speech[,speaker][,prompt_audio][,prompt_text][,ambience]
 
 ``transcript`` may stand for ``text`` and ``audio_path`` for ``speech``. Paths are relative to the CSV's
-folder; a path found only relative to the folder above it is accepted too (the toy world writes
-``manifests/v2s_train.csv`` beside ``clips/``). ``prompt_audio``/``prompt_text`` are read for evaluation
-and inference; training builds its prompt from the clip itself, as F5-TTS does (random 70-100 % span
-infilling), so the contour covers the whole utterance, prompt part and target part alike.
+folder; a path found only relative to the folder above it is accepted too (toy-world data sets
+written before their manifests used ``../clips/...`` name ``clips/...`` from ``manifests/``).
+``prompt_audio``/``prompt_text`` are read for evaluation and inference; training builds its prompt from
+the clip itself, as F5-TTS does (random 70-100 % span infilling), so the contour covers the whole
+utterance, prompt part and target part alike.
 
 The contour (SYSTEM-NOTES "V2S"): ``energy_contour`` (mean |x| per 256/24000 s frame over the clip
 maximum) of the conditioning audio, cropped or zero-padded to the speech's mel length. Where that
