@@ -26,8 +26,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c.name:16} {c.help}")
         return 0
     conv = get_converter(args.converter)
-    if not args.sources:
-        raise ConfigError(f"converter {conv.name!r} needs at least one source file")
     if args.output is None:
         raise ConfigError("no output folder given", hint="add -o OUT_DIR")
     options = {}
@@ -36,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"bad --set {item!r}", hint="use KEY=VALUE")
         k, v = item.split("=", 1)
         options[k.strip()] = v.strip()
+    if not args.sources and not options:
+        raise ConfigError(f"converter {conv.name!r} needs source files (or parts named with --set)")
     out = conv.fn(list(args.sources), args.output, options)
     print(f"wrote {out}")
     return 0
