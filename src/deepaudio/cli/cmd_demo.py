@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="toy-world voices to use (default: every installed one; see deepaudio toyworld)")
     parser.add_argument("--timing", choices=("v2a", "lips", "mix"), default="v2a",
                         help="V2S timing contour: V2A energy (the paper, default), mouth opening, or their mean")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; on a busy "
-                        "shared machine 1 can be several times faster than 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for torch (default 1: the small models gain little from more, and on a "
+                             "busy machine 2 threads ran the demo 7x slower than 1)")
     add_device_arguments(parser)
 
 
@@ -36,12 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from deepaudio.pipelines.demo import DemoSettings, run_demo
 
     for name in ("n", "steps", "nfe", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
+        if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.threads is not None:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     model = args.model if args.model is not None else default_model_dir("pipeline")
     device, dtype = resolve_device(args)
     speakers = tuple(k for arg in args.speakers or () for k in arg.split(",") if k)
