@@ -54,7 +54,7 @@ def main() -> None:
     p.add_argument("--model", type=Path, help="pipeline folder (default: random weights at bundled-default sizes)")
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--nfe", type=int, default=8)
-    p.add_argument("--threads", type=int, default=2, help="torch threads (the budget is for 2 cores)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as deepaudio demo)")
     p.add_argument("--json", type=Path, help="also write the per-step times here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
