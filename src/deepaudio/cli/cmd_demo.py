@@ -23,8 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="toy-world speech cache (default ~/.cache/deepaudio/toyworld-speech)")
     parser.add_argument("--speakers", nargs="+", metavar="ID",
                         help="toy-world voices to use (default: every installed one; see deepaudio toyworld)")
-    parser.add_argument("--timing", choices=("v2a", "lips", "mix"), default="v2a",
-                        help="V2S timing contour: V2A energy (the paper, default), mouth opening, or their mean")
+    parser.add_argument("--timing", choices=("v2a", "lips", "mix"), default="lips",
+                        help="V2S timing contour: V2A energy (the paper), mouth opening (default here: the toy "
+                             "talking faces sit in quiet scenes, so the ambience's energy carries little timing), "
+                             "or their mean")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch (default 1: the small models gain little from more, and on a "
                              "busy machine 2 threads ran the demo 7x slower than 1)")
