@@ -187,7 +187,8 @@ class DeepAudio:
             wav, sr = model(transcript, reference_audio, reference_text, duration=contour.numel() * MEL_HOP /
                             SPEECH_RATE, seed=seed, **tts_kwargs)
         else:
-            wav, sr = model(transcript, reference_audio, reference_text, energy=contour, seed=seed, **tts_kwargs)
+            wav, sr = model(transcript, reference_audio, reference_text, energy=contour, ref_energy="speech", seed=seed,
+                            **tts_kwargs)
         wav = _resample(wav, sr, SPEECH_RATE)
         n = contour.numel() * MEL_HOP if samples is None else samples
         return torch.nn.functional.pad(wav[..., :n], (0, max(0, n - wav.shape[-1])))

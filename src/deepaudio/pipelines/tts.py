@@ -101,7 +101,8 @@ class TTSPipeline:
 
         A list of texts gives a list of results, sampled together. ``duration`` (seconds) fixes the length
         of the new speech; ``energy`` (frames at 93.75/s, values in [0, 1]) is the V2S contour of the
-        target window and also fixes its length; ``ref_energy`` the prompt's contour (zeros if absent).
+        target window and also fixes its length; ``ref_energy`` the prompt's contour (zeros if absent,
+        ``"speech"``: the energy of the reference recording).
         """
         if speed <= 0:
             raise ConfigError(f"speed must be > 0, got {speed}")
@@ -112,6 +113,14 @@ class TTSPipeline:
             raise ConfigError("this checkpoint has no energy input", hint="use a DeepAudio V2S checkpoint")
         ref = self._reference(ref_audio, ref_text)
         ref_mel = self._mel(ref.wav)  # (Nc, M)
+        if isinstance(ref_energy, str):
+            if ref_energy != "speech":
+                raise ConfigError(f"unknown ref_energy {ref_energy!r}", hint="give a contour tensor or 'speech'")
+            # SYSTEM-NOTES: the prompt's contour may be the energy of the prompt speech itself, computed on
+            # the processed reference so that it lines up with the prompt mel frame by frame.
+            from deepaudio.dsp.energy import energy_contour
+
+            ref_energy = energy_contour(ref.wav[None], SAMPLE_RATE, target_len=ref_mel.shape[0])
         jobs, fades = [], []  # jobs: (text index, chunk text, generated frames, energy slice)
         for i, t in enumerate(texts):
             planned, fade = self._plan(i, t, ref, ref_mel.shape[0], speed, duration, energy, cross_fade_s)
