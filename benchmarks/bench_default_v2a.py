@@ -1,0 +1,90 @@
+"""Measure a V2A pipeline on held-out toy-world clips (issue 7's V2A floors).
+
+- Impacts (bounce clips): each audible contact recorded in ``meta.json`` is matched to the nearest
+  spectral-flux onset of the generated audio within +-250 ms; we report the median |offset| in ms and
+  the fraction of contacts matched. The same on the true ambience gives the measurement's floor.
+- Silent scenes: the fraction of 2048/512 frames (16 kHz) under -50 dB (floor: >= 90%).
+
+    python benchmarks/bench_default_v2a.py --world data/toyworld [--model DIR] [--steps 25] [--n 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepaudio.dsp.energy import silent_fraction
+from deepaudio.eval.sync import pick_peaks, spectral_flux
+from deepaudio.io.audio import load_audio
+
+
+def impact_offsets(wav: torch.Tensor, sr: int, contacts: list[float], window: float = 0.25) -> list[float | None]:
+    flux, times = spectral_flux(wav, sr)
+    onsets = pick_peaks(flux, times, min_gap=0.03, k=1.0)
+    out = []
+    for t in contacts:
+        if onsets.size == 0:
+            out.append(None)
+            continue
+        j = int(np.argmin(np.abs(onsets - t)))
+        d = float(onsets[j] - t)
+        out.append(d if abs(d) <= window else None)
+    return out
+
+
+def summarize(offsets: list[float | None]) -> dict:
+    hit = [abs(d) * 1000 for d in offsets if d is not None]
+    return {"contacts": len(offsets), "matched": len(hit), "recall": len(hit) / max(1, len(offsets)),
+            "median_abs_ms": float(np.median(hit)) if hit else None}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--world", type=Path, required=True, help="toy world folder (deepaudio toyworld --out)")
+    ap.add_argument("--model", type=Path, help="V2A pipeline folder (default: the bundled default)")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--n", type=int, default=6, help="clips per kind")
+    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    from deepaudio.assets import bundled_dir
+    from deepaudio.pipelines.v2a import V2APipeline
+
+    pipe = V2APipeline.from_pretrained(args.model or bundled_dir("v2a"))
+    metas = [(json.loads(p.read_text()), p.parent)
+             for p in sorted((args.world / "clips" / args.split).glob("*/meta.json"))]
+    gen_off, true_off, silent_gen, silent_true, secs = [], [], [], [], []
+    for kind in ("bounce", "silent"):
+        for meta, folder in [m for m in metas if m[0]["kind"] == kind][: args.n]:
+            t0 = time.perf_counter()
+            wav, sr = pipe(folder / "video.mp4", steps=args.steps, seed=args.seed)
+            secs.append(time.perf_counter() - t0)
+            truth, tsr = load_audio(folder / "ambience_16k.wav", sample_rate=sr, mono=True)
+            if kind == "bounce":
+                contacts = [c["time"] for c in meta["contacts"] if c.get("audible")]
+                gen_off += impact_offsets(wav, sr, contacts)
+                true_off += impact_offsets(truth, sr, contacts)
+            else:
+                silent_gen.append(silent_fraction(wav, sr))
+                silent_true.append(silent_fraction(truth, sr))
+            print(f"{kind} {folder.name}: {secs[-1]:.1f} s", file=sys.stderr)
+    report = {"model": str(args.model or "bundled default"), "steps": args.steps, "seed": args.seed,
+              "impacts_generated": summarize(gen_off), "impacts_true_ambience": summarize(true_off),
+              "silent_frames_generated": float(np.mean(silent_gen)) if silent_gen else None,
+              "silent_frames_true": float(np.mean(silent_true)) if silent_true else None,
+              "seconds_per_clip": float(np.mean(secs)) if secs else None}
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
