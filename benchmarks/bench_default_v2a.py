@@ -60,7 +60,7 @@ def main() -> int:
     pipe = V2APipeline.from_pretrained(args.model or bundled_dir("v2a"))
     metas = [(json.loads(p.read_text()), p.parent)
              for p in sorted((args.world / "clips" / args.split).glob("*/meta.json"))]
-    gen_off, true_off, silent_gen, silent_true, secs = [], [], [], [], []
+    gen_off, true_off, chance_off, silent_gen, silent_true, secs = [], [], [], [], [], []
     for kind in ("bounce", "silent"):
         for meta, folder in [m for m in metas if m[0]["kind"] == kind][: args.n]:
             t0 = time.perf_counter()
@@ -68,8 +68,11 @@ def main() -> int:
             secs.append(time.perf_counter() - t0)
             truth, tsr = load_audio(folder / "ambience_16k.wav", sample_rate=sr, mono=True)
             if kind == "bounce":
-                contacts = [c["time"] for c in meta["contacts"] if c.get("audible")]
+                contacts = [c["time"] for layer in meta["layers"] for c in layer.get("contacts", ())
+                            if c.get("audible")]
                 gen_off += impact_offsets(wav, sr, contacts)
+                # Chance level: the same audio against the contacts mirrored in time (same count and spacing).
+                chance_off += impact_offsets(wav, sr, [meta["duration"] - t for t in contacts])
                 true_off += impact_offsets(truth, sr, contacts)
             else:
                 silent_gen.append(silent_fraction(wav, sr))
@@ -77,6 +80,7 @@ def main() -> int:
             print(f"{kind} {folder.name}: {secs[-1]:.1f} s", file=sys.stderr)
     report = {"model": str(args.model or "bundled default"), "steps": args.steps, "seed": args.seed,
               "impacts_generated": summarize(gen_off), "impacts_true_ambience": summarize(true_off),
+              "impacts_chance (mirrored contact times)": summarize(chance_off),
               "silent_frames_generated": float(np.mean(silent_gen)) if silent_gen else None,
               "silent_frames_true": float(np.mean(silent_true)) if silent_true else None,
               "seconds_per_clip": float(np.mean(secs)) if secs else None}
