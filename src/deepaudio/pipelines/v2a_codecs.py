@@ -67,6 +67,11 @@ class MelCodec:
         self.sample_rate = config.sample_rate
         self.latent_rate = config.sample_rate / config.hop_length
         self.latent_dim = config.n_mels
+        self._floor = math.log(self.mel.log_floor)
+        # Ceiling: the loudest bin of a full-scale chirp over the whole band, plus 1 (a factor e) of margin.
+        t = torch.arange(config.sample_rate) / config.sample_rate
+        chirp = torch.sin(2 * math.pi * (20 * t + (config.sample_rate / 4 - 20) / 2 * t**2))
+        self._ceiling = float(mel_spectrogram(chirp[None], self.mel).max()) + 1.0
 
     def num_latents(self, duration: float) -> int:
         return int(math.ceil(duration * self.latent_rate))
@@ -77,11 +82,15 @@ class MelCodec:
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        mel = latents.float().transpose(-1, -2)  # (B, M, N)
+        # A generated log-mel can overshoot what any real clip reaches (an undertrained flow, a high CFG
+        # weight); exp() of that would blow up the waveform, so clamp to the range real audio can have.
+        mel = latents.float().transpose(-1, -2).clamp(min=self._floor, max=self._ceiling)
         if self.vocoder is not None:
             return self.vocoder.decode(mel).float()
         from deepaudio.dsp.griffinlim import griffin_lim_from_mel
 
         # A fixed phase seed makes decoding a function of the mel: same latents, same waveform.
         gen = torch.Generator().manual_seed(0)
-        return griffin_lim_from_mel(mel, self.mel, n_iter=self.config.griffin_lim_iters, generator=gen)
+        wav = griffin_lim_from_mel(mel, self.mel, n_iter=self.config.griffin_lim_iters, generator=gen)
+        peak = float(wav.abs().max()) if wav.numel() else 0.0
+        return wav * (0.99 / peak) if peak > 0.99 else wav
