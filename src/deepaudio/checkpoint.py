@@ -77,19 +77,10 @@ def read_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, to
     if not directory.is_dir():
         raise CheckpointError("checkpoint folder not found", directory,
                               "give a folder holding config.json and model.safetensors")
-    cfg_path = directory / CONFIG_NAME
-    if not cfg_path.is_file():
+    if not (directory / CONFIG_NAME).is_file():
         raise CheckpointError("no config.json in checkpoint folder", directory,
                               "official files must be converted first: deepaudio convert")
-    try:
-        doc = json.loads(cfg_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"config.json is not valid JSON ({exc})", cfg_path) from exc
-    version = doc.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"unsupported checkpoint format_version {version!r}", cfg_path,
-                              f"this deepaudio reads versions <= {FORMAT_VERSION}; upgrade deepaudio")
-    return doc, load_safetensors(directory / WEIGHTS_NAME)
+    return read_config(directory), load_safetensors(directory / WEIGHTS_NAME)
 
 
 def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
@@ -115,8 +106,10 @@ def load_weights_file(path: str | Path) -> dict[str, Any]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        # torch's own text suggests weights_only=False, which we never do: report only the error kind.
+        detail = next((line.split("error:")[-1].strip() for line in str(exc).splitlines() if "error:" in line), "")
+        msg = f"{type(exc).__name__}{': ' + detail if detail else ''}"
+        if "Unsupported global" in str(exc) or "can still be loaded" in str(exc):  # a class/function to import
             raise CheckpointError("refusing to load: the file needs pickled code to unpickle", path,
                                   "re-save it as plain tensors or safetensors with the original tool") from exc
         raise CheckpointError(f"cannot read weights ({msg})", path,
