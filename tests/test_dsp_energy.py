@@ -72,8 +72,8 @@ def test_contour_range_and_length(sr, n, target, scale, seed):
     c = energy_contour(wav, sr, target_len=target)
     assert c.shape == ((contour_frames(n, sr) if target is None else target),)
     assert torch.all((c >= 0) & (c <= 1)) and not torch.isnan(c).any()
-    if c.numel() and scale > 0 and target is None and n >= sr * 256 // 24000 + 1:
-        assert c.max() == 1.0
+    if c.numel() and wav.abs().max() > 0 and target is None and n >= sr * 256 // 24000 + 1:
+        assert c.max() == 1.0  # (a tiny scale can underflow to an all-zero float32 signal: then all zeros)
 
 
 def test_fit_contour():
