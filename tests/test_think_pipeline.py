@@ -197,7 +197,8 @@ def test_cli_single_batch_and_errors(clips, tmp_path, capsys):
                        ([str(c["video"]), "--audio", str(c["audio"]), "--reasoner", "oracle"], "unknown reasoner"),
                        ([str(c["video"]), "--audio", str(c["audio"]), "--max-rounds", "0"], "max-rounds"),
                        ([str(c["video"]), "--audio", str(tmp_path / "none.wav")], "sound track not found"),
-                       ([str(c["video"]), "--audio", str(c["audio"]), "--post", "neg"], "v2a")):
+                       ([str(c["video"]), "--audio", str(c["audio"]), "--post", "neg", "--model",
+                         str(tmp_path / "no_model")], "config.json")):
         assert main(["think", *argv, "-o", str(tmp_path / "e.wav")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("deepaudio: error:") and what in err[0], err
