@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import save_file
 
 from deepaudio.checkpoint import load_safetensors
-from deepaudio.errors import CheckpointError
+from deepaudio.errors import CheckpointError, ConfigError
 from deepaudio.io.atomic import atomic_dir
 
 STATE_FORMAT = 1
@@ -151,3 +151,10 @@ def _b64(t: torch.Tensor) -> str:
 
 def _unb64(s: str) -> torch.Tensor:
     return torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8)
+
+
+def refuse_existing_run(out: Path, resume: bool) -> None:
+    """Stop before anything in ``out`` is touched when it holds a run and ``--resume`` was not given."""
+    if list_checkpoints(Path(out) / "checkpoints") and not resume:
+        raise ConfigError("the output folder already holds training checkpoints", out,
+                              "pass --resume to continue, or choose another output folder")

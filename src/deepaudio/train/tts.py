@@ -61,15 +61,12 @@ def main(args: argparse.Namespace) -> int:
     import torch
 
     from deepaudio.data.manifest import read_manifest
-    from deepaudio.errors import ConfigError
     from deepaudio.io.atomic import atomic_path
     from deepaudio.train.loop import make_accelerator, train
-    from deepaudio.train.state import list_checkpoints
+    from deepaudio.train.state import refuse_existing_run
     from deepaudio.train.tts_objective import TTSFlowMatching
 
-    if list_checkpoints(args.out / "checkpoints") and not args.resume:  # before anything in --out is touched
-        raise ConfigError("the output folder already holds training checkpoints", args.out,
-                          "pass --resume to continue, or choose another output folder")
+    refuse_existing_run(args.out, args.resume)
     rows = read_manifest(args.data)
     val_rows = read_manifest(args.val) if args.val else None
     cfg = train_config(args)

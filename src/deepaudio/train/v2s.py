@@ -78,13 +78,11 @@ def main(args: argparse.Namespace) -> int:
     from deepaudio.errors import ConfigError
     from deepaudio.io.atomic import atomic_path
     from deepaudio.train.loop import make_accelerator, train
-    from deepaudio.train.state import list_checkpoints
+    from deepaudio.train.state import refuse_existing_run
     from deepaudio.train.tts import train_config
     from deepaudio.train.tts_objective import TTSFlowMatching
 
-    if list_checkpoints(args.out / "checkpoints") and not args.resume:  # before anything in --out is touched
-        raise ConfigError("the output folder already holds training checkpoints", args.out,
-                          "pass --resume to continue, or choose another output folder")
+    refuse_existing_run(args.out, args.resume)
     if args.v2a is not None and not (args.v2a / "config.json").is_file():
         raise ConfigError("V2A pipeline folder not found (no config.json)", args.v2a,
                           "give the folder written by 'deepaudio train v2a' or 'deepaudio convert'")
