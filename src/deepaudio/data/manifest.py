@@ -46,10 +46,7 @@ def read_manifest(path: str | Path, require_text: bool = True, check_files: bool
                          path, "the first line must be a header such as audio_path,text,speaker")
     base = path.resolve().parent
     rows = []
-    for k, raw in enumerate(reader, start=2):
-        rec = {(key or "").strip(): (val or "").strip() for key, val in raw.items() if key is not None}
-        if not any(rec.values()):
-            continue
+    for k, rec in iter_records(reader):
         audio = _resolve(base, rec.get("audio_path", ""))
         if audio is None:
             raise InputError(f"line {k}: empty audio_path", path)
@@ -99,3 +96,11 @@ def _relative(base: Path, p: Path) -> str:
         return str(Path(p).resolve().relative_to(base))
     except ValueError:
         return str(Path(p).resolve())
+
+
+def iter_records(reader: csv.DictReader):
+    """(line number, row with stripped keys and values) for every non-empty row of a manifest."""
+    for k, raw in enumerate(reader, start=2):
+        rec = {(key or "").strip(): (val or "").strip() for key, val in raw.items() if key is not None}
+        if any(rec.values()):
+            yield k, rec

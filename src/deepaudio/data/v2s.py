@@ -39,6 +39,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from deepaudio.data.manifest import iter_records
 from deepaudio.dsp.mel import F5_24K, MelSettings, mel_spectrogram
 from deepaudio.errors import BackendUnavailable, ConfigError, InputError, MediaError
 
@@ -79,10 +80,7 @@ def read_v2s_manifest(path: str | Path, check_files: bool = True) -> list[V2SRow
                          path, "the first line must be a header such as video,text,speech,speaker")
     base = path.resolve().parent
     rows = []
-    for k, raw in enumerate(reader, start=2):
-        rec = {(key or "").strip(): (val or "").strip() for key, val in raw.items() if key is not None}
-        if not any(rec.values()):
-            continue
+    for k, rec in iter_records(reader):
         text = _first(rec, "text", "transcript")
         if not text:
             raise InputError(f"line {k}: empty transcript", path, "every clip needs the text that is spoken")
