@@ -22,6 +22,8 @@ import torch
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.dit import DiT
+from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
+from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
 from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
@@ -68,8 +70,9 @@ class GriffinLimVocoder:
 
 class TTSPipeline:
     def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
-                 dtype: str | torch.dtype = "fp32"):
+                 dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None):
         self.device = torch.device(device)
+        self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
@@ -83,12 +86,17 @@ class TTSPipeline:
                         strict_text: bool = False) -> TTSPipeline:
         """Load a converted checkpoint folder (config.json, model.safetensors, vocab.txt)."""
         model = DiT.from_pretrained(directory)
-        vocab = Vocab.load(Path(directory).expanduser() / "vocab.txt")
-        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype)
+        folder = Path(directory).expanduser()
+        vocab = Vocab.load(folder / "vocab.txt")
+        table = DurationTable.load(folder / DURATIONS_FILE) if (folder / DURATIONS_FILE).is_file() else None
+        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the network and its vocabulary as a checkpoint folder (``from_pretrained`` reads it)."""
-        return self.model.save_pretrained(directory, extra_files={"vocab.txt": self.tokenizer.vocab.to_text()})
+        extra = {"vocab.txt": self.tokenizer.vocab.to_text()}
+        if self.durations is not None:
+            extra[DURATIONS_FILE] = self.durations.to_text()
+        return self.model.save_pretrained(directory, extra_files=extra)
 
     @torch.inference_mode()
     def __call__(self, text: str | Sequence[str], ref_audio, ref_text: str | None = None, nfe: int = 32,
@@ -185,8 +193,11 @@ class TTSPipeline:
         ref_bytes = max(1, len(ref.text.encode("utf-8")))
         sizes = [len(c.encode("utf-8")) for c in chunks]
         if energy is None and duration is None:
-            # F5-TTS: very short texts (< 10 bytes) are given 1/0.3 of the nominal length.
-            frames = [max(1, int(ref_frames / ref_bytes * n / (0.3 if n < 10 else speed))) for n in sizes]
+            if self.durations is not None:  # the duration table at the reference speaker's rate
+                rate = ref_frames / max(1e-6, self._predicted(ref.text).sum())
+                frames = [max(1, round(self._predicted(c).sum() * rate / speed)) for c in chunks]
+            else:  # F5-TTS: very short texts (< 10 bytes) are given 1/0.3 of the nominal length.
+                frames = [max(1, int(ref_frames / ref_bytes * n / (0.3 if n < 10 else speed))) for n in sizes]
             return [(index, c, n, None) for c, n in zip(chunks, frames)], int(fade_s * SAMPLE_RATE)
         total = energy.shape[-1] if energy is not None else int(round(duration * SAMPLE_RATE / HOP))
         ov = max(2, round(fade_s * SAMPLE_RATE / HOP) + 1)
@@ -205,8 +216,11 @@ class TTSPipeline:
                 batched_cfg, progress) -> list[torch.Tensor]:
         nc = ref_mel.shape[0]
         b = len(jobs)
-        text = self.tokenizer.batch([ref.text + chunk for _, chunk, _, _ in jobs], self.device)
         duration = torch.tensor([nc + n for _, _, n, _ in jobs], device=self.device)
+        if self.durations is not None:
+            text = self._frame_text(ref.text, nc, jobs)
+        else:
+            text = self.tokenizer.batch([ref.text + chunk for _, chunk, _, _ in jobs], self.device)
         cond = ref_mel[None].expand(b, -1, -1)
         energy = None
         if self.model.config.energy_input:
@@ -222,6 +236,24 @@ class TTSPipeline:
                      method=solver, schedule=schedule, generator=gen, energy=energy, batched_cfg=batched_cfg,
                      mask_padded_keys=True, progress=progress)
         return [res.mel[row, nc:int(res.duration[row])] for row in range(b)]
+
+    def _predicted(self, text: str):
+        return self.durations.predict(self.tokenizer.encode(text))
+
+    def _frame_text(self, ref_text: str, nc: int, jobs) -> torch.Tensor:
+        """(B, nc + max n) frame-level ids: the prompt's tokens spread over its frames, each chunk's tokens
+        over its own frames (along its energy contour when there is one), -1 after each sample's end."""
+        ref_ids = self.tokenizer.encode(ref_text)
+        prompt = expand(ref_ids, integer_durations(self.durations.predict(ref_ids), nc))
+        rows = []
+        for _, chunk, n, e in jobs:
+            ids = self.tokenizer.encode(chunk)
+            density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
+            rows.append(torch.cat([prompt, expand(ids, integer_durations(self.durations.predict(ids), n, density))]))
+        out = torch.full((len(rows), max(r.numel() for r in rows)), -1, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, : r.numel()] = r
+        return out.to(self.device)
 
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         wav = self.vocoder.decode(mel.transpose(0, 1)[None].float())  # (1, L)

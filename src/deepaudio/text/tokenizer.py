@@ -64,18 +64,27 @@ class Vocab:
 
 
 class Tokenizer:
-    """Text -> token strings -> ids. ``mode``: 'char', 'pinyin' or 'auto' (pinyin if the vocab has syllables)."""
+    """Text -> token strings -> ids. ``mode``: 'char', 'pinyin', 'phoneme' (English ARPAbet,
+    ``deepaudio.text.phonemes``) or 'auto' (phoneme if the vocab holds ARPAbet, pinyin if it has syllables)."""
 
     def __init__(self, vocab: Vocab, mode: str = "auto", strict: bool = False):
-        if mode not in ("auto", "char", "pinyin"):
-            raise InputError(f"unknown tokenizer mode {mode!r}", hint="use auto, char or pinyin")
+        if mode not in ("auto", "char", "pinyin", "phoneme"):
+            raise InputError(f"unknown tokenizer mode {mode!r}", hint="use auto, char, pinyin or phoneme")
         self.vocab = vocab
-        self.mode = ("pinyin" if vocab.has_pinyin else "char") if mode == "auto" else mode
+        if mode == "auto":
+            from deepaudio.text.phonemes import is_phoneme_vocab
+
+            mode = "phoneme" if is_phoneme_vocab(vocab.tokens) else ("pinyin" if vocab.has_pinyin else "char")
+        self.mode = mode
         self.strict = strict
 
     def tokens(self, text: str) -> list[str]:
         """Token strings before the vocabulary lookup."""
         text = normalize_text(text)
+        if self.mode == "phoneme":
+            from deepaudio.text.phonemes import phonemize
+
+            return phonemize(text)
         if self.mode != "pinyin" or not any(is_cjk(c) for c in text):
             return list(text)
         return _pinyin_tokens(text)
@@ -86,7 +95,7 @@ class Tokenizer:
             if tok in self.vocab.index:
                 ids.append(self.vocab.index[tok])
                 continue
-            base = strip_accents(tok) if len(tok) == 1 else ""
+            base = strip_accents(tok) if len(tok) == 1 and self.mode != "phoneme" else ""
             if base and all(c in self.vocab.index for c in base):
                 ids.extend(self.vocab.index[c] for c in base)
                 replaced.append(f"{tok}->{base}")

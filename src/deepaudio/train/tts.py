@@ -30,6 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val", type=Path, help="held-out manifest for the validation loss")
     p.add_argument("--vocab", type=Path, help="vocab.txt for a model trained from scratch (default: from the texts)")
     p.add_argument("--energy", action="store_true", help="V2S: condition on the contour of each clip's energy_path")
+    p.add_argument("--durations", action="store_true",
+                   help="phoneme input with per-phoneme durations: aligns the training audio (flat-start Viterbi), "
+                        "feeds each frame its phoneme and exports durations.json for inference")
+    p.add_argument("--align-rounds", type=int, default=10, help="aligner re-estimation rounds (--durations)")
     p.add_argument("--steps", type=int, default=1000, help="optimizer updates (default 1000)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-5 with --init, else 7.5e-5)")
     p.add_argument("--warmup", type=int, help="warm-up updates (default min(300, steps/10))")
@@ -78,14 +82,19 @@ def main(args: argparse.Namespace) -> int:
         with atomic_path(args.out / "vocab.txt") as tmp:
             tmp.write_text(vocab.to_text(), encoding="utf-8")
     train_set, val = _batches(args, rows, val_rows, vocab, acc)
+    table = _align(args, train_set, val, acc) if args.durations else None
     model = TTSFlowMatching(net, audio_drop=args.audio_drop, cond_drop=args.cond_drop).train()
     export_dtype = torch.float16 if args.export_dtype == "fp16" else None
 
     def export(ema_module, folder: Path) -> None:
         meta = {"stage": STAGE, "steps": cfg.steps, "init": str(args.init) if args.init else None,
                 "data": str(args.data), "weights": "ema"}
-        ema_module.net.save_pretrained(folder, meta=meta, extra_files={"vocab.txt": vocab.to_text()},
-                                       dtype=export_dtype)
+        extra = {"vocab.txt": vocab.to_text()}
+        if table is not None:
+            from deepaudio.models.tts.durations import FILE
+
+            extra[FILE] = table.to_text()
+        ema_module.net.save_pretrained(folder, meta=meta, extra_files=extra, dtype=export_dtype)
 
     info = _run_info(args, len(rows), len(val_rows or []), sum(p.numel() for p in net.parameters()))
     result = train(model, train_set, cfg, args.out, val=val, export=export, resume=args.resume, run_info=info,
@@ -136,6 +145,43 @@ def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
     return sets["train"], sets.get("val")
 
 
+def _align(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBatches | None, acc):
+    """Per-phoneme durations of every training (and validation) clip, cached in OUT/alignments.json; the
+    duration table fitted on them. Clips the aligner cannot place (fewer frames than phonemes) are skipped."""
+    import json
+
+    from deepaudio.io.atomic import atomic_path
+    from deepaudio.models.tts.durations import DurationTable, align_corpus
+
+    cache = args.out / "alignments.json"
+    sets = {"train": train_set, "val": val}
+    keys = {name: [f"{r.audio_path}|{r.text}" for r in bs.ds.rows] for name, bs in sets.items() if bs is not None}
+    doc = {}
+    if cache.is_file():
+        doc = json.loads(cache.read_text(encoding="utf-8"))
+    if any(doc.get(name, {}).get("keys") != k for name, k in keys.items()):
+        doc = {}
+        say = (lambda msg: print(msg, file=sys.stderr)) if acc.is_main_process else None
+        model = None
+        for name, bs in sets.items():
+            if bs is None:
+                continue
+            mels = [bs.ds[i]["mel"] for i in range(len(bs.ds))]
+            speakers = [r.speaker or "" for r in bs.ds.rows]
+            durs, fitted = align_corpus(mels, bs.ids, speakers, {0}, rounds=args.align_rounds, means=model,
+                                        progress=say)
+            model = model or fitted
+            doc[name] = {"keys": keys[name], "durations": [None if d is None else d.tolist() for d in durs]}
+        if acc.is_main_process:
+            with atomic_path(cache) as tmp:
+                tmp.write_text(json.dumps(doc), encoding="utf-8")
+    for name, bs in sets.items():
+        if bs is not None:
+            bs.set_durations(doc[name]["durations"])
+    aligned = [(i, d) for i, d in zip(train_set.ids, doc["train"]["durations"]) if d is not None]
+    return DurationTable.fit([i for i, _ in aligned], [d for _, d in aligned])
+
+
 def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int) -> dict:
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                if not k.startswith("_") and k not in ("command", "stage")}
@@ -151,6 +197,15 @@ class ManifestBatches:
 
     def __init__(self, ds, ids: list[list[int]], batcher):
         self.ds, self.ids, self.batcher = ds, ids, batcher
+        self.durations: list | None = None
+
+    def set_durations(self, durations: list) -> None:
+        """Phoneme input: each clip's text becomes its frame-level ids; unaligned clips (None) are left out."""
+        self.durations = durations
+        drop = {i for i, d in enumerate(durations) if d is None}
+        if drop:
+            print(f"{len(drop)} clip(s) could not be aligned and are left out", file=sys.stderr)
+        self.batcher = _Without(self.batcher, drop)
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         return self.batcher.epoch_batches(epoch)
@@ -158,7 +213,23 @@ class ManifestBatches:
     def load(self, key: list[int]) -> dict:
         from deepaudio.train.tts_objective import collate_tts
 
-        return collate_tts([self.ds[i] for i in key], [self.ids[i] for i in key])
+        if self.durations is None:
+            return collate_tts([self.ds[i] for i in key], [self.ids[i] for i in key])
+        from deepaudio.models.tts.durations import expand
+
+        return collate_tts([self.ds[i] for i in key],
+                           [expand(self.ids[i], self.durations[i]).tolist() for i in key])
+
+
+class _Without:
+    """A batcher with some clips removed from its batches (empty batches dropped)."""
+
+    def __init__(self, batcher, drop: set[int]):
+        self.batcher, self.drop = batcher, drop
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        out = [[i for i in b if i not in self.drop] for b in self.batcher.epoch_batches(epoch)]
+        return [b for b in out if b]
 
 
 def build_network(args: argparse.Namespace, rows):
@@ -188,23 +259,33 @@ def build_network(args: argparse.Namespace, rows):
         vocab = Vocab.load(args.init / "vocab.txt")
     else:
         config = TTS_PRESETS.get(args.config or "tiny")
-        vocab = Vocab.load(args.vocab) if args.vocab else vocab_from_texts([r.text for r in rows])
+        vocab = Vocab.load(args.vocab) if args.vocab else vocab_from_texts([r.text for r in rows], args.durations)
         resumed_vocab = args.out / "vocab.txt"
         if args.resume and resumed_vocab.is_file() and not args.vocab:
             vocab = Vocab.load(resumed_vocab)  # the run's own vocabulary, whatever the manifest says now
         config = dataclasses.replace(config, text_num_embeds=len(vocab),
                                      energy_input=config.energy_input or args.energy)
+        if args.durations:  # the text already has one token per frame
+            config = dataclasses.replace(config, text_average_upsampling=False)
         net = DiT(config)
     if len(vocab) > net.config.text_num_embeds:
         raise ConfigError(f"vocab has {len(vocab)} tokens, the model embeds {net.config.text_num_embeds}", args.init)
     return net.train(), vocab
 
 
-def vocab_from_texts(texts: list[str]):
-    """Character vocabulary of the (normalised) texts, space first (id 0 as in the released vocab)."""
+def vocab_from_texts(texts: list[str], phonemes: bool = False):
+    """Character (or phoneme) vocabulary of the (normalised) texts, space first (id 0 as in the released
+    vocab). The phoneme vocabulary always holds every ARPAbet phoneme and letter, so any English text
+    can be read, whatever the training texts were."""
     from deepaudio.text import Vocab
     from deepaudio.text.normalize import normalize_text
 
+    if phonemes:
+        from deepaudio.text.phonemes import ARPABET, PUNCTUATION, phonemize
+
+        seen = {p for t in texts for p in phonemize(normalize_text(t))}
+        extra = sorted(seen - set(ARPABET) - set(PUNCTUATION.values()) - {" "} - set("abcdefghijklmnopqrstuvwxyz"))
+        return Vocab([" ", *sorted(set(PUNCTUATION.values())), *ARPABET, *"abcdefghijklmnopqrstuvwxyz", *extra])
     chars = sorted({c for t in texts for c in normalize_text(t)} - {" "})
     return Vocab([" "] + chars)
 

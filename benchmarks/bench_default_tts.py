@@ -1,0 +1,139 @@
+"""Quality of a TTS checkpoint on the held-out toy-world test set (issue #7 floors): WER with the packaged
+Whisper tiny.en, prompt-speaker similarity (Resemblyzer), and the judge's own floors.
+
+For every test clip: the prompt is the clip's ``prompt_24k.wav`` (its sentence as ref text), the text to
+speak is the clip's other utterance. Measured:
+- ``wer``: mean per-utterance WER of the generated speech (Whisper tiny.en, beam 5);
+- ``wer_truth`` / ``wer_resynth``: the same judge on the real recording and on its mel through the same
+  vocoder (the floor a perfect mel would reach here);
+- ``speaker_top1``: fraction of items whose generated speech is closer to its own prompt than to the
+  centroid of every other test speaker's prompts; ``spk_sim``: mean cosine to its own prompt;
+- ``seconds_per_item``. Pictures: generated vs real log-mel of the first items (``--pictures``).
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_default_tts.py --model runs/tts_ph/model --n 40 \\
+        --out benchmarks/results/default_tts.json --pictures benchmarks/results/default_tts.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+
+def test_items(manifest: Path) -> list[dict]:
+    """One item per test clip: prompt (path, text, speaker) and the target utterance (path, text)."""
+    from deepaudio.data.manifest import read_manifest
+
+    clips: dict[Path, dict] = defaultdict(dict)
+    for r in read_manifest(manifest):
+        kind = "prompt" if r.audio_path.name.startswith("prompt") else "target"
+        clips[r.audio_path.parent].setdefault(kind, r)
+    return [{"prompt": c["prompt"], "target": c["target"]} for _, c in sorted(clips.items())
+            if "prompt" in c and "target" in c]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=None, help="TTS checkpoint folder (default: the bundled one)")
+    ap.add_argument("--test", type=Path, default=Path("data/toyworld/manifests/tts_test.csv"))
+    ap.add_argument("--n", type=int, default=40, help="test clips to use (the first N, sorted)")
+    ap.add_argument("--nfe", type=int, default=16)
+    ap.add_argument("--schedule", default="epss")
+    ap.add_argument("--cfg", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, help="write the summary JSON here")
+    ap.add_argument("--pictures", type=Path, help="PNG of generated vs real mels (first 4 items)")
+    ap.add_argument("--no-floors", action="store_true", help="skip the truth/resynthesis WER floors")
+    args = ap.parse_args()
+
+    from deepaudio.dsp.mel import F5_24K, mel_spectrogram
+    from deepaudio.eval.asr import transcribe
+    from deepaudio.eval.speaker import Resemblyzer, cosine
+    from deepaudio.eval.wer import wer
+    from deepaudio.io.audio import load_audio
+    from deepaudio.pipelines.tts import TTSPipeline
+
+    model = args.model
+    if model is None:
+        from deepaudio.assets import bundled_dir
+
+        model = bundled_dir("tts")
+    pipe = TTSPipeline.from_pretrained(model)
+    items = test_items(args.test)[: args.n]
+    spk = Resemblyzer()
+    prompts = {}
+    for it in items:
+        wav, sr = load_audio(it["prompt"].audio_path, mono=True)
+        prompts[str(it["prompt"].audio_path)] = (it["prompt"].speaker, spk.embed(wav, sr))
+    by_speaker = defaultdict(list)
+    for s, e in prompts.values():
+        by_speaker[s].append(e)
+    centroids = {s: torch.stack(v).mean(0) for s, v in by_speaker.items()}
+
+    rows, pics = [], []
+    t0 = time.time()
+    for k, it in enumerate(items):
+        p, tgt = it["prompt"], it["target"]
+        wav, sr = pipe(tgt.text, str(p.audio_path), ref_text=p.text, nfe=args.nfe, schedule=args.schedule,
+                       cfg_strength=args.cfg, seed=args.seed + k)
+        hyp = transcribe(wav, sr)
+        emb = spk.embed(wav, sr)
+        own = cosine(emb, prompts[str(p.audio_path)][1])
+        others = [cosine(emb, c) for s, c in centroids.items() if s != p.speaker]
+        row = {"clip": p.audio_path.parent.name, "speaker": p.speaker, "text": tgt.text, "hyp": hyp,
+               "wer": wer(tgt.text, hyp), "spk_sim": own, "best_other": max(others) if others else None,
+               "top1": bool(not others or own > max(others)), "seconds": wav.shape[-1] / sr}
+        if not args.no_floors:
+            real, rsr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
+            row["wer_truth"] = wer(tgt.text, transcribe(real, rsr))
+            mel = mel_spectrogram(real[0], F5_24K)
+            resynth = pipe.vocoder.decode(mel[None]).reshape(1, -1)
+            row["wer_resynth"] = wer(tgt.text, transcribe(resynth, 24000))
+            if len(pics) < 4:
+                gen_mel = mel_spectrogram(wav[0], F5_24K)
+                pics.append((row, gen_mel, mel))
+        rows.append(row)
+        print(f"[{k + 1}/{len(items)}] wer {row['wer']:.2f} sim {own:.2f} top1 {row['top1']} | {tgt.text!r} -> {hyp!r}",
+              file=sys.stderr, flush=True)
+    elapsed = time.time() - t0
+
+    def mean(key):
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    summary = {"model": str(model), "n": len(rows), "nfe": args.nfe, "schedule": args.schedule, "cfg": args.cfg,
+               "judge": "whisper tiny.en (packaged, beam 5)", "speaker_backend": "resemblyzer-ge2e",
+               "vocoder": type(pipe.vocoder).__name__, "wer": mean("wer"), "wer_truth": mean("wer_truth"),
+               "wer_resynth": mean("wer_resynth"), "spk_sim": mean("spk_sim"),
+               "speaker_top1": sum(r["top1"] for r in rows) / max(1, len(rows)),
+               "seconds_per_item": elapsed / max(1, len(rows)), "items": rows}
+    print(json.dumps({k: v for k, v in summary.items() if k != "items"}, indent=1))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    if args.pictures and pics:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(len(pics), 2, figsize=(12, 2.4 * len(pics)), squeeze=False)
+        for (row, g, r), (a, b) in zip(pics, axes):
+            a.imshow(g.numpy(), origin="lower", aspect="auto", cmap="magma")
+            a.set_title(f"generated ({row['speaker']}): {row['hyp'][:60]!r}  WER {row['wer']:.2f}", fontsize=8)
+            b.imshow(r.numpy(), origin="lower", aspect="auto", cmap="magma")
+            b.set_title(f"real: {row['text'][:60]!r}", fontsize=8)
+        fig.tight_layout()
+        args.pictures.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.pictures, dpi=80)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
