@@ -9,6 +9,10 @@ speak is the clip's other utterance. Measured:
 - ``speaker_top1``: fraction of items whose generated speech is closer to its own prompt than to the
   centroid of every other test speaker's prompts; ``spk_sim``: mean cosine to its own prompt;
 - ``seconds_per_item``. Pictures: generated vs real log-mel of the first items (``--pictures``).
+- with ``--v2s MANIFEST`` (the toy world's v2s_test.csv): V2S on each clip, conditioned on a timing contour
+  of the clip (``--contour speech``: the energy of its real speech track; ``lips``: the cartoon face's mouth
+  opening, what ``deepaudio dub --timing lips`` uses); ``v2s_r`` is the mean Pearson r between that contour
+  and the energy contour of the generated speech, ``v2s_wer`` the WER of the dubbed speech.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_default_tts.py --model runs/tts_ph/model --n 40 \\
         --out benchmarks/results/default_tts.json --pictures benchmarks/results/default_tts.png
@@ -50,6 +54,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="write the summary JSON here")
     ap.add_argument("--pictures", type=Path, help="PNG of generated vs real mels (first 4 items)")
     ap.add_argument("--no-floors", action="store_true", help="skip the truth/resynthesis WER floors")
+    ap.add_argument("--v2s", type=Path, help="V2S manifest (video,speech,text,...,prompt_audio,prompt_text)")
+    ap.add_argument("--contour", choices=("speech", "lips"), default="lips")
+    ap.add_argument("--tts-n", type=int, default=None, help="TTS items (default --n; 0 skips the TTS part)")
     args = ap.parse_args()
 
     from deepaudio.dsp.mel import F5_24K, mel_spectrogram
@@ -65,7 +72,7 @@ def main() -> int:
 
         model = bundled_dir("tts")
     pipe = TTSPipeline.from_pretrained(model)
-    items = test_items(args.test)[: args.n]
+    items = test_items(args.test)[: args.n if args.tts_n is None else args.tts_n]
     spk = Resemblyzer()
     prompts = {}
     for it in items:
@@ -107,12 +114,13 @@ def main() -> int:
         vals = [r[key] for r in rows if r.get(key) is not None]
         return sum(vals) / len(vals) if vals else None
 
+    v2s = v2s_following(pipe, args) if args.v2s else {}
     summary = {"model": str(model), "n": len(rows), "nfe": args.nfe, "schedule": args.schedule, "cfg": args.cfg,
                "judge": "whisper tiny.en (packaged, beam 5)", "speaker_backend": "resemblyzer-ge2e",
                "vocoder": type(pipe.vocoder).__name__, "wer": mean("wer"), "wer_truth": mean("wer_truth"),
                "wer_resynth": mean("wer_resynth"), "spk_sim": mean("spk_sim"),
                "speaker_top1": sum(r["top1"] for r in rows) / max(1, len(rows)),
-               "seconds_per_item": elapsed / max(1, len(rows)), "items": rows}
+               "seconds_per_item": elapsed / max(1, len(rows)), **v2s, "items": rows}
     print(json.dumps({k: v for k, v in summary.items() if k != "items"}, indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +141,43 @@ def main() -> int:
         args.pictures.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(args.pictures, dpi=80)
     return 0
+
+
+def v2s_following(pipe, args) -> dict:
+    """Mean Pearson r between the conditioning contour and the generated speech's energy contour."""
+    import csv
+
+    from deepaudio.dsp.energy import energy_contour
+    from deepaudio.eval.asr import transcribe
+    from deepaudio.eval.wer import wer
+    from deepaudio.io.audio import load_audio
+
+    base = args.v2s.parent
+
+    def resolve(root: Path, p: str) -> Path:
+        return (root / p).resolve()
+    rows = list(csv.DictReader(args.v2s.read_text(encoding="utf-8").splitlines()))[: args.n]
+    out = []
+    for k, r in enumerate(rows):
+        speech, sr = load_audio(resolve(base, r["speech"]), mono=True)
+        n = int(speech.shape[-1] / sr * 24000 / 256)
+        if args.contour == "speech":
+            contour = energy_contour(speech, sr, target_len=n)
+        else:
+            from deepaudio.vision.mouth import mouth_contour
+
+            contour = mouth_contour(str(resolve(base, r["video"])), n_frames=n)
+        wav, gsr = pipe(r["text"], str(resolve(base, r["prompt_audio"])), ref_text=r["prompt_text"], nfe=args.nfe,
+                        schedule=args.schedule, cfg_strength=args.cfg, seed=args.seed + k, energy=contour,
+                        ref_energy="speech")
+        gen = energy_contour(wav, gsr, target_len=n)
+        m = min(gen.numel(), contour.numel())
+        rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])
+        w = wer(r["text"], transcribe(wav, gsr))
+        out.append({"clip": Path(r["video"]).parent.name, "r": rr, "wer": w})
+        print(f"[v2s {k + 1}/{len(rows)}] r {rr:.2f} wer {w:.2f}", file=sys.stderr, flush=True)
+    return {"v2s_contour": args.contour, "v2s_n": len(out), "v2s_r": sum(o["r"] for o in out) / max(1, len(out)),
+            "v2s_wer": sum(o["wer"] for o in out) / max(1, len(out)), "v2s_items": out}
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 #   bash scripts/train_default.sh data        # the toy world (1200 clips, seed 0)
 #   bash scripts/train_default.sh router      # stage 3: the MoF gate
 #   bash scripts/train_default.sh v2a         # stage 1: tiny V2A (continues from the bundled one if present)
-#   bash scripts/train_default.sh tts         # stage 2: toy TTS (continues from the bundled one if present)
+#   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations
+#                                             # (continues from the bundled one if present)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
 # STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run; every run writes
@@ -22,6 +23,10 @@ init_if_bundled() {  # continue from the committed model when there is one
   if [ -f "$BUNDLE/$1/config.json" ]; then echo "--init $BUNDLE/$1"; fi
 }
 
+tts_start() {  # continue from the bundled phoneme TTS when there is one, else the toy preset from scratch
+  if [ -f "$BUNDLE/tts/durations.json" ]; then echo "--init $BUNDLE/tts"; else echo "--config toy"; fi
+}
+
 case "${1:-}" in
   data)
     $da toyworld --out "$DATA" --n 1200 --seed 0 ;;
@@ -34,10 +39,9 @@ case "${1:-}" in
       --out "$RUNS/v2a" --steps "${STEPS_V2A:-3000}" --batch 8 --lr 5e-4 --warmup 200 --save-every 100 \
       --val-every 500 --seed 0 $(init_if_bundled v2a) ;;
   tts)
-    $da train tts --config toy --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
-      --out "$RUNS/tts" --steps "${STEPS_TTS:-3000}" --lr 7.5e-4 --warmup 200 --batch-frames 4000 \
-      --precision bf16 --save-every 100 --val-every 500 --ema-update-after 50 --ema-beta 0.999 --seed 0 \
-      $(init_if_bundled tts) ;;
+    $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
+      --out "$RUNS/tts" --steps "${STEPS_TTS:-2000}" --lr 7.5e-4 --warmup 200 --batch-frames 4000 \
+      --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 ;;
   bundle)
     .venv/bin/python scripts/build_default.py --runs "$RUNS" --out "$BUNDLE" ;;
   *)

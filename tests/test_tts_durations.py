@@ -151,5 +151,17 @@ def test_train_with_durations_then_speak(tmp_path):
     text = pipe._frame_text(ref[1], 50, jobs)
     assert text.shape == (1, 170)
     gen = text[0, 50:]
-    assert (gen[:30] == gen[0]).all()  # the first phoneme waits through the silent lead-in
-    assert len(torch.unique_consecutive(gen[30:90])) >= 8  # the rest are spoken in the voiced span
+    pause = pipe.tokenizer.vocab.index[","]
+    assert (gen[:30] == pause).all() and (gen[90:] == pause).all()  # the contour's silences are pauses
+    assert len(torch.unique_consecutive(gen[30:90])) >= 8  # the phonemes are spoken in the voiced span
+
+
+def test_quiet_runs_of_a_contour():
+    from deepaudio.pipelines.tts import quiet_runs
+
+    c = np.ones(40)
+    c[5:8] = 0.0  # too short to be a pause
+    c[20:30] = 0.05
+    out = quiet_runs(c)
+    assert out[20:30].all() and out.sum() == 10
+    assert quiet_runs(np.zeros(10)).all()

@@ -29,6 +29,7 @@ from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 
 HOP = 256
+QUIET_FLOOR, QUIET_MIN_FRAMES = 0.1, 5  # contour below 10 % of its peak for >= 5 frames (53 ms): a pause
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp16": torch.float16, "float16": torch.float16}
 
@@ -245,11 +246,15 @@ class TTSPipeline:
         over its own frames (along its energy contour when there is one), -1 after each sample's end."""
         ref_ids = self.tokenizer.encode(ref_text)
         prompt = expand(ref_ids, integer_durations(self.durations.predict(ref_ids), nc))
+        pause = self.tokenizer.vocab.index.get(",", self.tokenizer.vocab.index.get(" "))
         rows = []
         for _, chunk, n, e in jobs:
             ids = self.tokenizer.encode(chunk)
             density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
-            rows.append(torch.cat([prompt, expand(ids, integer_durations(self.durations.predict(ids), n, density))]))
+            frames = expand(ids, integer_durations(self.durations.predict(ids), n, density))
+            if density is not None and pause is not None:
+                frames[torch.from_numpy(quiet_runs(density))] = pause  # the contour says nobody talks there
+            rows.append(torch.cat([prompt, frames]))
         out = torch.full((len(rows), max(r.numel() for r in rows)), -1, dtype=torch.long)
         for i, r in enumerate(rows):
             out[i, : r.numel()] = r
@@ -258,6 +263,25 @@ class TTSPipeline:
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         wav = self.vocoder.decode(mel.transpose(0, 1)[None].float())  # (1, L)
         return wav.reshape(-1).float()
+
+
+def quiet_runs(contour, floor: float = QUIET_FLOOR, min_frames: int = QUIET_MIN_FRAMES):
+    """(T,) bool: frames inside runs of at least ``min_frames`` where the contour stays below ``floor`` x its
+    peak. Such stretches are given the pause token, so a contour's silences stay silent."""
+    import numpy as np
+
+    c = np.asarray(contour, dtype=np.float64).reshape(-1)
+    low = c < floor * max(float(c.max(initial=0.0)), 1e-12)
+    out = np.zeros(c.size, dtype=bool)
+    start = None
+    for i, q in enumerate(np.append(low, False)):
+        if q and start is None:
+            start = i
+        elif not q and start is not None:
+            if i - start >= min_frames:
+                out[start:i] = True
+            start = None
+    return out
 
 
 def _split_frames(total: int, sizes: list[int]) -> list[int]:
