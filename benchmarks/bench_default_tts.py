@@ -6,8 +6,9 @@ speak is the clip's other utterance. Measured:
 - ``wer``: mean per-utterance WER of the generated speech (Whisper tiny.en, beam 5);
 - ``wer_truth`` / ``wer_resynth``: the same judge on the real recording and on its mel through the same
   vocoder (the floor a perfect mel would reach here);
-- ``speaker_top1``: fraction of items whose generated speech is closer to its own prompt than to the
-  centroid of every other test speaker's prompts; ``spk_sim``: mean cosine to its own prompt;
+- ``speaker_top1``: fraction of items whose generated speech is closer to the centroid of its prompt
+  speaker's test prompts than to the centroid of every other test speaker's prompts (a speaker
+  identification over the test speakers); ``spk_sim``: mean cosine to its own prompt;
 - ``seconds_per_item``. Pictures: generated vs real log-mel of the first items (``--pictures``).
 - with ``--v2s MANIFEST`` (the toy world's v2s_test.csv): V2S on each clip, conditioned on a timing contour
   of the clip (``--contour speech``: the energy of its real speech track; ``lips``: the cartoon face's mouth
@@ -92,19 +93,19 @@ def main() -> int:
         hyp = transcribe(wav, sr)
         emb = spk.embed(wav, sr)
         own = cosine(emb, prompts[str(p.audio_path)][1])
+        mine = cosine(emb, centroids[p.speaker])
         others = [cosine(emb, c) for s, c in centroids.items() if s != p.speaker]
         row = {"clip": p.audio_path.parent.name, "speaker": p.speaker, "text": tgt.text, "hyp": hyp,
                "wer": wer(tgt.text, hyp), "spk_sim": own, "best_other": max(others) if others else None,
-               "top1": bool(not others or own > max(others)), "seconds": wav.shape[-1] / sr}
+               "top1": bool(not others or mine > max(others)), "seconds": wav.shape[-1] / sr}
+        real, rsr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
+        mel = mel_spectrogram(real[0], F5_24K)
         if not args.no_floors:
-            real, rsr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
             row["wer_truth"] = wer(tgt.text, transcribe(real, rsr))
-            mel = mel_spectrogram(real[0], F5_24K)
             resynth = pipe.vocoder.decode(mel[None]).reshape(1, -1)
             row["wer_resynth"] = wer(tgt.text, transcribe(resynth, 24000))
-            if len(pics) < 4:
-                gen_mel = mel_spectrogram(wav[0], F5_24K)
-                pics.append((row, gen_mel, mel))
+        if len(pics) < 4:
+            pics.append((row, mel_spectrogram(wav[0], F5_24K), mel))
         rows.append(row)
         print(f"[{k + 1}/{len(items)}] wer {row['wer']:.2f} sim {own:.2f} top1 {row['top1']} | {tgt.text!r} -> {hyp!r}",
               file=sys.stderr, flush=True)
