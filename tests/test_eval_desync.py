@@ -143,3 +143,70 @@ def test_wrong_checkpoints_refused(tmp_path):
         load_sync_model(dropped)
     with pytest.raises(CheckpointError, match="not found"):
         load_sync_model(tmp_path / "nope.pth")
+
+
+def _video(path, seconds=8.0, size=64):
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("mpeg4", rate=25)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for _ in range(int(25 * seconds)):
+            img = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+
+
+def _forced_file(tmp_path, cls):
+    path, model = _tiny_file(tmp_path)
+    _set_class(model, cls)
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_cli_desync_from_media(tmp_path):
+    import json
+
+    from deepaudio.cli.main import main
+    from deepaudio.io.audio import save_audio
+
+    ckpt = _forced_file(tmp_path, 20)  # always +2.0 s
+    gen, vid = tmp_path / "gen", tmp_path / "vid"
+    gen.mkdir()
+    vid.mkdir()
+    for name, seconds in (("a", 8.0), ("b", 8.0), ("short", 3.0)):
+        save_audio(gen / f"{name}.wav", torch.randn(1, int(44100 * seconds)) * 0.1, 44100)
+        _video(vid / f"{name}.mp4", seconds)
+    out = tmp_path / "out"
+    assert main(["eval", "--task", "v2a", "--gen", str(gen), "--video", str(vid), "-o", str(out),
+                 "--synchformer", str(ckpt), "--metrics", "desync"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["desync"] == pytest.approx(2.0) and "Synchformer" in s["desync_backend"]
+    report = (out / "report.md").read_text()
+    assert "short: desync skipped" in report
+
+
+def test_desync_from_av_benchmark_caches(tmp_path):
+    from deepaudio.eval.runner import EvalOptions, run_eval
+
+    ckpt = _forced_file(tmp_path, 13)  # always +0.6 s
+    g = torch.Generator().manual_seed(0)
+    for side, fname, t in (("gen", "synchformer_audio.pth", 6), ("ref", "synchformer_video.pth", 8)):
+        (tmp_path / side).mkdir()
+        torch.save({f"c{i}": torch.randn(24, t, 48, generator=g) for i in range(3)}, tmp_path / side / fname)
+        torch.save({f"c{i}": torch.randn(8) for i in range(3)}, tmp_path / side / "passt_features_embed.pth")
+    opts = EvalOptions(task="v2a", metrics=("desync",), synchformer=str(ckpt), gen_features=str(tmp_path / "gen"),
+                       ref_features=str(tmp_path / "ref"))
+    res = run_eval([], opts)
+    assert res.summary["desync"] == pytest.approx(0.6) and "caches" in res.backends["desync"]
+
+
+def test_desync_unavailable_hint():
+    from deepaudio.eval.runner import EvalOptions, run_eval
+
+    res = run_eval([], EvalOptions(task="v2a", metrics=("desync",)))
+    assert "--synchformer" in res.unavailable["desync"]

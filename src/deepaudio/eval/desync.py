@@ -134,3 +134,36 @@ def desync_items(items, path: str, device: str = "cpu") -> tuple[float, str, lis
     value = float(np.mean(np.abs(offsets))) if offsets else float("nan")
     n = model.cfg.window_segments
     return value, f"Synchformer ({Path(path).name}), first/last {n} segments of 8 s", problems
+
+
+@torch.no_grad()
+def desync_from_caches(opts) -> tuple[float, str, list[str]] | None:
+    """DeSync from av-benchmark caches: ``synchformer_audio.pth`` of the generated clips and
+    ``synchformer_video.pth`` of the real ones ({name: (S, t, D)} branch features), through our offset head.
+    None when either file is absent (then the items are encoded from the media)."""
+    from pathlib import Path
+
+    from deepaudio.eval.synchformer_av import load_sync_model
+    from deepaudio.eval.v2a import load_cache_file
+
+    gen_file = Path(opts.gen_features).expanduser() / "synchformer_audio.pth"
+    ref_file = Path(opts.ref_features).expanduser() / "synchformer_video.pth"
+    if not (gen_file.is_file() and ref_file.is_file()):
+        return None
+    model = load_sync_model(opts.synchformer, opts.device)
+    gen, ref = load_cache_file(gen_file), load_cache_file(ref_file)
+    names = sorted(set(gen) & set(ref))
+    problems = [f"{n}: desync skipped: only in one Synchformer cache" for n in sorted(set(gen) ^ set(ref))]
+    n = model.cfg.window_segments
+    grid = DESYNC_GRID if model.cfg.num_offsets == len(DESYNC_GRID) else np.linspace(-2, 2, model.cfg.num_offsets)
+    offsets = []
+    dev = next(model.parameters()).device
+    for name in names:
+        a, v = gen[name].float().to(dev), ref[name].float().to(dev)
+        if min(len(a), len(v)) < n:
+            problems.append(f"{name}: desync skipped: fewer than {n} cached sync segments")
+            continue
+        for sl in (slice(0, n), slice(-n, None)):  # av-benchmark: [:, :14] and [:, -14:] of each side
+            offsets.append(float(grid[int(model.offset_logits(v[None, sl], a[None, sl]).argmax())]))
+    value = float(np.mean(np.abs(offsets))) if offsets else float("nan")
+    return value, f"Synchformer head ({Path(opts.synchformer).name}) on av-benchmark caches", problems

@@ -42,6 +42,7 @@ class EvalOptions:
     emotion_model: str | None = None
     panns: str | None = None
     vggish: str | None = None
+    synchformer: str | None = None
     gen_features: str | None = None
     ref_features: str | None = None
     device: str = "cpu"
@@ -247,6 +248,17 @@ def _set_metrics(items: list[Item], opts: EvalOptions, wanted: list[str], res: E
         for k, v in cached.items():
             values[k] = v
             res.backends[k] = f"av-benchmark feature cache ({opts.gen_features})"
+    if opts.synchformer and "desync" in wanted and "desync" not in values:
+        from deepaudio.eval.desync import desync_from_caches, desync_items
+
+        cached = desync_from_caches(opts) if opts.gen_features and opts.ref_features else None
+        value, backend, problems = cached or desync_items(items, opts.synchformer, opts.device)
+        res.problems.extend(problems)
+        if math.isfinite(value):
+            values["desync"] = value
+            res.backends["desync"] = backend
+        else:
+            res.unavailable["desync"] = "no generated clip paired with a video of at least 4.8 s (see problems)"
     if opts.panns or opts.vggish:
         from deepaudio.eval.audio_nets import embed_items
 
@@ -257,5 +269,5 @@ def _set_metrics(items: list[Item], opts: EvalOptions, wanted: list[str], res: E
         if m in values:
             res.summary[m] = values[m]
         else:
-            res.unavailable[m] = str(v2a.unavailable(m))
+            res.unavailable.setdefault(m, str(v2a.unavailable(m)))
 

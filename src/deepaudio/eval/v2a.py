@@ -13,7 +13,8 @@ reference toolkit (av-benchmark), implemented here independently:
 * IS: exp(E_x KL(p(y|x) || p(y))) on PANNs logits, clips shuffled with seed 2020, mean over 10 splits;
 * IB-score: mean cosine between ImageBind video embeddings of the real video and ImageBind audio
   embeddings of the generated audio;
-* DeSync: mean |predicted offset| over the first and last 14 Synchformer segments (4.8 s windows).
+* DeSync: mean |predicted offset| over the first and last 14 Synchformer segments (4.8 s windows),
+  the real video paired with the generated audio (``eval.desync``).
 
 The embedding networks are not bundled (no AudioSet model installs offline): features come either
 from our PANNs / VGGish ports with official weights from local files (``eval.audio_nets``) or from an
@@ -124,6 +125,14 @@ AVB_FILES = {
 }
 
 
+def load_cache_file(path: Path) -> dict:
+    """One av-benchmark cache file (weights_only: no pickled code)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt or pickled-code file
+        raise InputError(f"cannot read feature cache ({exc.__class__.__name__})", path) from exc
+
+
 def load_feature_cache(folder: str | Path) -> dict[str, dict]:
     """Read the av-benchmark cache files present in ``folder`` (weights_only: no pickled code)."""
     folder = Path(folder).expanduser()
@@ -133,10 +142,7 @@ def load_feature_cache(folder: str | Path) -> dict[str, dict]:
     for key, name in AVB_FILES.items():
         path = folder / name
         if path.is_file():
-            try:
-                out[key] = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # noqa: BLE001 - corrupt or pickled-code file
-                raise InputError(f"cannot read feature cache ({exc.__class__.__name__})", path) from exc
+            out[key] = load_cache_file(path)
     if not out:
         raise InputError("no av-benchmark feature files in folder", folder,
                          f"expected one of {sorted(AVB_FILES.values())}")
@@ -189,6 +195,7 @@ def unavailable(metric: str) -> BackendUnavailable:
         "fd_passt": "--gen-features/--ref-features (av-benchmark caches with passt_features_embed.pth)",
         "kl_passt": "--gen-features/--ref-features (av-benchmark caches with passt_logits.pth)",
         "ib_score": "--gen-features (imagebind_audio.pth) and --ref-features (imagebind_video.pth)",
-        "desync": "no Synchformer port yet; run av-benchmark and compare its DeSync",
+        "desync": "--synchformer synchformer_state_dict.pth (official, with audio branch and offset head) and "
+                  "--video (the real videos), or with --gen-features/--ref-features holding synchformer_*.pth",
     }
     return BackendUnavailable(f"{metric} backend not available", hint=hints.get(metric, "see deepaudio eval --help"))
