@@ -43,6 +43,7 @@ class EvalOptions:
     panns: str | None = None
     vggish: str | None = None
     synchformer: str | None = None
+    passt: str | None = None
     gen_features: str | None = None
     ref_features: str | None = None
     device: str = "cpu"
@@ -259,6 +260,13 @@ def _set_metrics(items: list[Item], opts: EvalOptions, wanted: list[str], res: E
             res.backends["desync"] = backend
         else:
             res.unavailable["desync"] = "no generated clip paired with a video of at least 4.8 s (see problems)"
+    if opts.passt and any(m in wanted and m not in values for m in ("fd_passt", "kl_passt")):
+        from deepaudio.eval.passt import passt_metrics
+
+        for k, (v, backend) in passt_metrics(items, opts.passt, [m for m in wanted if m not in values],
+                                             opts.device).items():
+            values[k] = v
+            res.backends[k] = backend
     if opts.panns or opts.vggish:
         from deepaudio.eval.audio_nets import embed_items
 

@@ -192,8 +192,10 @@ def unavailable(metric: str) -> BackendUnavailable:
         "kl_panns": "--panns CNN14_16K.pth or --gen-features/--ref-features",
         "is": "--panns CNN14_16K.pth or --gen-features",
         "fd_vgg": "--vggish VGGISH.pth (torchvggish weights) or --gen-features/--ref-features",
-        "fd_passt": "--gen-features/--ref-features (av-benchmark caches with passt_features_embed.pth)",
-        "kl_passt": "--gen-features/--ref-features (av-benchmark caches with passt_logits.pth)",
+        "fd_passt": "--passt passt-s-f128-p16-s10-ap.476-swa.pt with --ref (needs 2+ pairs), or "
+                    "--gen-features/--ref-features (av-benchmark caches with passt_features_embed.pth)",
+        "kl_passt": "--passt passt-s-f128-p16-s10-ap.476-swa.pt with --ref, or "
+                    "--gen-features/--ref-features (av-benchmark caches with passt_logits.pth)",
         "ib_score": "--gen-features (imagebind_audio.pth) and --ref-features (imagebind_video.pth)",
         "desync": "--synchformer synchformer_state_dict.pth (official, with audio branch and offset head) and "
                   "--video (the real videos), or with --gen-features/--ref-features holding synchformer_*.pth",
