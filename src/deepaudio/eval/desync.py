@@ -15,6 +15,9 @@ Reference behaviour (av-benchmark ``extract.py`` / ``extract_video.py`` / ``eval
   window's arg-max class on the 21-step grid -2.0 .. +2.0 s gives |offset|; DeSync is the mean over
   all windows of all clips (two per clip).
 
+Departures: resampling uses soxr (av-benchmark: torchaudio's sinc resampler); a pair shorter than 8 s
+is scored on the segments both sides have (at least 14, i.e. 4.8 s), where av-benchmark refuses it.
+
 The real video is paired with the generated audio, as av-benchmark pairs ``synchformer_video.pth`` of
 the ground-truth cache with ``synchformer_audio.pth`` of the generated one.
 """
