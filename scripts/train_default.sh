@@ -8,7 +8,7 @@
 #                                             # (continues from the bundled one if present)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
-# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run; every run writes
+# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS the TTS peak lr); every run writes
 # runs/<part>/{train_log.jsonl,training_summary.json,loss_curve.png}. A session that must stop early
 # finishes a run by re-launching it with --resume and --steps <current step> (the loop then only exports).
 set -euo pipefail
@@ -40,7 +40,7 @@ case "${1:-}" in
       --val-every 500 --seed 0 $(init_if_bundled v2a) ;;
   tts)
     $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
-      --out "$RUNS/tts" --steps "${STEPS_TTS:-2000}" --lr 7.5e-4 --warmup 200 --batch-frames 4000 \
+      --out "$RUNS/tts" --steps "${STEPS_TTS:-2000}" --lr "${LR_TTS:-7.5e-4}" --warmup 200 --batch-frames 4000 \
       --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 ;;
   bundle)
     .venv/bin/python scripts/build_default.py --runs "$RUNS" --out "$BUNDLE" ;;
