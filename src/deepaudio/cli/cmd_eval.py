@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synchformer", help="official synchformer_state_dict.pth (both branches + offset head) for "
                                          "DeSync; pairs the generated audio with the --video clips")
     p.add_argument("--passt", help="PaSST checkpoint passt-s-f128-p16-s10-ap.476-swa.pt for FD/KL on PaSST")
+    p.add_argument("--imagebind", help="imagebind_huge.pth for the IB-score (audio and vision encoders); pairs the "
+                                       "generated audio with the --video clips")
     p.add_argument("--gen-features", help="av-benchmark feature cache folder of the generated clips")
     p.add_argument("--ref-features", help="av-benchmark feature cache folder of the real clips")
     p.add_argument("--mcd-alignment", choices=("fastdtw", "exact"), default="fastdtw")
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     opts = EvalOptions(task=args.task, metrics=metrics, asr_model=args.asr_model, beam_size=args.beam_size,
                        wavlm_sv=args.wavlm_sv, sim_o=args.sim_o, emotion_model=args.emotion_model,
                        panns=args.panns, vggish=args.vggish, synchformer=args.synchformer, passt=args.passt,
-                       gen_features=args.gen_features, ref_features=args.ref_features, device=device,
+                       imagebind=args.imagebind, gen_features=args.gen_features, ref_features=args.ref_features,
+                       device=device,
                        mcd_alignment=args.mcd_alignment)
     items = load_items(args.gen, args.ref, args.video, args.data_root)
     label = args.label or Path(args.gen).expanduser().resolve().name

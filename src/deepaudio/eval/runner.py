@@ -44,6 +44,7 @@ class EvalOptions:
     vggish: str | None = None
     synchformer: str | None = None
     passt: str | None = None
+    imagebind: str | None = None
     gen_features: str | None = None
     ref_features: str | None = None
     device: str = "cpu"
@@ -260,6 +261,16 @@ def _set_metrics(items: list[Item], opts: EvalOptions, wanted: list[str], res: E
             res.backends["desync"] = backend
         else:
             res.unavailable["desync"] = "no generated clip paired with a video of at least 4.8 s (see problems)"
+    if opts.imagebind and "ib_score" in wanted and "ib_score" not in values:
+        from deepaudio.eval.imagebind import ib_score_items
+
+        value, backend, problems = ib_score_items(items, opts.imagebind, opts.device)
+        res.problems.extend(problems)
+        if math.isfinite(value):
+            values["ib_score"] = value
+            res.backends["ib_score"] = backend
+        else:
+            res.unavailable["ib_score"] = "no generated clip paired with a video (see problems)"
     if opts.passt and any(m in wanted and m not in values for m in ("fd_passt", "kl_passt")):
         from deepaudio.eval.passt import passt_metrics
 

@@ -196,8 +196,8 @@ def unavailable(metric: str) -> BackendUnavailable:
                     "--gen-features/--ref-features (av-benchmark caches with passt_features_embed.pth)",
         "kl_passt": "--passt passt-s-f128-p16-s10-ap.476-swa.pt with --ref, or "
                     "--gen-features/--ref-features (av-benchmark caches with passt_logits.pth)",
-        "ib_score": "no ImageBind port yet: run av-benchmark extraction (imagebind_huge) and pass "
-                    "--gen-features (imagebind_audio.pth) and --ref-features (imagebind_video.pth)",
+        "ib_score": "--imagebind imagebind_huge.pth with --video (the real videos), or --gen-features "
+                    "(imagebind_audio.pth) and --ref-features (imagebind_video.pth)",
         "desync": "--synchformer synchformer_state_dict.pth (official, with audio branch and offset head) and "
                   "--video (the real videos), or with --gen-features/--ref-features holding synchformer_*.pth",
     }
