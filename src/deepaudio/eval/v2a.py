@@ -16,8 +16,9 @@ reference toolkit (av-benchmark), implemented here independently:
 * DeSync: mean |predicted offset| over the first and last 14 Synchformer segments (4.8 s windows),
   the real video paired with the generated audio (``eval.desync``).
 
-The embedding networks are not bundled (no AudioSet model installs offline): features come either
-from our PANNs / VGGish ports with official weights from local files (``eval.audio_nets``) or from an
+The networks are not bundled (no AudioSet model installs offline): features come either from our
+ports with official weights from local files (PANNs / VGGish ``eval.audio_nets``, PaSST ``eval.passt``,
+Synchformer ``eval.synchformer_av`` + ``eval.desync``, ImageBind ``eval.imagebind``) or from an
 av-benchmark feature cache folder that the user computed elsewhere.
 """
 
