@@ -105,7 +105,7 @@ def test_loader_and_refusals(tmp_path):
     torch.testing.assert_close(loaded["audio"](x), encs["audio"](x))
     (tmp_path / "a").mkdir()
     no_vision, _ = _tiny_file(tmp_path / "a", drop="modality_preprocessors.vision")
-    with pytest.raises(CheckpointError, match="vision encoder"):
+    with pytest.raises(CheckpointError, match="no vision encoder"):
         ib.load_imagebind(no_vision)
     (tmp_path / "b").mkdir()
     partial, _ = _tiny_file(tmp_path / "b", drop="modality_trunks.audio.blocks.0.attn.bias_k")
@@ -141,3 +141,17 @@ def test_eval_ib_score(tmp_path):
     assert -1.0 <= res.summary["ib_score"] <= 1.0 and math.isfinite(res.summary["ib_score"])
     assert "ImageBind" in res.backends["ib_score"]
     assert any("novideo: ib_score skipped: no video" in p for p in res.problems)
+
+
+def test_cli_refuses_wrong_imagebind_file(tmp_path, capsys):
+    from deepaudio.cli.main import main
+    from deepaudio.io.audio import save_audio
+
+    (tmp_path / "gen").mkdir()
+    save_audio(tmp_path / "gen" / "c0.wav", torch.zeros(1, 16000), 16000)
+    bad = tmp_path / "synchformer_state_dict.pth"
+    torch.save({"vfeat_extractor.cls_token": torch.zeros(1, 1, 8)}, bad)
+    assert main(["eval", "--task", "v2a", "--gen", str(tmp_path / "gen"), "-o", str(tmp_path / "out"),
+                 "--imagebind", str(bad), "--metrics", "ib_score"]) != 0
+    err = capsys.readouterr().err
+    assert "not an ImageBind checkpoint: no audio encoder" in err and "synchformer_state_dict.pth" in err

@@ -121,3 +121,25 @@ def test_eval_with_passt(tmp_path):
     res = run_eval(same, opts)
     assert res.summary["fd_passt"] == pytest.approx(0, abs=1e-4)
     assert res.summary["kl_passt"] == pytest.approx(0, abs=1e-9)
+
+
+def test_cli_passt_and_wrong_file(tmp_path, capsys):
+    import json
+
+    from deepaudio.cli.main import main
+    from deepaudio.io.audio import save_audio
+
+    path, _ = _tiny(tmp_path)
+    for side in ("gen", "ref"):
+        (tmp_path / side).mkdir()
+        for i in range(2):
+            save_audio(tmp_path / side / f"c{i}.wav", torch.randn(1, 16000 * 2) * 0.1, 16000)
+    args = ["eval", "--task", "v2a", "--gen", str(tmp_path / "gen"), "--ref", str(tmp_path / "ref"),
+            "--metrics", "fd_passt,kl_passt"]
+    assert main([*args, "-o", str(tmp_path / "out"), "--passt", str(path)]) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["fd_passt"] > 0 and s["kl_passt"] > 0 and "PaSST" in s["kl_passt_backend"]
+    bad = tmp_path / "bad.pt"
+    torch.save({"x": torch.zeros(1)}, bad)
+    assert main([*args, "-o", str(tmp_path / "out2"), "--passt", str(bad)]) != 0
+    assert "not a PaSST checkpoint" in capsys.readouterr().err

@@ -159,7 +159,7 @@ def load_imagebind(path: str | Path, device: str | torch.device = "cpu") -> dict
         need = (names["pre"] + stem_key, names["pre"] + "pos_embedding_helper.pos_embed", names["head"] + "2.weight")
         missing = [k for k in need if k not in state]
         if missing:
-            raise CheckpointError(f"not an ImageBind checkpoint with a {mod} encoder (no {missing[0]})", path,
+            raise CheckpointError(f"not an ImageBind checkpoint: no {mod} encoder ({missing[0]})", path,
                                   "give imagebind_huge.pth (facebookresearch/ImageBind release)")
         pat = re.compile(re.escape(names["trunk"]) + r"blocks\.(\d+)\.")
         depth = len({int(m.group(1)) for k in state if (m := pat.match(k))})
