@@ -16,6 +16,12 @@ def test_normalize_strips_punctuation_and_case():
     assert normalize_text("Don\u2019t STOP...") == "don't stop"
 
 
+def test_normalize_reads_whole_numbers_as_words():
+    assert normalize_text("Start in 10 minutes.") == normalize_text("start in ten minutes")
+    assert normalize_text("1,500 people, 3 days") == "one thousand five hundred people three days"
+    assert normalize_text("route 66b") == "route 66b"  # not a whole number: left as written
+
+
 def test_word_edit_counts():
     e = align_words("a b c d".split(), "a x c d e".split())
     assert (e.substitutions, e.deletions, e.insertions, e.ref_words) == (1, 0, 1, 4)
