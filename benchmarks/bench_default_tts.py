@@ -58,7 +58,11 @@ def main() -> int:
     ap.add_argument("--v2s", type=Path, help="V2S manifest (video,speech,text,...,prompt_audio,prompt_text)")
     ap.add_argument("--contour", choices=("speech", "lips"), default="lips")
     ap.add_argument("--tts-n", type=int, default=None, help="TTS items (default --n; 0 skips the TTS part)")
+    ap.add_argument("--rescore", type=Path, help="recompute the WERs of an earlier --out JSON from its stored "
+                    "transcripts (after a change to the text normalisation) and rewrite it")
     args = ap.parse_args()
+    if args.rescore:
+        return rescore(args.rescore)
 
     from deepaudio.dsp.mel import F5_24K, mel_spectrogram
     from deepaudio.eval.asr import transcribe
@@ -101,9 +105,10 @@ def main() -> int:
         real, rsr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
         mel = mel_spectrogram(real[0], F5_24K)
         if not args.no_floors:
-            row["wer_truth"] = wer(tgt.text, transcribe(real, rsr))
-            resynth = pipe.vocoder.decode(mel[None]).reshape(1, -1)
-            row["wer_resynth"] = wer(tgt.text, transcribe(resynth, 24000))
+            row["hyp_truth"] = transcribe(real, rsr)
+            row["wer_truth"] = wer(tgt.text, row["hyp_truth"])
+            row["hyp_resynth"] = transcribe(pipe.vocoder.decode(mel[None]).reshape(1, -1), 24000)
+            row["wer_resynth"] = wer(tgt.text, row["hyp_resynth"])
         if len(pics) < 4:
             pics.append((row, mel_spectrogram(wav[0], F5_24K), mel))
         rows.append(row)
@@ -144,6 +149,28 @@ def main() -> int:
     return 0
 
 
+def rescore(path: Path) -> int:
+    from deepaudio.eval.wer import wer
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for key, items, text in (("wer", "items", "text"), ("v2s_wer", "v2s_items", "text")):
+        rows = [r for r in doc.get(items, []) if "hyp" in r and text in r]
+        for r in rows:
+            r["wer"] = wer(r[text], r["hyp"])
+            for kind in ("truth", "resynth"):
+                if f"hyp_{kind}" in r:
+                    r[f"wer_{kind}"] = wer(r[text], r[f"hyp_{kind}"])
+        if rows:
+            doc[key] = sum(r["wer"] for r in rows) / len(rows)
+    for kind in ("truth", "resynth"):
+        vals = [r[f"wer_{kind}"] for r in doc.get("items", []) if f"hyp_{kind}" in r]
+        if vals:
+            doc[f"wer_{kind}"] = sum(vals) / len(vals)
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in doc.items() if not k.endswith("items")}, indent=1))
+    return 0
+
+
 def v2s_following(pipe, args) -> dict:
     """Mean Pearson r between the conditioning contour and the generated speech's energy contour."""
     import csv
@@ -174,8 +201,9 @@ def v2s_following(pipe, args) -> dict:
         gen = energy_contour(wav, gsr, target_len=n)
         m = min(gen.numel(), contour.numel())
         rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])
-        w = wer(r["text"], transcribe(wav, gsr))
-        out.append({"clip": Path(r["video"]).parent.name, "r": rr, "wer": w})
+        hyp = transcribe(wav, gsr)
+        w = wer(r["text"], hyp)
+        out.append({"clip": Path(r["video"]).parent.name, "r": rr, "wer": w, "text": r["text"], "hyp": hyp})
         print(f"[v2s {k + 1}/{len(rows)}] r {rr:.2f} wer {w:.2f}", file=sys.stderr, flush=True)
     return {"v2s_contour": args.contour, "v2s_n": len(out), "v2s_r": sum(o["r"] for o in out) / max(1, len(out)),
             "v2s_wer": sum(o["wer"] for o in out) / max(1, len(out)), "v2s_items": out}
