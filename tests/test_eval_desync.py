@@ -181,13 +181,15 @@ def test_cli_desync_from_media(tmp_path):
     for name, seconds in (("a", 8.0), ("b", 8.0), ("short", 3.0)):
         save_audio(gen / f"{name}.wav", torch.randn(1, int(44100 * seconds)) * 0.1, 44100)
         _video(vid / f"{name}.mp4", seconds)
+    save_audio(gen / "broken.wav", torch.randn(1, 44100 * 8) * 0.1, 44100)
+    (vid / "broken.mp4").write_bytes(b"not a video")
     out = tmp_path / "out"
     assert main(["eval", "--task", "v2a", "--gen", str(gen), "--video", str(vid), "-o", str(out),
                  "--synchformer", str(ckpt), "--metrics", "desync"]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["desync"] == pytest.approx(2.0) and "Synchformer" in s["desync_backend"]
     report = (out / "report.md").read_text()
-    assert "short: desync skipped" in report
+    assert "short: desync skipped" in report and "broken: desync skipped" in report
 
 
 def test_desync_from_av_benchmark_caches(tmp_path):

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepaudio.errors import DeepAudioError
 from deepaudio.eval.synchformer_av import AST_SPEC_FRAMES, SyncModel
 from deepaudio.eval.v2a import DESYNC_GRID
 
@@ -132,7 +133,7 @@ def desync_items(items, path: str, device: str = "cpu") -> tuple[float, str, lis
         try:
             frames = read_sync_frames(item.video, model.cfg.visual.img_size)
             offsets += clip_offsets(model, sync_audio(*load_audio(item.gen)), frames)
-        except (ValueError, OSError) as exc:
+        except (DeepAudioError, ValueError, OSError) as exc:  # unreadable or too short media: this item only
             problems.append(f"{item.name}: desync skipped: {exc}")
     value = float(np.mean(np.abs(offsets))) if offsets else float("nan")
     n = model.cfg.window_segments

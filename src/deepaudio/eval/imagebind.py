@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepaudio.errors import CheckpointError
+from deepaudio.errors import CheckpointError, DeepAudioError
 
 IB_SR, IB_CLIP_S, IB_CLIPS, IB_FRAMES = 16000, 2.0, 3, 204
 IB_MEAN, IB_STD = -4.268, 9.138
@@ -207,7 +207,7 @@ def ib_score_items(items, path: str, device: str = "cpu") -> tuple[float, str, l
             a = enc["audio"](audio_input(wav)[None].to(dev))
             v = enc["vision"](video_input(torch.as_tensor(frames[: int(VIDEO_FPS * VIDEO_SECONDS)]))[None].to(dev))
             sims.append(float(F.cosine_similarity(a, v, dim=-1)))
-        except (ValueError, OSError) as exc:
+        except (DeepAudioError, ValueError, OSError) as exc:  # unreadable or too short media: this item only
             problems.append(f"{item.name}: ib_score skipped: {exc}")
     value = sum(sims) / len(sims) if sims else float("nan")
     return value, f"ImageBind ({Path(path).name}), 3 x 2 s audio windows, 4 frames at 0.5 fps x 3 crops", problems
