@@ -1,7 +1,8 @@
 """Measurements behind every decision: speech segments, visible talking, level and silence.
 
 Speech segments come from the packaged Silero VAD (``deepaudio.eval.quality.speech_segments``, default
-0.5 probability, >= 250 ms). Each segment is scored for visible talking (``visual.talking_score``). The
+0.5 probability, >= 250 ms). Each segment is scored for visible talking (``visual.talking_score``)
+against the speech envelope with the ambience floor (measured outside the segments) subtracted. The
 silence numbers are DeepSound-V1's step-4 test (frame RMS below -50 dB on more than 90 % of the frames).
 """
 
@@ -73,7 +74,7 @@ def gather_evidence(wav: torch.Tensor, sr: int, mouth: MouthSignals | None) -> E
         notes.append("no video frames: visible talking could not be measured")
         scored = [Segment(s, e) for s, e in segs]
     else:
-        env = speech_envelope(wav, sr, mouth.times, mouth.fps)
+        env = speech_envelope(wav, sr, mouth.times, mouth.fps, segs)
         for s, e in segs:
             m = talking_score(mouth, env, s, e)
             scored.append(Segment(s, e, m["score"], m["face"]))

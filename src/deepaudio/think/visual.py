@@ -29,6 +29,13 @@ FALLBACK_SIZE = 96  # frames are resized to this square before blocking
 FALLBACK_BLOCK = 6  # block side in pixels: a mouth of a face filling a tenth of the frame spans a few blocks
 MAX_SHIFT_S = 0.05  # audio may lag or lead the lips by about one video frame
 DROP_FRAMES = 2  # strongest coincidences left out per candidate (a blink is two changes)
+# Speech envelope: each STFT bin's level outside the speech segments (this quantile over those frames) is
+# taken as the ambience and subtracted before the envelope is summed. Loud ambience (impacts, hum) otherwise
+# dominates the frame-to-frame changes: on held-out dub clips (seed 17) two talking faces scored 0.56 / 0.60
+# against the mix and 0.82 / 0.75 with a 0.9 floor (0.95 / 0.97 against the clean speech); a 0.5 floor
+# (median) gave 0.69 / 0.68 as impacts are sparse. Off-screen speech stays at <= 0.48 (20 voice-over clips).
+ENVELOPE_FLOOR_QUANTILE = 0.9
+ENVELOPE_FFT_S = 0.04  # STFT window of the envelope (about 40 ms), hop a quarter of it
 TALKING_THRESHOLD = 0.6  # calibration clips (toy world tiny/seed 5, default/seed 7): off-screen <= 0.54, on >= 0.65
 
 
@@ -118,14 +125,41 @@ def mouth_signals(video: str | Path | None = None, frames: torch.Tensor | np.nda
     return MouthSignals(times, sig, present, source)
 
 
-def speech_envelope(wav: torch.Tensor, sr: int, times: np.ndarray, fps: float) -> np.ndarray:
-    """RMS of the mono mix in a window of one video frame starting at each frame time -> [T]."""
+def speech_envelope(wav: torch.Tensor, sr: int, times: np.ndarray, fps: float,
+                    segments: list[tuple[float, float]] | None = None,
+                    floor_quantile: float | None = ENVELOPE_FLOOR_QUANTILE) -> np.ndarray:
+    """Speech energy over one video frame starting at each frame time -> [T].
+
+    Without ``segments`` (or with ``floor_quantile`` None): the RMS of the mono mix. With the speech
+    ``segments``: the RMS of STFT magnitudes after subtracting, per bin, the ``floor_quantile`` level of
+    the frames outside the segments (the ambience), so the envelope follows the voice, not the background.
+    With fewer than 4 frames outside the segments the floor comes from the 10th percentile of all frames.
+    """
     x = (wav if wav.dim() == 1 else wav.mean(0)).detach().double().cpu()
-    n = int(round(sr / fps))
-    starts = np.clip(np.round(times * sr).astype(np.int64), 0, max(0, x.numel() - 1))
-    x = torch.nn.functional.pad(x, (0, n))
-    idx = torch.as_tensor(starts)[:, None] + torch.arange(n)[None]
-    return x[idx].square().mean(-1).sqrt().numpy()
+    if segments is None or floor_quantile is None:
+        n = int(round(sr / fps))
+        starts = np.clip(np.round(times * sr).astype(np.int64), 0, max(0, x.numel() - 1))
+        x = torch.nn.functional.pad(x, (0, n))
+        idx = torch.as_tensor(starts)[:, None] + torch.arange(n)[None]
+        return x[idx].square().mean(-1).sqrt().numpy()
+    n_fft = 2 ** int(round(np.log2(max(16.0, sr * ENVELOPE_FFT_S))))
+    hop = n_fft // 4
+    if x.numel() < n_fft:
+        x = torch.nn.functional.pad(x, (0, n_fft - x.numel()))
+    mag = torch.stft(x, n_fft, hop, window=torch.hann_window(n_fft, dtype=torch.float64), center=False,
+                     return_complex=True).abs()  # (f, t), frame k covers [k hop, k hop + n_fft)
+    centre = (torch.arange(mag.shape[1], dtype=torch.float64) * hop + n_fft / 2) / sr
+    inside = torch.zeros(mag.shape[1], dtype=torch.bool)
+    for s, e in segments:
+        inside |= (centre >= s) & (centre < e)
+    floor = (mag[:, ~inside].quantile(floor_quantile, dim=1, keepdim=True) if int((~inside).sum()) >= 4
+             else mag.quantile(0.1, dim=1, keepdim=True))
+    energy = (mag - floor).clamp_min(0).square().sum(0)  # (t)
+    c = centre.numpy()
+    lo = np.clip(np.searchsorted(c, times), 0, len(c) - 1)
+    hi = np.maximum(np.clip(np.searchsorted(c, times + 1.0 / fps), 0, len(c)), lo + 1)
+    csum = torch.cat([torch.zeros(1, dtype=torch.float64), energy.cumsum(0)]).numpy()
+    return np.sqrt((csum[hi] - csum[lo]) / (hi - lo))
 
 
 def _abs_corr_columns(a: np.ndarray, b: np.ndarray, drop: int = 0) -> np.ndarray:
