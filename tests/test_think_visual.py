@@ -1,4 +1,4 @@
-"""The talking score's speech envelope: the ambience floor is subtracted so loud background does not hide a talker."""
+"""The talking score's speech envelope (ambience floor subtracted) and the remnants of removed voice-over."""
 
 from __future__ import annotations
 
@@ -51,3 +51,16 @@ def test_envelope_is_zero_for_pure_ambience_and_handles_speech_everywhere():
     env = speech_envelope(mix, SR, mouth.times, FPS, [(0.0, 3.0)])  # no frame outside: 10th-percentile floor
     assert np.isfinite(env).all() and env.max() > 0
     assert 0.5 <= ENVELOPE_FLOOR_QUANTILE < 1.0
+
+
+def test_remnants_of_removed_voice_over_are_found_in_later_rounds():
+    from deepaudio.pipelines.think import remnant_spans
+    from deepaudio.think.evidence import Segment
+    from deepaudio.think.removal import SPAN_PAD_S
+
+    removed = [(0.61, 2.97)]
+    segs = [Segment(0.29, 0.70, talking=0.9), Segment(3.5, 4.0, talking=0.1),
+            Segment(0.0, 0.61 - SPAN_PAD_S - 0.05, talking=0.9)]
+    assert remnant_spans(segs, removed) == [(0.29, 0.70)]  # overlaps the removed span, whatever its score
+    assert remnant_spans(segs, []) == []
+    assert remnant_spans([(3.0, 3.05)], removed) == [(3.0, 3.05)]  # within the pad after the span
