@@ -117,15 +117,92 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def picture(seed: int, preset: str, kind: str, index: int, out: Path) -> dict:
+    """Mouth movement against the speech envelope (mix RMS and ambience floor subtracted) with the VAD segments."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld
+    from deepaudio.io.video import write_video
+    from deepaudio.think.evidence import speech_segments
+    from deepaudio.think.visual import TALKING_THRESHOLD, mouth_signals, speech_envelope, talking_score
+
+    world = ToyWorld(dataclasses.replace(WORLD_PRESETS.get(preset), kinds=(kind,)), seed=seed)
+    clip = world.clip(index, "test")
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "clip.mp4"
+        write_video(video, clip.frames, clip.truth["fps"])
+        mouth = mouth_signals(video)
+    mix = torch.from_numpy(clip.mix)[None]
+    segs = speech_segments(mix, SR)
+    env_mix = speech_envelope(mix, SR, mouth.times, mouth.fps)
+    env_floor = speech_envelope(mix, SR, mouth.times, mouth.fps, segs)
+    speech = torch.from_numpy(clip.speech)[None] * clip.truth["mix_gain"] if clip.speech is not None else None
+    env_clean = speech_envelope(speech, SR, mouth.times, mouth.fps) if speech is not None else None
+    scores = [{"segment": [s, e], "mix": talking_score(mouth, env_mix, s, e)["score"],
+               "floor_subtracted": talking_score(mouth, env_floor, s, e)["score"],
+               "clean_speech": talking_score(mouth, env_clean, s, e)["score"] if env_clean is not None else None}
+              for s, e in segs]
+    norm = lambda x: (x - x.min()) / max(float(x.max() - x.min()), 1e-12)  # noqa: E731
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    for s, e in segs:
+        ax.axvspan(s, e, color="0.85", label="VAD speech segment" if s == segs[0][0] else None)
+    lip = mouth.signals[:, 0] if mouth.source.startswith("mouth_track") else None
+    if lip is not None:
+        ax.plot(mouth.times, norm(lip) + 2.2, color="C3", label="mouth opening (landmarks)")
+    ax.plot(mouth.times, norm(env_mix) + 1.1, color="C0", label="envelope: mix RMS (before)")
+    ax.plot(mouth.times, norm(env_floor), color="C2", label="envelope: ambience floor subtracted (after)")
+    if env_clean is not None:
+        ax.plot(mouth.times, norm(env_clean), color="k", lw=0.8, ls=":", label="clean speech (truth)")
+    title = "; ".join(f"r mix {d['mix']:.2f} -> floor {d['floor_subtracted']:.2f}" for d in scores)
+    ax.set_title(f"{kind} clip {index} (seed {seed}, test): {title} (threshold {TALKING_THRESHOLD})", fontsize=9)
+    ax.set_xlabel("seconds")
+    ax.set_yticks([])
+    ax.legend(fontsize=7, loc="upper right", ncol=2)
+    fig.tight_layout()
+    from deepaudio.io.atomic import atomic_path
+
+    with atomic_path(out) as tmp_png:
+        fig.savefig(tmp_png, dpi=110, format="png")
+    return {"seed": seed, "kind": kind, "index": index, "mouth_source": mouth.source, "scores": scores}
+
+
+def combine(files: list[Path]) -> dict:
+    """Per-seed summaries and their mean over seeds."""
+    runs = {str(json.loads(f.read_text())["settings"]["seed"]): json.loads(f.read_text())["summary"] for f in files}
+    mean = {}
+    for kind in sorted({k for r in runs.values() for k in r}):
+        keys = sorted({k for r in runs.values() for k in r.get(kind, {})})
+        mean[kind] = {k: _mean(r[kind].get(k) for r in runs.values() if kind in r) for k in keys}
+    return {"seeds": sorted(runs, key=int), "per_seed": runs, "mean_over_seeds": mean}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=20, help="clips per kind")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--kinds", default="voiceover,talk,dub")
-    ap.add_argument("--max-rounds", type=int, default=1)
+    ap.add_argument("--max-rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--picture", metavar="KIND:INDEX", help="only draw mouth vs envelopes of one clip to --out PNG")
+    ap.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                    help="only merge per-seed outputs of this script into --out (per seed + mean over seeds)")
     args = ap.parse_args()
+    if args.picture or args.combine:
+        if not args.out:
+            ap.error("--picture and --combine need --out")
+        from deepaudio.io.atomic import atomic_path
+
+        if args.picture:
+            kind, _, index = args.picture.partition(":")
+            print(json.dumps(picture(args.seed, args.preset, kind, int(index), args.out), indent=1))
+        else:
+            with atomic_path(args.out) as tmp:
+                tmp.write_text(json.dumps(combine(args.combine), indent=1, default=float))
+        return
     from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld
     from deepaudio.pipelines.think import ThinkPipeline, ThinkSettings
 
@@ -144,7 +221,10 @@ def main() -> None:
     summary = summarise(rows)
     print(json.dumps(summary, indent=2))
     if args.out:
-        args.out.write_text(json.dumps({"settings": vars(args) | {"out": str(args.out)}, "summary": summary,
+        from deepaudio.io.atomic import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps({"settings": vars(args) | {"out": str(args.out)}, "summary": summary,
                                         "clips": rows}, indent=1, default=float))
 
 
