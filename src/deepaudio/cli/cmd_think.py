@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--post", choices=("rm", "rep", "neg"),
                         help="if the cleaned audio is silent: rm (no audio), rep (keep step-1 audio), neg "
                         "(regenerate with negative prompt 'human voice'); default neg with a V2A model, else rm")
-    parser.add_argument("--max-rounds", type=int, default=1, help="repeat detect/remove/check up to N times")
+    parser.add_argument("--max-rounds", type=int, default=2,
+                        help="repeat detect/remove/check up to N times (default 2: a second round removes "
+                        "remnants of the voice-over)")
     parser.add_argument("--steps", type=int, help="V2A Euler steps (default 25)")
     parser.add_argument("--cfg", type=float, help="V2A guidance weight (default 4.5)")
     parser.add_argument("--seed", type=int, default=42)

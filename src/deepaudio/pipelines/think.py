@@ -55,7 +55,7 @@ def remnant_spans(segments, removed, pad: float = SPAN_PAD_S) -> list[tuple[floa
 @dataclass(frozen=True)
 class ThinkSettings:
     post: str | None = None  # None: "neg" when a V2A model is loaded, else "rm"
-    max_rounds: int = 1
+    max_rounds: int = 2  # a second round re-detects and removes remnants of removed voice-over
     seed: int | None = 0
     steps: int | None = None  # V2A Euler steps (None: 25)
     cfg_strength: float | None = None  # V2A CFG (None: 4.5)
