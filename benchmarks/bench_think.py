@@ -1,6 +1,6 @@
 """Voice-over detection and removal measured on held-out toy-world clips (DeepSound-V1 steps 2-4).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_think.py [--clips 20] [--seed 13] [--max-rounds 1] \
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_think.py [--clips 20] [--seed 13] [--max-rounds 2] \
         [--out FILE.json]
 
 The default V2A model for the toy world is not trained yet, so this measures the ``--audio`` path: the
@@ -17,13 +17,23 @@ of sound onsets to visual motion peaks, ``eval.sync``), silence (frames below -5
 clips, against the share of clips whose true ambience (the track minus its speech) is silent by the
 same test: a voice-over over a nearly silent scene should end silent) and seconds per clip.
 
-Measured (2026-11-22, shared 2-core CPU, 20 clips per kind, perception reasoner, span suppression):
-seed 17 (untouched while developing): voice-over rate 95 % -> 0 %; speech kept talk 100 %, dub 90 %
-(2 of 20 dub faces scored 0.56 / 0.60 against the 0.6 threshold and lost their speech); onset error on
-voice-over clips 36.5 -> 41.3 ms (matched onsets 4.10 -> 4.15); silent clips 0 % -> 0 %; ambience SNR
--1.5 -> +6.0 dB; 1.2-4.0 s per clip. Seed 13 (looked at during development): voice-over 100 % -> 5 %
-(1 clip; also with --max-rounds 2), talk 100 %, dub 90 %, onset 58.8 -> 26.7 ms, silent clips 0 -> 10 %
-(true ambience silent in 0 %), ambience SNR -2.1 -> +5.7 dB.
+Measured (2026-11-22, session 2, shared 2-core CPU, 20 clips per kind, perception reasoner, span
+suppression, 2 rounds; ``benchmarks/results/think.json`` from ``--combine`` of the per-seed outputs
+``think_seed{13,19,23,17}.json``). Seeds 19 and 23 untouched while developing, 13 looked at last session,
+17 used this session to find the dub failures (``think_dub_failure.png``):
+voice-over rate 100 % -> 0 % on seeds 13, 19, 23 (was 5 % on 13 before the remnant round); speech kept
+on talking faces 100 % (talk and dub, every seed; dub was 90 % on 13 and 17 with the mix-RMS envelope).
+Onset error on voice-over clips (before -> after): 58.8 -> 26.7 ms (13), 35.3 -> 38.0 ms (19), 49.5 -> 43.0
+ms (23); talk/dub unchanged (nothing removed). Silent clips after removal: 10 % on seed 13 (2 voice-over
+clips over sparse impacts: the clamp takes the impacts inside the span too, > 90 % of frames fall below
+-50 dB and ``--post rm`` empties the track; the true ambience is silent in 0 %), 0 % on 19 and 23.
+Ambience SNR -2.1 -> +5.6 dB (13), -3.1 -> +4.0 dB (19), +0.1 -> +6.1 dB (23).
+
+    for s in 13 19 23 17; do OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_think.py --seed $s \
+        --out benchmarks/results/think_seed$s.json; done
+    .venv/bin/python benchmarks/bench_think.py --combine benchmarks/results/think_seed*.json \
+        --out benchmarks/results/think.json
+    .venv/bin/python benchmarks/bench_think.py --seed 17 --picture dub:16 --out benchmarks/results/think_dub_failure.png
 """
 
 from __future__ import annotations
