@@ -161,7 +161,7 @@ def test_quiet_runs_of_a_contour():
 
     c = np.ones(40)
     c[5:8] = 0.0  # too short to be a pause
-    c[20:30] = 0.05
+    c[20:32] = 0.05
     out = quiet_runs(c)
-    assert out[20:30].all() and out.sum() == 10
+    assert out[20:32].all() and out.sum() == 12
     assert quiet_runs(np.zeros(10)).all()

@@ -29,7 +29,10 @@ from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 
 HOP = 256
-QUIET_FLOOR, QUIET_MIN_FRAMES = 0.1, 5  # contour below 10 % of its peak for >= 5 frames (53 ms): a pause
+# V2S phoneme placement: "active" (phonemes at their own durations over the non-quiet frames) or "energy"
+# (spread along the contour itself; measured worse, see benchmarks/results/default_v2s.json).
+PLACEMENT = "active"
+QUIET_FLOOR, QUIET_MIN_FRAMES = 0.1, 10  # contour below 10 % of its peak for >= 10 frames (107 ms): a pause
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp16": torch.float16, "float16": torch.float16}
 
@@ -250,10 +253,15 @@ class TTSPipeline:
         rows = []
         for _, chunk, n, e in jobs:
             ids = self.tokenizer.encode(chunk)
-            density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
+            quiet = None if e is None else quiet_runs(e.reshape(-1)[:n].float().cpu().numpy())
+            if quiet is not None and PLACEMENT == "active":
+                # Speech goes where the contour is active, at the phonemes' own relative durations.
+                density = (~quiet).astype("float64")
+            else:
+                density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
             frames = expand(ids, integer_durations(self.durations.predict(ids), n, density))
-            if density is not None and pause is not None:
-                frames[torch.from_numpy(quiet_runs(density))] = pause  # the contour says nobody talks there
+            if quiet is not None and pause is not None:
+                frames[torch.from_numpy(quiet)] = pause  # the contour says nobody talks there
             rows.append(torch.cat([prompt, frames]))
         out = torch.full((len(rows), max(r.numel() for r in rows)), -1, dtype=torch.long)
         for i, r in enumerate(rows):
@@ -265,11 +273,13 @@ class TTSPipeline:
         return wav.reshape(-1).float()
 
 
-def quiet_runs(contour, floor: float = QUIET_FLOOR, min_frames: int = QUIET_MIN_FRAMES):
+def quiet_runs(contour, floor: float | None = None, min_frames: int | None = None):
     """(T,) bool: frames inside runs of at least ``min_frames`` where the contour stays below ``floor`` x its
     peak. Such stretches are given the pause token, so a contour's silences stay silent."""
     import numpy as np
 
+    floor = QUIET_FLOOR if floor is None else floor
+    min_frames = QUIET_MIN_FRAMES if min_frames is None else min_frames
     c = np.asarray(contour, dtype=np.float64).reshape(-1)
     low = c < floor * max(float(c.max(initial=0.0)), 1e-12)
     out = np.zeros(c.size, dtype=bool)
