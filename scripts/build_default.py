@@ -50,9 +50,8 @@ def training_md(part: str, run: Path) -> str:
     if extra.is_file():
         ev = json.loads(extra.read_text())
         lines.append(f"| held-out template accuracy | {ev['accuracy']:.4f} ({ev['n']} instructions) |")
-        if "extra_test" in ev:
-            lines.append(f"| toy-world test accuracy | {ev['extra_test']['accuracy']:.4f} "
-                         f"({ev['extra_test']['n']} instructions) |")
+        for path, test in ev.get("extra_tests", {}).items():
+            lines.append(f"| accuracy on `{path}` | {test['accuracy']:.4f} ({test['n']} instructions) |")
     lines += ["", "The full summary:", "", "```json", json.dumps(summary, indent=2)[:6000], "```", ""]
     return "\n".join(lines)
 

@@ -32,8 +32,8 @@ case "${1:-}" in
     $da toyworld --out "$DATA" --n 1200 --seed 0 ;;
   router)
     $da train router --out "$RUNS/router" --data "$DATA/manifests/router_train.csv" \
-      --test-data "$DATA/manifests/router_test.csv" --n-train 8000 --n-test 2000 \
-      --steps "${STEPS_ROUTER:-2000}" --hidden 256 --lexical-dim 0 --seed 0 ;;
+      --test-data "$DATA/manifests/router_test.csv" --test-data benchmarks/data/router_phrasings.csv --n-train 8000 --n-test 2000 \
+      --steps "${STEPS_ROUTER:-4000}" --hidden 256 --lexical-dim 4096 --seed 0 ;;
   v2a)
     $da train v2a --config tiny --data "$DATA/manifests/v2a_train.csv" --val "$DATA/manifests/v2a_val.csv" \
       --out "$RUNS/v2a" --steps "${STEPS_V2A:-3000}" --batch 8 --lr 5e-4 --warmup 200 --save-every 100 \

@@ -40,6 +40,10 @@ def test_corpus_is_deterministic_balanced_and_splits_templates():
     for item in test:
         task, idx = item.template_id.split(":")
         assert int(idx) in split[task]["test"]
+    composed = [x for x in a if x.template_id.endswith(":c")]  # compositional phrasings: training only
+    assert 60 < len(composed) < 140 and {x.task for x in composed} == set(TASKS)
+    assert all(x.transcript is None for x in composed if x.task == "v2a")
+    assert not any(x.template_id.endswith(":c") for x in generate(200, "train", seed=3, compose=0.0))
     for item in a + test:  # the quoted transcript survives case changes and typos exactly
         if item.transcript:
             assert extract_transcript(item.text) == item.transcript
@@ -66,11 +70,14 @@ def test_gate_trains_and_generalises_to_held_out_templates(tmp_path):
 
     p = argparse.ArgumentParser()
     stage.add_arguments(p)
+    extra = tmp_path / "mine.csv"
+    extra.write_text("instruction,task\nadd foley to my clip,v2a\nread this aloud please,tts\n")
     args = p.parse_args(["--out", str(tmp_path / "run"), "--n-train", "400", "--n-test", "200", "--steps", "150",
-                         "--warmup", "10"])
+                         "--warmup", "10", "--test-data", str(extra)])
     assert stage.main(args) == 0
     report = json.loads((tmp_path / "run" / "router_eval.json").read_text())
     assert report["accuracy"] > 0.6, report  # chance is 0.25; templates were never seen in training
+    assert report["extra_tests"][str(extra)]["n"] == 2  # each --test-data file is reported on its own
     route = Router.from_pretrained(tmp_path / "run" / "model")('Dub this clip saying "see you soon."')
     assert route.transcript == "see you soon." and set(route.probabilities) == set(TASKS)
     assert abs(sum(route.probabilities.values()) - 1) < 1e-5

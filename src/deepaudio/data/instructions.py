@@ -165,10 +165,104 @@ def _case(text: str, rng: random.Random) -> str:
 def _quote(sentence: str, rng: random.Random) -> str:
     return rng.choice(['"{}"', "\u201c{}\u201d", "'{}'", '"{}"']).format(sentence)
 
+# Compositional phrasings (training only). A request is built from what it asks for: a sound request,
+# a speech request with or without a video to time it to, and modifiers that add or exclude the
+# ambience, the speech or the picture. The templates above are whole sentences; these teach the gate
+# the factors that decide the class (video? speech? ambience?) in many word orders.
+_CHAR = ["the speaker", "the character", "the person", "the face", "the actor", "the woman", "the man",
+         "the presenter", "the guy on screen", "the talking head", "the host", "the kid", "the narrator on camera"]
+_SOUND_REQ = [
+    "add {s} to {v}", "generate {s} for {v}", "make {v} sound right", "create {s} for {v}", "{s} for {v}",
+    "give {v} some {s}", "foley {v}", "I need {s} on {v}", "produce the sound effects for {v}",
+    "make the noises in {v}", "what does {v} sound like", "audio for {v}", "sound for {v}",
+    "fill the silence in {v}", "let me hear {v}", "generate the sounds the objects make in {v}",
+    "make {v} audible", "put some {s} on {v}", "design the sound of {v}", "match {s} to the action in {v}",
+    "give {v} a sound track", "synthesise {s} that fit {v}", "add the missing sounds to {v}",
+]
+_NO_SPEECH = [
+    "no speech", "no talking", "no voices", "without dialogue", "nobody speaks", "no narration", "no words",
+    "nothing spoken", "without any voice", "environment only", "just the sounds", "no one talks",
+    "leave out any speech", "don't add a voice", "no vocals", "keep it wordless", "sounds only",
+]
+_TTS_REQ = [
+    "say {t}", "read {t}", "read {t} aloud", "speak {t}", "turn {t} into speech", "generate {p}: {t}",
+    "synthesize {t}", "voice the sentence {t}", "I need {t} spoken", "text to speech {t}", "record {t}",
+    "make an audio of {t}", "pronounce {t}", "narrate {t}", "speak the words {t}", "can the voice say {t}",
+    "let me hear {t} spoken", "read this text: {t}", "produce {p} saying {t}", "speak out {t}",
+    "create a spoken clip of {t}", "an mp3 of someone saying {t}", "convert this sentence to a voice: {t}",
+]
+_VOICE_REF = ["", "", "in my voice", "with the reference speaker", "like the sample", "using the prompt voice",
+              "in the voice of the recording", "with the cloned voice", "in the same voice as my audio"]
+_NO_VIDEO = ["no video", "audio only", "without the video", "ignore the clip", "no picture needed", "just audio",
+             "as a plain audio file", "no sync needed", "not for a video", "no lip sync", "there is no video",
+             "standalone speech"]
+_SPEECH_ON_VIDEO = [
+    "make {c} in {v} say {t}", "have {c} in {v} say {t}", "lip-sync {t} to {v}", "lip sync {v} with {t}",
+    "sync {p} to the mouth in {v}: {t}", "voice {c} in {v}: {t}", "give {c} in {v} the line {t}",
+    "add {p} to {v} saying {t}", "make {v} speak {t}", "put {t} into the mouth of {c} in {v}",
+    "generate {p} for {c} in {v}, matching the lips: {t}", "time {p} to {v}: {t}", "let {c} in {v} speak {t}",
+    "add a voice to {v} that says {t}", "create speech for {v} in sync with the mouth: {t}",
+    "{c} in {v} should say {t}", "make the lips in {v} say {t}", "speech for {v}: {t}", "give {v} a voice: {t}",
+    "match {p} to the mouth movements of {c}: {t}", "make {c} talk in {v}: {t}", "synchronise {t} with {v}",
+    "voice {v} with {t}, in sync", "make the mouth in {v} move to {t}",
+    # no transcript in the instruction (it comes with --text)
+    "add {p} to {v}", "make {c} in {v} talk", "give {c} in {v} a voice", "produce {p} matching the lips in {v}",
+    "generate {p} for {v}, in time with the mouth", "voice {c} in {v}", "make {v} speak", "lip-sync {v}",
+    "create {p} for {c} in {v}", "let {c} in {v} speak the text", "put {p} on {v}, synced to the face",
+]
+_WITH_AMBIENCE = [
+    "with {s}", "and add {s}", "plus {s}", "over {s}", "keep the background", "together with {s}",
+    "mixed with {s}", "and the scene's sounds too", "with the ambience", "and keep the ambient noise",
+    "including {s}", "as well as {s}", "along with {s}", "on top of {s}", "and also generate {s}",
+    "and fill in the background", "with the environment audible", "and the background noise as well",
+    "full mix with {s}", "and do the foley too", "the whole sound track", "with everything else too",
+    "{p} plus {s}", "with the sounds of the scene", "and the effects", "with the room tone kept",
+]
+_NO_AMBIENCE = [
+    "speech only", "voice only", "no {s}", "without {s}", "just the voice", "nothing else", "keep it dry",
+    "dry voice", "no background", "leave out the background", "only the speech", "no foley", "isolated voice",
+    "clean voice, no effects", "skip the ambience", "I don't want {s}", "don't add {s}", "no other sounds",
+    "only the dialogue track", "the voice stem alone", "without any background noise",
+]
+_DUB_REQ = [
+    "dub {v}: {t}", "dub {v} with {t}", "make a dub of {v}: {t}", "a dubbed version of {v} saying {t}",
+    "dub {c} in {v}: {t}", "do a full dub of {v}: {t}", "dub over {v} with {t}", "dub {v} in my voice: {t}",
+    "dubbing for {v}: {t}", "redub {v} with the line {t}", "dub {v}", "dub {c} in {v}",
+]
+
+
+def _join(main: str, mod: str, rng: random.Random) -> str:
+    if not mod:
+        return main
+    if rng.random() < 0.25:
+        return rng.choice(["{m}: {x}", "{m}, {x}", "{m} - {x}"]).format(m=mod, x=main)
+    return rng.choice(["{x}, {m}", "{x} {m}", "{x} - {m}", "{x}; {m}", "{x} ({m})", "{x}. {m}"]).format(m=mod, x=main)
+
+
+def _compose(task: str, rng: random.Random) -> str:
+    """One compositional phrasing of ``task`` (placeholders {q} {v} {s} {p} {t} as in the templates)."""
+    c = rng.choice(_CHAR)
+    if task == "v2a":
+        text = _join("{q}" + rng.choice(_SOUND_REQ), rng.choice(_NO_SPEECH) if rng.random() < 0.6 else "", rng)
+    elif task == "tts":
+        main = _join("{q}" + rng.choice(_TTS_REQ), rng.choice(_VOICE_REF), rng)
+        text = _join(main, rng.choice(_NO_VIDEO) if rng.random() < 0.5 else "", rng)
+    elif task == "v2s":
+        main = "{q}" + rng.choice(_SPEECH_ON_VIDEO)
+        text = _join(main, rng.choice(_NO_AMBIENCE) if rng.random() < 0.75 else "", rng)
+    else:
+        main = "{q}" + (rng.choice(_DUB_REQ) if rng.random() < 0.3 else rng.choice(_SPEECH_ON_VIDEO))
+        text = _join(main, rng.choice(_WITH_AMBIENCE) if "dub" not in main or rng.random() < 0.5 else "", rng)
+    return text.replace("{c}", c)
+
 
 def generate(n: int, split: str = "train", seed: int = 0, sentences: list[str] | None = None,
-             typo_rate: float = 0.02, held_out_every: int = 5) -> list[Instruction]:
-    """``n`` instructions balanced over the task classes, from the templates of ``split``."""
+             typo_rate: float = 0.02, held_out_every: int = 5, compose: float = 0.5) -> list[Instruction]:
+    """``n`` instructions balanced over the task classes, from the templates of ``split``.
+
+    In the train split a share ``compose`` of them are compositional phrasings (template id ``task:c``)
+    instead; the test split is the held-out templates only.
+    """
     if split not in ("train", "test"):
         raise ValueError("split must be 'train' or 'test'")
     rng = random.Random(f"{seed}-{split}")
@@ -177,8 +271,11 @@ def generate(n: int, split: str = "train", seed: int = 0, sentences: list[str] |
     out = []
     for k in range(n):
         task = TASKS[k % len(TASKS)]
-        ti = rng.choice(idx[task][split])
-        tpl = _TEMPLATES[task][ti]
+        if split == "train" and rng.random() < compose:
+            ti, tpl = "c", _compose(task, rng)
+        else:
+            ti = rng.choice(idx[task][split])
+            tpl = _TEMPLATES[task][ti]
         sentence = rng.choice(sentences)
         has_t = "{t}" in tpl
         # Case changes and typos touch the instruction words only; the quoted transcript stays exact

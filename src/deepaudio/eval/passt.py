@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepaudio.checkpoint import load_state_strict
 from deepaudio.errors import CheckpointError
 
 PASST_SR, PASST_SAMPLES, PASST_STRIDE, PASST_HEADS = 32000, 320000, 10, 12
@@ -138,18 +139,11 @@ def load_passt(path: str | Path, device: str | torch.device = "cpu") -> PaSST:
     net = PaSST(dim=int(pe.shape[0]), depth=depth, hidden=int(state["blocks.0.mlp.fc1.weight"].shape[0]),
                 patch=int(pe.shape[-1]), f_grid=int(state["freq_new_pos_embed"].shape[2]),
                 t_grid=int(state["time_new_pos_embed"].shape[3]), classes=int(state["head.1.weight"].shape[0]))
-    wanted = net.state_dict()
-    absent = sorted(set(wanted) - set(state))
-    if absent:
-        raise CheckpointError(f"PaSST weights incomplete ({len(absent)} missing, e.g. {absent[0]})", path,
-                              "give passt-s-f128-p16-s10-ap.476-swa.pt")
-    for k, v in wanted.items():
-        if state[k].shape != v.shape:
-            raise CheckpointError(f"shape mismatch for {k}: {tuple(state[k].shape)} vs {tuple(v.shape)}", path)
+    own = net.state_dict().keys()  # the file may carry extra training-time tensors
+    load_state_strict(net, {k: v for k, v in state.items() if k in own}, path)
     if (N_MELS - net.patch_embed.proj.kernel_size[0]) // PASST_STRIDE + 1 != net.freq_new_pos_embed.shape[2]:
         raise CheckpointError("PaSST frequency grid does not fit 128 mel bands at stride 10", path,
                               "give the f128 s10 checkpoint")
-    net.load_state_dict({k: state[k] for k in wanted}, strict=True)
     return net.eval().requires_grad_(False).to(device)
 
 

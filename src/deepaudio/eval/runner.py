@@ -238,6 +238,17 @@ def run_eval(items: list[Item], opts: EvalOptions, progress: Callable | None = N
     return res
 
 
+def _record(res: EvalResult, values: dict, name: str, scored: tuple[float, str, list[str]], why_missing: str) -> None:
+    """Store one (value, backend, problems) score: its value and backend, or why it could not be computed."""
+    value, backend, problems = scored
+    res.problems.extend(problems)
+    if math.isfinite(value):
+        values[name] = value
+        res.backends[name] = backend
+    else:
+        res.unavailable[name] = why_missing
+
+
 def _set_metrics(items: list[Item], opts: EvalOptions, wanted: list[str], res: EvalResult) -> None:
     from deepaudio.eval import v2a
 
@@ -254,23 +265,13 @@ def _set_metrics(items: list[Item], opts: EvalOptions, wanted: list[str], res: E
         from deepaudio.eval.desync import desync_from_caches, desync_items
 
         cached = desync_from_caches(opts) if opts.gen_features and opts.ref_features else None
-        value, backend, problems = cached or desync_items(items, opts.synchformer, opts.device)
-        res.problems.extend(problems)
-        if math.isfinite(value):
-            values["desync"] = value
-            res.backends["desync"] = backend
-        else:
-            res.unavailable["desync"] = "no generated clip paired with a video of at least 4.8 s (see problems)"
+        _record(res, values, "desync", cached or desync_items(items, opts.synchformer, opts.device),
+                "no generated clip paired with a video of at least 4.8 s (see problems)")
     if opts.imagebind and "ib_score" in wanted and "ib_score" not in values:
         from deepaudio.eval.imagebind import ib_score_items
 
-        value, backend, problems = ib_score_items(items, opts.imagebind, opts.device)
-        res.problems.extend(problems)
-        if math.isfinite(value):
-            values["ib_score"] = value
-            res.backends["ib_score"] = backend
-        else:
-            res.unavailable["ib_score"] = "no generated clip paired with a video (see problems)"
+        _record(res, values, "ib_score", ib_score_items(items, opts.imagebind, opts.device),
+                "no generated clip paired with a video (see problems)")
     if opts.passt and any(m in wanted and m not in values for m in ("fd_passt", "kl_passt")):
         from deepaudio.eval.passt import passt_metrics
 

@@ -249,7 +249,7 @@ def config_from_state(state: dict[str, torch.Tensor], path: str | Path) -> SyncM
 def load_sync_model(path: str | Path, device: str | torch.device = "cpu") -> SyncModel:
     """The full Synchformer from ``synchformer_state_dict.pth`` (plain tensors; a ``model`` / ``state_dict``
     wrapper is unwrapped). Refuses files without the audio branch or offset head with a CheckpointError."""
-    from deepaudio.checkpoint import load_weights_file
+    from deepaudio.checkpoint import load_state_strict, load_weights_file
 
     state = load_weights_file(path)
     for key in ("model", "state_dict"):
@@ -257,13 +257,6 @@ def load_sync_model(path: str | Path, device: str | torch.device = "cpu") -> Syn
             state = state[key]
     cfg = config_from_state(state, path)
     model = SyncModel(cfg)
-    wanted = model.state_dict()
-    missing = sorted(set(wanted) - set(state))
-    if missing:
-        raise CheckpointError(f"Synchformer weights incomplete ({len(missing)} missing, e.g. {missing[0]})", path,
-                              "give the official synchformer_state_dict.pth")
-    for k, v in wanted.items():
-        if state[k].shape != v.shape:
-            raise CheckpointError(f"shape mismatch for {k}: {tuple(state[k].shape)} vs {tuple(v.shape)}", path)
-    model.load_state_dict({k: state[k] for k in wanted}, strict=True)
+    own = model.state_dict().keys()  # the file may carry extra training-time tensors
+    load_state_strict(model, {k: v for k, v in state.items() if k in own}, path)
     return model.eval().requires_grad_(False).to(device)

@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     for path in args.data:
         train_items += read_instructions(path)
     test_items = generate(args.n_test, "test", seed=args.seed)
-    extra_test = [it for path in args.test_data for it in read_instructions(path)]
+    extra_test = {str(path): read_instructions(path) for path in args.test_data}
     encoder = SentenceEncoder(TextEncoderSpec(args.text_encoder, args.text_encoder_path))
     gate_cfg = GateConfig(encoder=args.text_encoder, encoder_dim=encoder.dim, lexical_dim=args.lexical_dim,
                           hidden_dim=args.hidden)
@@ -111,15 +111,15 @@ def main(args: argparse.Namespace) -> int:
     gate = MoFGate.from_pretrained(args.out / "model")
     report = evaluate_gate(gate, x_te, y_te)
     report["train_accuracy"] = evaluate_gate(gate, x_tr, y_tr)["accuracy"]
-    if extra_test:
-        x_ex, y_ex = _encode(featurizer, extra_test)
-        report["extra_test"] = evaluate_gate(gate, x_ex, y_ex)
+    report["extra_tests"] = {}
+    for path, items in extra_test.items():  # each file reported on its own
+        report["extra_tests"][path] = evaluate_gate(gate, *_encode(featurizer, items))
     report["steps"] = result.step
     (args.out / "router_eval.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"held-out accuracy {report['accuracy']:.4f} ({report['n']} instructions, unseen templates); "
           f"train accuracy {report['train_accuracy']:.4f}")
-    if extra_test:
-        print(f"extra test accuracy {report['extra_test']['accuracy']:.4f} ({report['extra_test']['n']} instructions)")
+    for path, ev in report["extra_tests"].items():
+        print(f"accuracy on {path}: {ev['accuracy']:.4f} ({ev['n']} instructions)")
     return 0
 
 
