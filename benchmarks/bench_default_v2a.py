@@ -3,9 +3,14 @@
 - Impacts (bounce clips): each audible contact recorded in ``meta.json`` is matched to the nearest
   spectral-flux onset of the generated audio within +-250 ms; we report the median |offset| in ms and
   the fraction of contacts matched. The same on the true ambience gives the measurement's floor.
+  The median alone flatters a model that fills the clip with onsets, so we also report the onsets per
+  second and their precision (the fraction of generated onsets within +-50 ms of an audible contact), each
+  beside the true track and beside chance (contacts mirrored in time).
 - Silent scenes: the fraction of 2048/512 frames (16 kHz) under -50 dB (floor: >= 90%).
+- ``--pictures DIR``: generated vs true spectrogram with the contact times, for the first clip of each kind.
 
-    python benchmarks/bench_default_v2a.py --world data/toyworld [--model DIR] [--steps 25] [--n 6]
+    python benchmarks/bench_default_v2a.py --world data/toyworld [--model DIR] [--steps 25] [--n 6] \
+        [--json out.json] [--pictures DIR]
 """
 
 from __future__ import annotations
@@ -38,6 +43,20 @@ def impact_offsets(wav: torch.Tensor, sr: int, contacts: list[float], window: fl
     return out
 
 
+def onset_density(wav: torch.Tensor, sr: int, contacts: list[float], tol: float = 0.05) -> tuple[int, int, float]:
+    """(onsets, onsets within ``tol`` s of a contact, seconds) of one clip."""
+    flux, times = spectral_flux(wav, sr)
+    onsets = pick_peaks(flux, times, min_gap=0.03, k=1.0)
+    c = np.asarray(contacts, dtype=np.float64)
+    near = int(sum(1 for t in onsets if c.size and np.min(np.abs(c - t)) <= tol))
+    return int(onsets.size), near, wav.shape[-1] / sr
+
+
+def density_summary(rows: list[tuple[int, int, float]]) -> dict:
+    onsets, near, secs = (sum(r[i] for r in rows) for i in range(3))
+    return {"onsets_per_s": onsets / secs if secs else None, "precision_50ms": near / onsets if onsets else None}
+
+
 def summarize(offsets: list[float | None]) -> dict:
     hit = [abs(d) * 1000 for d in offsets if d is not None]
     return {"contacts": len(offsets), "matched": len(hit), "recall": len(hit) / max(1, len(offsets)),
@@ -53,6 +72,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--pictures", type=Path, help="folder for spectrogram pictures of the first clip of each kind")
     args = ap.parse_args()
     from deepaudio.assets import bundled_dir
     from deepaudio.pipelines.v2a import V2APipeline
@@ -61,6 +81,7 @@ def main() -> int:
     metas = [(json.loads(p.read_text()), p.parent)
              for p in sorted((args.world / "clips" / args.split).glob("*/meta.json"))]
     gen_off, true_off, chance_off, silent_gen, silent_true, secs = [], [], [], [], [], []
+    dens = {"generated": [], "true_ambience": [], "chance (mirrored contact times)": []}
     for kind in ("bounce", "silent"):
         for meta, folder in [m for m in metas if m[0]["kind"] == kind][: args.n]:
             t0 = time.perf_counter()
@@ -72,15 +93,30 @@ def main() -> int:
                             if c.get("audible")]
                 gen_off += impact_offsets(wav, sr, contacts)
                 # Chance level: the same audio against the contacts mirrored in time (same count and spacing).
-                chance_off += impact_offsets(wav, sr, [meta["duration"] - t for t in contacts])
+                mirrored = [meta["duration"] - t for t in contacts]
+                chance_off += impact_offsets(wav, sr, mirrored)
                 true_off += impact_offsets(truth, sr, contacts)
+                dens["generated"].append(onset_density(wav, sr, contacts))
+                dens["true_ambience"].append(onset_density(truth, sr, contacts))
+                dens["chance (mirrored contact times)"].append(onset_density(wav, sr, mirrored))
             else:
                 silent_gen.append(silent_fraction(wav, sr))
                 silent_true.append(silent_fraction(truth, sr))
+            first = len(silent_gen) == 1 if kind == "silent" else len(dens["generated"]) == 1
+            if args.pictures is not None and first:
+                from deepaudio.viz import compare_spectrograms
+
+                events = contacts if kind == "bounce" else []
+                png = compare_spectrograms([("generated", wav, sr), ("true ambience", truth, tsr)],
+                                           args.pictures / f"v2a_{kind}_{folder.name}.png",
+                                           title=f"{kind} clip {folder.name}: generated vs true (lines: audible "
+                                                 f"contacts); model {args.model or 'bundled'}", events=events)
+                print(f"wrote {png}", file=sys.stderr)
             print(f"{kind} {folder.name}: {secs[-1]:.1f} s", file=sys.stderr)
     report = {"model": str(args.model or "bundled default"), "steps": args.steps, "seed": args.seed,
               "impacts_generated": summarize(gen_off), "impacts_true_ambience": summarize(true_off),
               "impacts_chance (mirrored contact times)": summarize(chance_off),
+              "onset_density": {k: density_summary(v) for k, v in dens.items()},
               "silent_frames_generated": float(np.mean(silent_gen)) if silent_gen else None,
               "silent_frames_true": float(np.mean(silent_true)) if silent_true else None,
               "seconds_per_clip": float(np.mean(secs)) if secs else None}

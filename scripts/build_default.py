@@ -2,7 +2,10 @@
 
 Every part is re-saved with fp16 weights (the package carries them; fp32 compute at load), and a
 ``TRAINING.md`` beside it records the exact command, data seed, steps and losses from the run's
-``training_summary.json``. Run by ``bash scripts/train_default.sh bundle``.
+``training_summary.json``. A run that continued the bundled model (``--init`` of the package folder)
+also carries that model's history forward: ``lineage.json`` lists every earlier run (command, steps,
+losses, and the commit whose bundled copy it produced), oldest first, and ``TRAINING.md`` shows it, so
+the whole chain can be replayed. Run by ``bash scripts/train_default.sh bundle``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,8 +41,39 @@ def fp16_copy(src: Path, dst: Path) -> None:
     write_config(dst, doc["kind"], doc["config"], doc.get("meta"))
 
 
-def training_md(part: str, run: Path) -> str:
+LINEAGE_KEYS = ("command", "steps", "wall_time_s", "final_loss", "final_val_loss", "data_seed")
+
+
+def with_final_val(summary: dict) -> dict:
+    """``summary`` plus ``final_val_loss`` (the last validation loss of the run) when it validated."""
+    val = summary.get("val_losses") or []
+    return {**summary, "final_val_loss": val[-1][1]} if val and "final_val_loss" not in summary else summary
+
+
+def last_commit(path: Path) -> str | None:
+    """The commit that last changed ``path`` (where its bundled copy can be checked out), if in git."""
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parent.parent)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def lineage(run: Path, old: Path) -> list[dict]:
+    """Earlier runs behind this one: the bundled model's lineage plus the bundled run, if this run continued it."""
     summary = json.loads((run / "training_summary.json").read_text())
+    if "--init" not in summary.get("command", "") or not (old / "training_summary.json").is_file():
+        return []
+    past = json.loads((old / "lineage.json").read_text()) if (old / "lineage.json").is_file() else []
+    prev = with_final_val(json.loads((old / "training_summary.json").read_text()))
+    entry = {k: prev[k] for k in LINEAGE_KEYS if k in prev}
+    entry["bundled_in_commit"] = last_commit(old)
+    return past + [entry]
+
+
+def training_md(part: str, run: Path, history: list[dict] | None = None) -> str:
+    summary = with_final_val(json.loads((run / "training_summary.json").read_text()))
     lines = [f"# Bundled default: {part}", "", "Reproduce with `bash scripts/train_default.sh data` then "
              f"`bash scripts/train_default.sh {part}` (see that script for the exact flags).", "",
              "| field | value |", "|---|---|"]
@@ -52,6 +87,16 @@ def training_md(part: str, run: Path) -> str:
         lines.append(f"| held-out template accuracy | {ev['accuracy']:.4f} ({ev['n']} instructions) |")
         for path, test in ev.get("extra_tests", {}).items():
             lines.append(f"| accuracy on `{path}` | {test['accuracy']:.4f} ({test['n']} instructions) |")
+    if history:
+        total = sum(int(h.get("steps", 0)) for h in history) + int(summary.get("steps", 0))
+        lines += ["", f"## Lineage ({total} steps in all)", "",
+                  "This run continued the bundled model (`--init`); the runs before it, oldest first (each "
+                  "continued the one above; `git show <commit>:src/deepaudio/assets/default/" + part + "` "
+                  "gives the model it produced):", "", "| # | command | steps | final loss | val loss | commit |",
+                  "|---|---|---|---|---|---|"]
+        for i, h in enumerate(history, 1):
+            lines.append(f"| {i} | `{h.get('command', '?')}` | {h.get('steps', '?')} | {h.get('final_loss', '?')} | "
+                         f"{h.get('final_val_loss', '?')} | {h.get('bundled_in_commit') or '?'} |")
     lines += ["", "The full summary:", "", "```json", json.dumps(summary, indent=2)[:6000], "```", ""]
     return "\n".join(lines)
 
@@ -74,7 +119,10 @@ def main() -> int:
                     print(f"{part}: kept the bundled model (no new run)", file=sys.stderr)
                 continue
             fp16_copy(src, tmp / part)
-            (tmp / part / "TRAINING.md").write_text(training_md(part, run))
+            history = lineage(run, args.out / part)
+            if history:
+                (tmp / part / "lineage.json").write_text(json.dumps(history, indent=1) + "\n")
+            (tmp / part / "TRAINING.md").write_text(training_md(part, run, history))
             for name in ("loss_curve.png", "training_summary.json"):
                 if (run / name).is_file():
                     shutil.copy2(run / name, tmp / part / name)
