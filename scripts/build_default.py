@@ -105,6 +105,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=Path, default=Path("runs"))
     ap.add_argument("--out", type=Path, default=Path("src/deepaudio/assets/default"))
+    ap.add_argument("--v2a-cfg", type=float, help="default guidance written into the V2A pipeline's config.json "
+                    "(what benchmarks/bench_default_v2a.py --cfg measured best)")
     args = ap.parse_args()
     with atomic_dir(args.out) as tmp:
         parts = {}
@@ -127,6 +129,12 @@ def main() -> int:
                 if (run / name).is_file():
                     shutil.copy2(run / name, tmp / part / name)
             parts[part] = part
+        if args.v2a_cfg is not None and "v2a" in parts:
+            doc = read_config(tmp / "v2a")
+            write_config(tmp / "v2a", doc["kind"], {**doc["config"], "cfg_strength": args.v2a_cfg}, doc.get("meta"))
+            with (tmp / "v2a" / "TRAINING.md").open("a") as f:
+                f.write(f"\nInference default: guidance (cfg) {args.v2a_cfg:g}, set by `build_default.py --v2a-cfg` "
+                        "from `benchmarks/bench_default_v2a.py --cfg` (see the README's bundled-default table).\n")
         cfg = {k: parts.get(k) for k in ("router", "v2a", "tts")}
         cfg["v2s"] = parts.get("v2s", parts.get("tts"))
         write_config(tmp, "deepaudio_pipeline", cfg, {"built_from": str(args.runs)})

@@ -8,7 +8,8 @@
 #                                             # (continues from the bundled one if present)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
-# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS the TTS peak lr); every run writes
+# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS the TTS peak lr, V2A_CFG the
+# bundled V2A's default guidance); every run writes
 # runs/<part>/{train_log.jsonl,training_summary.json,loss_curve.png}. A session that must stop early
 # finishes a run by re-launching it with --resume and --steps <current step> (the loop then only exports).
 set -euo pipefail
@@ -43,7 +44,8 @@ case "${1:-}" in
       --out "$RUNS/tts" --steps "${STEPS_TTS:-2000}" --lr "${LR_TTS:-7.5e-4}" --warmup 200 --batch-frames 4000 \
       --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 ;;
   bundle)
-    .venv/bin/python scripts/build_default.py --runs "$RUNS" --out "$BUNDLE" ;;
+    # V2A_CFG: the tiny V2A keeps its picture timing only under weak guidance (bench_default_v2a.py --cfg).
+    .venv/bin/python scripts/build_default.py --runs "$RUNS" --out "$BUNDLE" --v2a-cfg "${V2A_CFG:-1.0}" ;;
   *)
     echo "usage: bash scripts/train_default.sh data|router|v2a|tts|bundle" >&2; exit 2 ;;
 esac

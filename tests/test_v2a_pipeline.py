@@ -56,6 +56,29 @@ def test_pipeline_generates_the_whole_video_length_reproducibly(trained):
     assert not torch.equal(wav, other)
 
 
+def test_default_guidance_comes_from_the_checkpoint_config(trained, tmp_path):
+    """A pipeline folder may carry its own default cfg (the bundled tiny V2A keeps its timing only under weak
+    guidance); a call without cfg_strength uses it, an explicit one overrides it, and absent it is MMAudio's 4.5."""
+    import shutil
+
+    from deepaudio.checkpoint import read_config, write_config
+    from deepaudio.models.v2a.sampling import DEFAULT_CFG
+
+    src = trained / "run" / "model"
+    assert V2APipeline.from_pretrained(src).default_cfg == DEFAULT_CFG == 4.5
+    folder = tmp_path / "model"
+    shutil.copytree(src, folder)
+    doc = read_config(folder)
+    write_config(folder, doc["kind"], {**doc["config"], "cfg_strength": 1.0}, doc.get("meta"))
+    pipe = V2APipeline.from_pretrained(folder)
+    assert pipe.default_cfg == 1.0
+    video = moving_square_video(tmp_path / "v.mp4", duration=1.2, width=64, height=48).path
+    implicit, _ = pipe(video, steps=3, seed=1)
+    explicit, _ = pipe(video, steps=3, seed=1, cfg_strength=1.0)
+    strong, _ = pipe(video, steps=3, seed=1, cfg_strength=4.5)
+    assert torch.equal(implicit, explicit) and not torch.equal(implicit, strong)
+
+
 def test_sequence_plan_matches_mmaudio_for_8_seconds():
     plan = SequencePlan.for_duration(8.0, 16000 / 256 / 2)
     assert (plan.latent, plan.clip_frames, plan.sync_tokens) == (250, 64, 192)

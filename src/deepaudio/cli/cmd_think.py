@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="repeat detect/remove/check up to N times (default 2: a second round removes "
                         "remnants of the voice-over)")
     parser.add_argument("--steps", type=int, help="V2A Euler steps (default 25)")
-    parser.add_argument("--cfg", type=float, help="V2A guidance weight (default 4.5)")
+    parser.add_argument("--cfg", type=float, help="V2A guidance weight (default: the model's)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--overwrite", action="store_true", help="batch: redo existing outputs")
     add_device_arguments(parser)

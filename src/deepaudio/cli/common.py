@@ -62,7 +62,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ref-text", help="transcript of the reference voice (default: transcribed offline)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=25, help="V2A Euler steps")
-    parser.add_argument("--cfg", type=float, default=4.5, help="V2A guidance weight")
+    parser.add_argument("--cfg", type=float, help="V2A guidance weight (default: the model's)")
     parser.add_argument("--nfe", type=int, default=32, help="TTS/V2S ODE steps")
     parser.add_argument("--duck-db", type=float, default=-12.0, help="ambience level under speech (dB)")
     parser.add_argument("--fit", choices=("error", "speed"), default="error",

@@ -41,7 +41,7 @@ class DemoSettings:
     n: int = 1  # groups of (bounce, talk, voice-over) clips
     seed: int = 0  # toy-world master seed and generation seed
     v2a_steps: int = 8
-    v2a_cfg: float = 4.5
+    v2a_cfg: float | None = None  # None: the V2A model's own default guidance
     tts_nfe: int = 8
     tts_schedule: str = "epss"
     split: str = "test"  # held-out sentences and speakers of the toy world
@@ -143,7 +143,8 @@ class Demo:
         s = self.settings
         steps = []
         if result.ambience is not None:  # lip timing skips V2A for v2s
-            steps.append(f"V2A {s.v2a_steps} steps cfg {s.v2a_cfg:g}")
+            cfg = s.v2a_cfg if s.v2a_cfg is not None else self.pipe.v2a.default_cfg
+            steps.append(f"V2A {s.v2a_steps} steps cfg {cfg:g}")
         if "tts" in result.route.modules:
             steps.append(f"TTS NFE {s.tts_nfe} {s.tts_schedule}")
         if result.contour is not None:

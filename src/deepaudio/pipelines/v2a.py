@@ -66,13 +66,16 @@ def _fit_frames(frames: torch.Tensor, n: int) -> torch.Tensor:
 
 class V2APipeline:
     def __init__(self, net, encoder, codec, window: float = 8.0, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, default_cfg: float = DEFAULT_CFG):
         if net.config.latent_dim != codec.latent_dim:
             raise ConfigError(f"network latent_dim {net.config.latent_dim} != codec latent_dim {codec.latent_dim}")
         self.net = net.to(device=device, dtype=dtype).eval()
         self.encoder = encoder.to(device=device).eval()
         self.codec = codec
         self.window = float(window)
+        # Guidance used when a call gives none: MMAudio's 4.5, or what the checkpoint's config.json measured best
+        # ("cfg_strength"; the bundled tiny model keeps its timing only with weak guidance).
+        self.default_cfg = float(default_cfg)
         self.device = torch.device(device)
         self.dtype = dtype
 
@@ -106,7 +109,8 @@ class V2APipeline:
             codec = MMAudioCodec(vae, vocoder)
         else:
             raise ConfigError(f"unknown V2A codec type {codec_cfg['type']!r}", directory / "config.json")
-        return cls(net, encoder, codec, window=float(cfg.get("window", 8.0)), device=device, dtype=dtype)
+        return cls(net, encoder, codec, window=float(cfg.get("window", 8.0)), device=device, dtype=dtype,
+                   default_cfg=float(cfg.get("cfg_strength", DEFAULT_CFG)))
 
     # ------------------------------------------------------------------------------------------ parts
     def read_window_frames(self, video: str | Path, start: float, plan: SequencePlan) -> tuple[torch.Tensor, ...]:
@@ -121,11 +125,12 @@ class V2APipeline:
     @torch.no_grad()
     def generate_from_frames(self, frames_clip: torch.Tensor | None, frames_sync: torch.Tensor | None,
                              plan: SequencePlan, prompt: str = "", negative_prompt: str = "",
-                             steps: int = DEFAULT_STEPS, cfg_strength: float = DEFAULT_CFG,
+                             steps: int = DEFAULT_STEPS, cfg_strength: float | None = None,
                              generator: torch.Generator | None = None,
                              progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """One window: uint8 frames (1, T, H, W, 3) at 8 and 25 fps (None = no video) -> waveform (1, L)."""
         net = self.net
+        cfg_strength = self.default_cfg if cfg_strength is None else cfg_strength
         net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
         dev, dt = self.device, self.dtype
         if frames_clip is not None:
@@ -146,9 +151,10 @@ class V2APipeline:
 
     # ------------------------------------------------------------------------------------------- call
     def __call__(self, video: str | Path, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
-                 steps: int = DEFAULT_STEPS, cfg_strength: float = DEFAULT_CFG, seed: int | None = None,
+                 steps: int = DEFAULT_STEPS, cfg_strength: float | None = None, seed: int | None = None,
                  overlap: float = 1.0, progress: Callable[[str], None] | None = None) -> tuple[torch.Tensor, int]:
-        """Ambient audio for ``video`` (whole length, or the first ``duration`` seconds)."""
+        """Ambient audio for ``video`` (whole length, or the first ``duration`` seconds); ``cfg_strength`` None
+        takes the model's default (:attr:`default_cfg`)."""
         from deepaudio.io.video import probe_video
 
         info = probe_video(video)

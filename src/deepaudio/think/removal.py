@@ -159,7 +159,7 @@ def regenerate(pipe, video: str | Path, spans, seed: int | None = 0, steps: int 
     """V2A audio for ``video`` generated with ``negative_prompt``; ``spans`` suppressed before decoding."""
     from deepaudio.flow import make_generator
     from deepaudio.io.video import probe_video
-    from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS
+    from deepaudio.models.v2a.sampling import DEFAULT_STEPS
     from deepaudio.pipelines.v2a import SequencePlan
     from deepaudio.pipelines.v2a_codecs import MelCodec
     from deepaudio.pipelines.windows import plan_windows, stitch
@@ -174,7 +174,7 @@ def regenerate(pipe, video: str | Path, spans, seed: int | None = 0, steps: int 
         plan = SequencePlan.for_duration(win.duration, pipe.codec.latent_rate)
         frames_clip, frames_sync = pipe.read_window_frames(video, win.start, plan)
         lat = _window_latents(pipe, frames_clip, frames_sync, plan, negative_prompt, steps or DEFAULT_STEPS,
-                              DEFAULT_CFG if cfg_strength is None else cfg_strength, generator)  # (1, n, m)
+                              pipe.default_cfg if cfg_strength is None else cfg_strength, generator)  # (1, n, m)
         if in_latent and spans:
             mask = span_mask(lat.shape[1], pipe.codec.latent_rate, spans, offset=win.start).to(lat.device)
             lat = clamp_frames(lat[0], mask)[None]
