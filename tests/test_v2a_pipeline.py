@@ -57,8 +57,8 @@ def test_pipeline_generates_the_whole_video_length_reproducibly(trained):
 
 
 def test_default_guidance_comes_from_the_checkpoint_config(trained, tmp_path):
-    """A pipeline folder may carry its own default cfg (the bundled tiny V2A keeps its timing only under weak
-    guidance); a call without cfg_strength uses it, an explicit one overrides it, and absent it is MMAudio's 4.5."""
+    """A pipeline folder may carry its own default cfg; a call without cfg_strength uses it, an explicit one
+    overrides it, and absent it is MMAudio's 4.5."""
     import shutil
 
     from deepaudio.checkpoint import read_config, write_config

@@ -36,5 +36,8 @@ def describe_bundled() -> str:
         meta = json.loads(cfg.read_text()).get("meta", {})
         size = sum(p.stat().st_size for p in (DEFAULT_ROOT / part).rglob("*") if p.is_file())
         steps = meta.get("steps", "?")
+        lineage = DEFAULT_ROOT / part / "lineage.json"  # earlier runs this one continued (scripts/build_default.py)
+        if lineage.is_file() and isinstance(steps, int):
+            steps = f"{steps} (+{sum(int(r.get('steps', 0)) for r in json.loads(lineage.read_text()))} earlier)"
         lines.append(f"  {part:8} {size / 1e6:5.1f} MB, {steps} training steps ({DEFAULT_ROOT / part})")
     return "\n".join(lines)

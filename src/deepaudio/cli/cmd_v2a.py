@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative-prompt", default="", help="what the sound should not contain")
     parser.add_argument("--duration", type=float, help="seconds to generate (default: the whole video)")
     parser.add_argument("--steps", type=int, default=25, help="Euler steps (default 25)")
-    parser.add_argument("--cfg", type=float, help="classifier-free guidance weight (default: the model's; 4.5 for "
-                        "MMAudio, 1.0 for the bundled tiny model)")
+    parser.add_argument("--cfg", type=float, help="classifier-free guidance weight (default: the model's config.json "
+                        "cfg_strength, else MMAudio's 4.5)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--overlap", type=float, default=1.0, help="seconds of overlap between windows")
     parser.add_argument("--overwrite", action="store_true", help="batch: regenerate existing outputs")

@@ -73,8 +73,8 @@ class V2APipeline:
         self.encoder = encoder.to(device=device).eval()
         self.codec = codec
         self.window = float(window)
-        # Guidance used when a call gives none: MMAudio's 4.5, or what the checkpoint's config.json measured best
-        # ("cfg_strength"; the bundled tiny model keeps its timing only with weak guidance).
+        # Guidance used when a call gives none: MMAudio's 4.5, or the checkpoint's own ("cfg_strength" in its
+        # config.json) for a model that was measured to want another (benchmarks/bench_default_v2a.py --cfg).
         self.default_cfg = float(default_cfg)
         self.device = torch.device(device)
         self.dtype = dtype

@@ -1,0 +1,57 @@
+"""The bundled default that ships inside the package: complete, small, documented, and it loads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deepaudio.assets import DEFAULT_ROOT, bundled_dir, describe_bundled
+from deepaudio.checkpoint import read_config
+
+PARTS = ("router", "v2a", "tts")
+
+
+def test_every_part_is_bundled_with_its_training_record():
+    cfg = read_config(bundled_dir("pipeline"), "deepaudio_pipeline")["config"]
+    for part in PARTS:
+        assert cfg[part] == part
+        folder = bundled_dir(part)
+        record = (folder / "TRAINING.md").read_text()
+        summary = json.loads((folder / "training_summary.json").read_text())
+        assert "| command |" in record and "| data_seed | 0 |" in record, part
+        assert summary["steps"] > 0 and summary["final_loss"] is not None, part
+        assert "deepaudio train" in summary["command"], part
+    assert cfg["v2s"] == "tts"
+
+
+def test_continued_parts_record_their_lineage():
+    for part in PARTS:
+        lineage = DEFAULT_ROOT / part / "lineage.json"
+        summary = json.loads((DEFAULT_ROOT / part / "training_summary.json").read_text())
+        if "--init" not in summary["command"]:
+            continue
+        runs = json.loads(lineage.read_text())  # a continued part must say what it continued
+        assert runs and all("deepaudio train" in r["command"] and r["steps"] > 0 for r in runs), part
+        assert "## Lineage" in (DEFAULT_ROOT / part / "TRAINING.md").read_text()
+        assert "earlier)" in describe_bundled()
+
+
+def test_weights_fit_the_40_mb_budget_in_fp16():
+    from safetensors import safe_open
+
+    files = sorted(DEFAULT_ROOT.rglob("*.safetensors"))
+    assert files and sum(f.stat().st_size for f in files) <= 40e6
+    for f in files:
+        with safe_open(str(f), "pt") as st:
+            floats = [st.get_slice(k).get_dtype() for k in st.keys()]
+        assert all(d in ("F16", "I64", "I32", "BOOL", "U8") for d in floats), (f, set(floats))
+
+
+@pytest.mark.parametrize("instruction,task", [("Add the sound effects for this clip", "v2a"),
+                                              ('Read "good morning" aloud in this voice', "tts")])
+def test_the_bundled_gate_routes_plain_instructions(instruction, task):
+    from deepaudio.pipelines.router import Router
+
+    router = Router.from_pretrained(bundled_dir("router"))
+    assert router(instruction).task == task
