@@ -136,7 +136,7 @@ def main() -> int:
                "judge": f"{backend_name(args.asr_model)}, beam 5", "speaker_backend": "resemblyzer-ge2e",
                "vocoder": type(pipe.vocoder).__name__, "wer": mean("wer"), "wer_truth": mean("wer_truth"),
                "wer_resynth": mean("wer_resynth"), "spk_sim": mean("spk_sim"),
-               "speaker_top1": sum(r["top1"] for r in rows) / max(1, len(rows)),
+               "speaker_top1": sum(r["top1"] for r in rows) / len(rows) if rows else None,
                "seconds_per_item": elapsed / max(1, len(rows)), **v2s, "items": rows}
     print(json.dumps({k: v for k, v in summary.items() if k != "items"}, indent=1))
     if args.out:
