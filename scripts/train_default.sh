@@ -8,8 +8,8 @@
 #                                             # (continues from the bundled one if present)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
-# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS the TTS peak lr, V2A_CFG the
-# bundled V2A's default guidance); every run writes
+# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS / LR_V2A / WARMUP_V2A
+# the peak lr and warm-up, V2A_CFG the bundled V2A's default guidance); every run writes
 # runs/<part>/{train_log.jsonl,training_summary.json,loss_curve.png}. A session that must stop early
 # finishes a run by re-launching it with --resume and --steps <current step> (the loop then only exports).
 set -euo pipefail
@@ -37,7 +37,7 @@ case "${1:-}" in
       --steps "${STEPS_ROUTER:-4000}" --hidden 256 --lexical-dim 4096 --seed 0 ;;
   v2a)
     $da train v2a --config tiny --data "$DATA/manifests/v2a_train.csv" --val "$DATA/manifests/v2a_val.csv" \
-      --out "$RUNS/v2a" --steps "${STEPS_V2A:-3000}" --batch 8 --lr 5e-4 --warmup 200 --save-every 100 \
+      --out "$RUNS/v2a" --steps "${STEPS_V2A:-3000}" --batch 8 --lr "${LR_V2A:-5e-4}" --warmup "${WARMUP_V2A:-200}" --save-every 100 \
       --val-every 500 --seed 0 $(init_if_bundled v2a) ;;
   tts)
     $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
