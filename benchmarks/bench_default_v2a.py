@@ -29,9 +29,13 @@ from deepaudio.eval.sync import pick_peaks, spectral_flux
 from deepaudio.io.audio import load_audio
 
 
-def impact_offsets(wav: torch.Tensor, sr: int, contacts: list[float], window: float = 0.25) -> list[float | None]:
+def onsets_of(wav: torch.Tensor, sr: int) -> np.ndarray:
+    """Spectral-flux onset times (s) of one track, computed once and shared by every measure below."""
     flux, times = spectral_flux(wav, sr)
-    onsets = pick_peaks(flux, times, min_gap=0.03, k=1.0)
+    return pick_peaks(flux, times, min_gap=0.03, k=1.0)
+
+
+def impact_offsets(onsets: np.ndarray, contacts: list[float], window: float = 0.25) -> list[float | None]:
     out = []
     for t in contacts:
         if onsets.size == 0:
@@ -43,13 +47,12 @@ def impact_offsets(wav: torch.Tensor, sr: int, contacts: list[float], window: fl
     return out
 
 
-def onset_density(wav: torch.Tensor, sr: int, contacts: list[float], tol: float = 0.05) -> tuple[int, int, float]:
+def onset_density(onsets: np.ndarray, contacts: list[float], seconds: float,
+                  tol: float = 0.05) -> tuple[int, int, float]:
     """(onsets, onsets within ``tol`` s of a contact, seconds) of one clip."""
-    flux, times = spectral_flux(wav, sr)
-    onsets = pick_peaks(flux, times, min_gap=0.03, k=1.0)
     c = np.asarray(contacts, dtype=np.float64)
     near = int(sum(1 for t in onsets if c.size and np.min(np.abs(c - t)) <= tol))
-    return int(onsets.size), near, wav.shape[-1] / sr
+    return int(onsets.size), near, seconds
 
 
 def density_summary(rows: list[tuple[int, int, float]]) -> dict:
@@ -93,14 +96,15 @@ def main() -> int:
             if kind == "bounce":
                 contacts = [c["time"] for layer in meta["layers"] for c in layer.get("contacts", ())
                             if c.get("audible")]
-                gen_off += impact_offsets(wav, sr, contacts)
+                gen_on, true_on, secs_clip = onsets_of(wav, sr), onsets_of(truth, sr), wav.shape[-1] / sr
+                gen_off += impact_offsets(gen_on, contacts)
                 # Chance level: the same audio against the contacts mirrored in time (same count and spacing).
                 mirrored = [meta["duration"] - t for t in contacts]
-                chance_off += impact_offsets(wav, sr, mirrored)
-                true_off += impact_offsets(truth, sr, contacts)
-                dens["generated"].append(onset_density(wav, sr, contacts))
-                dens["true_ambience"].append(onset_density(truth, sr, contacts))
-                dens["chance (mirrored contact times)"].append(onset_density(wav, sr, mirrored))
+                chance_off += impact_offsets(gen_on, mirrored)
+                true_off += impact_offsets(true_on, contacts)
+                dens["generated"].append(onset_density(gen_on, contacts, secs_clip))
+                dens["true_ambience"].append(onset_density(true_on, contacts, truth.shape[-1] / sr))
+                dens["chance (mirrored contact times)"].append(onset_density(gen_on, mirrored, secs_clip))
             else:
                 silent_gen.append(silent_fraction(wav, sr))
                 silent_true.append(silent_fraction(truth, sr))

@@ -60,9 +60,9 @@ def last_commit(path: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def lineage(run: Path, old: Path) -> list[dict]:
-    """Earlier runs behind this one: the bundled model's lineage plus the bundled run, if this run continued it."""
-    summary = json.loads((run / "training_summary.json").read_text())
+def lineage(summary: dict, old: Path) -> list[dict]:
+    """Earlier runs behind this one (``summary``): the bundled model's lineage plus the bundled run, if this run
+    continued it."""
     if "--init" not in summary.get("command", "") or not (old / "training_summary.json").is_file():
         return []
     past = json.loads((old / "lineage.json").read_text()) if (old / "lineage.json").is_file() else []
@@ -72,8 +72,8 @@ def lineage(run: Path, old: Path) -> list[dict]:
     return past + [entry]
 
 
-def training_md(part: str, run: Path, history: list[dict] | None = None) -> str:
-    summary = with_final_val(json.loads((run / "training_summary.json").read_text()))
+def training_md(part: str, run: Path, summary: dict, history: list[dict] | None = None) -> str:
+    summary = with_final_val(summary)
     lines = [f"# Bundled default: {part}", "", "Reproduce with `bash scripts/train_default.sh data` then "
              f"`bash scripts/train_default.sh {part}` (see that script for the exact flags).", "",
              "| field | value |", "|---|---|"]
@@ -121,10 +121,11 @@ def main() -> int:
                     print(f"{part}: kept the bundled model (no new run)", file=sys.stderr)
                 continue
             fp16_copy(src, tmp / part)
-            history = lineage(run, args.out / part)
+            summary = json.loads((run / "training_summary.json").read_text())
+            history = lineage(summary, args.out / part)
             if history:
                 (tmp / part / "lineage.json").write_text(json.dumps(history, indent=1) + "\n")
-            (tmp / part / "TRAINING.md").write_text(training_md(part, run, history))
+            (tmp / part / "TRAINING.md").write_text(training_md(part, run, summary, history))
             for name in ("loss_curve.png", "training_summary.json"):
                 if (run / name).is_file():
                     shutil.copy2(run / name, tmp / part / name)
