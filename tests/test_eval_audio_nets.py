@@ -33,7 +33,8 @@ def test_cnn14_logmel_matches_librosa():
                                                              power=2.0), ref=1.0, amin=1e-10, top_db=None)
     ours = Cnn14(widths=(4,), classes=3).logmel(torch.from_numpy(y)[None])[0, 0].numpy().T
     assert ours.shape == ref.shape
-    np.testing.assert_allclose(ours, ref, atol=2e-3)
+    # rtol: cells near -90 dB (power ~1e-9 at the top band) differ by ~6e-3 dB on an AMD EPYC (float32 FFT rounding).
+    np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=1e-4)
 
 
 def test_load_panns_infers_sizes_and_rejects_other_files(tmp_path):

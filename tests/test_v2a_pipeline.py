@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 
 import pytest
@@ -84,3 +85,66 @@ def test_sequence_plan_matches_mmaudio_for_8_seconds():
     assert (plan.latent, plan.clip_frames, plan.sync_tokens) == (250, 64, 192)
     plan44 = SequencePlan.for_duration(8.0, 44100 / 512 / 2)
     assert plan44.latent == 345
+
+
+def test_motion_stack_second_difference_marks_a_change_of_velocity():
+    """A picture brightening steadily until frame 5 and then darkening: the first difference is non-zero on
+    every frame after the first, the second only at the turn; none is invented before its history exists."""
+    from deepaudio.models.encoders.tiny import motion_stack
+
+    level = torch.tensor([0, 1, 2, 3, 4, 5, 4, 3, 2], dtype=torch.float32) / 10
+    x = level.view(1, -1, 1, 1, 1).expand(1, 9, 3, 8, 4)
+    m1, m2 = motion_stack(x, 1), motion_stack(x, 2)
+    assert m1.shape[2] == 6 and m2.shape[2] == 9 and torch.equal(m2[:, :, :6], m1)
+    d1, d2 = m2[0, :, 3:6].abs().amax((1, 2, 3)), m2[0, :, 6:9].abs().amax((1, 2, 3))
+    assert d1[0] == 0 and (d1[1:] > 0.09).all()
+    assert d2[:2].sum() == 0 and d2[6] > 0.19 and d2[[2, 3, 4, 5, 7, 8]].max() < 1e-6
+    noise = torch.rand(1, 5, 3, 4, 4)
+    assert torch.allclose(motion_stack(noise, 2)[0, 4, 6:], noise[0, 4] - 2 * noise[0, 3] + noise[0, 2])
+
+
+def test_grown_encoder_starts_as_the_saved_one():
+    from deepaudio.models.encoders.tiny_bundle import TinyV2AEncoder
+
+    setup1, setup2 = stage.V2A_SETUPS.get("micro"), stage.V2A_SETUPS.get("micro")
+    torch.manual_seed(0)
+    old = TinyV2AEncoder(setup1.encoder).eval()
+    new = TinyV2AEncoder(dataclasses.replace(setup2.encoder, motion_order=2)).eval()
+    new.load_state_dict(stage.grow_motion_input(old.state_dict(), new))
+    frames = torch.randint(0, 255, (2, 20, 32, 32, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.allclose(old.sync(frames), new.sync(frames), atol=1e-6)
+        assert not torch.allclose(new.sync(frames[:, torch.arange(20).flip(0)]), new.sync(frames), atol=1e-3)
+
+
+def test_crop_windows_are_aligned_and_drawn_reproducibly(tmp_path):
+    """A 3.2 s clip gives windows at 0, 1 and 2 s of a 1 s setup; each window's frames and latent are the ones a
+    clip cut at that second would give, and an epoch's draw depends only on (seed, epoch)."""
+    from deepaudio.io.audio import load_audio
+    from deepaudio.pipelines.v2a_codecs import MelCodec
+
+    setup = stage.V2A_SETUPS.get("micro")
+    clip = moving_square_video(tmp_path / "c.mp4", duration=3.2, width=64, height=64, beep_frames=(10, 40, 70)).path
+    items = [{"video": str(clip), "prompt": ""}]
+    files = stage.extract_features(items, setup, tmp_path / "crops", crops=True)
+    whole = stage.extract_features(items, setup, tmp_path / "first")
+    codec = MelCodec(setup.codec)
+    plan = SequencePlan.for_duration(setup.seconds, codec.latent_rate)
+    batches = stage.ClipBatches(files, 1, seed=5, plan=plan)
+    assert batches.windows == [3]
+    first = stage.ClipBatches(whole, 1, seed=5).load([0])
+    w0 = batches.load([(0, 0)])
+    assert all(torch.equal(w0[k], first[k]) for k in first)
+    w2 = batches.load([(0, 2)])
+    wav, sr = load_audio(clip, sample_rate=codec.sample_rate, mono=True)
+    n = int(setup.seconds * sr)
+    assert torch.allclose(w2["latent"][0], codec.encode(wav[:, 2 * sr: 2 * sr + n])[0, : plan.latent])
+    from deepaudio.io.video import read_frames
+
+    f25, _ = read_frames(clip, fps=25, size=setup.encoder.image_size, crop="center", start=0.0, duration=3.2)
+    assert torch.equal(w2["frames25"][0], f25[50: 50 + plan.sync_frames])
+    draws = [{k for b in batches.epoch_batches(e) for _, k in b} for e in range(12)]
+    assert set().union(*draws) == {0, 1, 2}
+    assert batches.epoch_batches(3) == stage.ClipBatches(files, 1, seed=5, plan=plan).epoch_batches(3)
+    with pytest.raises(Exception, match="no crop windows"):
+        stage.ClipBatches(whole, 1, seed=5, plan=plan)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -54,6 +55,9 @@ V2A_SETUPS.add("tiny", TinyV2ASetup(  # the bundled default: sized for CPU train
     net=MMAudioConfig(latent_dim=64, clip_dim=64, sync_dim=64, text_dim=64, hidden_dim=128, depth=4, fused_depth=2,
                       num_heads=4, latent_seq_len=125, clip_seq_len=32, sync_seq_len=88, text_seq_len=16),
     encoder=TinyEncoderConfig(image_size=48, channels=(16, 32, 48, 64))))
+V2A_SETUPS.add("tiny_m2", TinyV2ASetup(  # tiny, whose sync stream also sees the second frame difference
+    net=V2A_SETUPS.get("tiny").net,
+    encoder=TinyEncoderConfig(image_size=48, channels=(16, 32, 48, 64), motion_order=2)))
 V2A_SETUPS.add("micro", TinyV2ASetup(  # for tests: seconds-fast
     net=MMAudioConfig(latent_dim=16, clip_dim=16, sync_dim=16, text_dim=16, hidden_dim=32, depth=2, fused_depth=1,
                       num_heads=2, latent_seq_len=32, clip_seq_len=8, sync_seq_len=24, text_seq_len=8),
@@ -82,8 +86,17 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
     return out
 
 
-def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: Path) -> list[Path]:
-    """Cache frames, latents and prompt ids per clip; existing files are kept (resumable)."""
+MAX_CROP_SECONDS = 8.0  # with crops, clips are cached up to this long
+
+
+def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: Path,
+                     crops: bool = False) -> list[Path]:
+    """Cache frames, latents and prompt ids per clip; existing files are kept (resumable).
+
+    Without ``crops`` a clip contributes its first ``setup.seconds``. With ``crops`` the cache keeps the
+    frames of up to ``MAX_CROP_SECONDS`` and one latent per whole-second start (``latent``: (K, N, M)),
+    so training can draw any of the K windows; whole seconds keep the 8 fps, 25 fps and audio grids
+    aligned exactly (the latent of each window is encoded from its own audio)."""
     from tqdm import tqdm
 
     from deepaudio.io.audio import load_audio
@@ -94,6 +107,7 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
     codec = MelCodec(setup.codec)
     plan = SequencePlan.for_duration(setup.seconds, codec.latent_rate)
     text = TinyTextEncoder(setup.encoder)
+    span = MAX_CROP_SECONDS if crops else setup.seconds
     files, skipped = [], 0
     for i, item in enumerate(tqdm(items, desc="extract", unit="clip", file=sys.stderr)):
         path = out_dir / f"{i:06d}.safetensors"
@@ -102,28 +116,45 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
             continue
         try:
             f25, _ = read_frames(item["video"], fps=SYNC_FPS, size=setup.encoder.image_size, crop="center",
-                                 start=0.0, duration=setup.seconds)
+                                 start=0.0, duration=span)
+            n8 = int(round(f25.shape[0] * CLIP_FPS / SYNC_FPS)) if crops else plan.clip_frames
             if setup.encoder_square_video:
                 # One decode: the 8 fps stream is the latest 25 fps frame at each k/8 s (what read_frames
                 # returns), identical for square video where the centre crop equals the resize.
-                f8 = f25[(torch.arange(plan.clip_frames) * SYNC_FPS / CLIP_FPS + 1e-6).long().clamp(max=len(f25) - 1)]
+                f8 = f25[(torch.arange(n8) * SYNC_FPS / CLIP_FPS + 1e-6).long().clamp(max=len(f25) - 1)]
             else:
                 f8, _ = read_frames(item["video"], fps=CLIP_FPS, size=setup.encoder.image_size, crop="resize",
-                                    start=0.0, duration=setup.seconds)
+                                    start=0.0, duration=span)
             wav, _ = load_audio(item.get("audio", item["video"]), sample_rate=codec.sample_rate, mono=True)
         except DeepAudioError as exc:
             skipped += 1
             tqdm.write(f"skipping {item['video']}: {exc}", file=sys.stderr)
             continue
-        n = int(round(setup.seconds * codec.sample_rate))
+        sr = codec.sample_rate
+        n = int(round(setup.seconds * sr))
         if wav.shape[-1] < n * 0.95 or f25.shape[0] < plan.sync_frames * 0.95:
             skipped += 1
             continue
-        wav = torch.nn.functional.pad(wav[:, :n], (0, max(0, n - wav.shape[-1])))
-        latent = codec.encode(wav)[0, : plan.latent]  # (N, M)
-        tensors = {"frames8": _fit_frames(f8, plan.clip_frames).contiguous(),
-                   "frames25": _fit_frames(f25, plan.sync_frames).contiguous(),
-                   "latent": latent.contiguous(),
+        if crops:  # windows starting at 0, 1, 2 ... s that lie wholly inside both the audio and the frames
+            k_audio = (wav.shape[-1] - n) // sr + 1
+            k_video = min((f25.shape[0] - plan.sync_frames) // int(SYNC_FPS), (f8.shape[0] - plan.clip_frames)
+                          // int(CLIP_FPS)) + 1
+            count = max(1, min(k_audio, k_video, int(MAX_CROP_SECONDS - setup.seconds) + 1))
+        else:
+            count = 1
+        latents = []
+        for k in range(count):
+            w = wav[:, k * sr: k * sr + n]
+            w = torch.nn.functional.pad(w, (0, max(0, n - w.shape[-1])))
+            latents.append(codec.encode(w)[0, : plan.latent])  # (N, M)
+        if crops:
+            frames8 = _fit_frames(f8, plan.clip_frames + int(CLIP_FPS) * (count - 1))
+            frames25 = _fit_frames(f25, plan.sync_frames + int(SYNC_FPS) * (count - 1))
+            latent = torch.stack(latents)
+        else:
+            frames8, frames25 = _fit_frames(f8, plan.clip_frames), _fit_frames(f25, plan.sync_frames)
+            latent = latents[0]
+        tensors = {"frames8": frames8.contiguous(), "frames25": frames25.contiguous(), "latent": latent.contiguous(),
                    "text_ids": text.tokenize([item["prompt"]])[0],
                    "has_text": torch.tensor(bool(item["prompt"]))}
         tmp = path.with_suffix(".tmp")
@@ -136,16 +167,44 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
 
 
 class ClipBatches:
-    def __init__(self, files: list[Path], batch: int, seed: int, shuffle: bool = True):
+    """Batches of cached clips. With ``plan`` (a crop cache from ``extract_features(crops=True)``) every
+    epoch draws one whole-second window per clip, from (seed, epoch), so a resumed run sees the same ones."""
+
+    def __init__(self, files: list[Path], batch: int, seed: int, shuffle: bool = True,
+                 plan: SequencePlan | None = None):
         self.files = files
         self.batcher = FrameBudgetBatcher.build([1] * len(files), batch, batch, seed=seed, shuffle=shuffle)
+        self.seed, self.plan = seed, plan
+        self.windows = [1] * len(files)
+        if plan is not None:
+            for j, f in enumerate(files):
+                with safe_open(str(f), framework="pt") as h:
+                    shape = h.get_slice("latent").get_shape()
+                if len(shape) != 3:
+                    raise InputError("this feature cache holds no crop windows", f,
+                                     "use a new --out folder (or leave out --crops)")
+                self.windows[j] = shape[0]
 
-    def epoch_batches(self, epoch: int) -> list[list[int]]:
-        return self.batcher.epoch_batches(epoch)
+    def epoch_batches(self, epoch: int) -> list[list]:
+        batches = self.batcher.epoch_batches(epoch)
+        if self.plan is None:
+            return batches
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        draw = torch.randint(0, 1 << 30, (len(self.files),), generator=g).tolist()
+        return [[(i, draw[i] % self.windows[i]) for i in b] for b in batches]
 
-    def load(self, key: list[int]) -> dict[str, torch.Tensor]:
-        parts = [load_file(str(self.files[i])) for i in key]
+    def load(self, key: list) -> dict[str, torch.Tensor]:
+        if self.plan is None:
+            parts = [load_file(str(self.files[i])) for i in key]
+        else:
+            parts = [self._window(load_file(str(self.files[i])), k) for i, k in key]
         return {k: torch.stack([p[k] for p in parts]) for k in parts[0]}
+
+    def _window(self, part: dict[str, torch.Tensor], k: int) -> dict[str, torch.Tensor]:
+        p = self.plan
+        a8, a25 = k * int(CLIP_FPS), k * int(SYNC_FPS)
+        return {**part, "frames8": part["frames8"][a8: a8 + p.clip_frames],
+                "frames25": part["frames25"][a25: a25 + p.sync_frames], "latent": part["latent"][k]}
 
 
 # ----------------------------------------------------------------------------------------- model
@@ -178,6 +237,19 @@ class TinyV2AModel(nn.Module):
         return self.path.loss(v, x0, x1)
 
 
+def grow_motion_input(state: dict[str, torch.Tensor], encoder: nn.Module) -> dict[str, torch.Tensor]:
+    """A tiny encoder's state (float) fitted to ``encoder``: when the sync stream's first convolution takes more
+    input channels than the saved one (motion_order 1 -> 2), the missing channels get zero weights, so the
+    grown encoder computes exactly what the saved one did until training gives them weight."""
+    out = {k: v.float() for k, v in state.items()}
+    key = "sync.frame_net.0.weight"
+    target = encoder.state_dict().get(key)
+    if key in out and target is not None and out[key].shape[1] < target.shape[1]:
+        w = out[key]
+        out[key] = torch.cat([w, w.new_zeros(w.shape[0], target.shape[1] - w.shape[1], *w.shape[2:])], dim=1)
+    return out
+
+
 def export_pipeline(model: TinyV2AModel, setup: TinyV2ASetup, folder: Path, meta: dict) -> None:
     """Write a ``v2a_pipeline`` folder (net/, encoder/, config.json) atomically."""
     from deepaudio.io.atomic import atomic_dir
@@ -205,7 +277,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=int, default=500)
     parser.add_argument("--val-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--init", type=Path, help="v2a_pipeline folder to start from (continue training a model)")
+    parser.add_argument("--init", type=Path, help="v2a_pipeline folder to start from (continue training a model); "
+                                                  "a motion_order 1 encoder grows into a motion_order 2 one "
+                                                  "(the new input channels start at zero)")
+    parser.add_argument("--crops", action="store_true",
+                        help="train on every whole-second window of each clip (up to 8 s), one drawn per epoch, "
+                             "instead of the first window only")
     parser.add_argument("--resume", action="store_true")
     # Official frozen encoders (train/v2a_features.py): --config is then an MMAudio preset (small_16k ...).
     parser.add_argument("--features", type=Path, help="official-feature shards to train on (extracted into it when "
@@ -225,7 +302,10 @@ def main(args: argparse.Namespace) -> int:
     if args.data is None:
         raise InputError("no training data given", hint="pass --data CSV (or --features DIR)")
     setup = V2A_SETUPS.get(args.config)
-    files = extract_features(read_manifest(args.data), setup, args.out / "features" / "train")
+    plan = SequencePlan.for_duration(setup.seconds, MelCodec(setup.codec).latent_rate)
+    files = extract_features(read_manifest(args.data), setup, args.out / "features" / ("train_crops" if args.crops
+                                                                                        else "train"),
+                             crops=args.crops)
     if not files:
         raise InputError("no usable clips in the manifest", args.data)
     val = None
@@ -241,10 +321,10 @@ def main(args: argparse.Namespace) -> int:
         net = load_model(args.init / "net", expect_kind="mmaudio_net")
         enc = load_model(args.init / "encoder", expect_kind="v2a_tiny_encoder")
         load_state_strict(model.net, {k: v.float() for k, v in net.state_dict().items()}, args.init / "net")
-        load_state_strict(model.encoder, {k: v.float() for k, v in enc.state_dict().items()}, args.init / "encoder")
+        load_state_strict(model.encoder, grow_motion_input(enc.state_dict(), model.encoder), args.init / "encoder")
     # Latent statistics of the training set put the flow in a unit-scale space (MMAudio latent_mean/std).
     if args.init is None:  # (a continued model keeps the statistics it was trained with)
-        lat = torch.cat([load_file(str(f))["latent"] for f in files[:2000]])
+        lat = torch.cat([load_file(str(f))["latent"].reshape(-1, setup.net.latent_dim) for f in files[:2000]])
         with torch.no_grad():
             model.net.latent_mean.copy_(lat.mean(0).view(1, 1, -1))
             model.net.latent_std.copy_(lat.std(0).clamp_min(1e-3).view(1, 1, -1))
@@ -252,12 +332,12 @@ def main(args: argparse.Namespace) -> int:
                       precision=args.precision, save_every=args.save_every, val_every=args.val_every if val else 0,
                       log_every=max(1, min(50, args.steps // 10)))
     meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "clips": len(files),
-            "net": dataclasses.asdict(setup.net)}
+            "crops": args.crops, "net": dataclasses.asdict(setup.net)}
 
     def export(module: nn.Module, folder: Path) -> None:
         export_pipeline(module, setup, folder, {**meta, "steps": args.steps})
 
-    train(model, ClipBatches(files, args.batch, args.seed), cfg, args.out, val=val, export=export,
-          resume=args.resume, run_info=meta)
+    batches = ClipBatches(files, args.batch, args.seed, plan=plan if args.crops else None)
+    train(model, batches, cfg, args.out, val=val, export=export, resume=args.resume, run_info=meta)
     print(f"wrote {args.out / 'model'}")
     return 0

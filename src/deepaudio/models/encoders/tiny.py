@@ -6,7 +6,10 @@ encoders jointly with the MM-DiT. They emit the same kinds of token streams the 
 - semantic stream (CLIP's place): one token per frame at 8 fps, ``clip_dim`` wide;
 - sync stream (Synchformer's place): 16-frame windows with stride 8 over 25 fps frames, 8 tokens
   per window (24 tokens/s), ``sync_dim`` wide. Each frame is seen together with its difference to
-  the previous frame, so motion onsets (impacts, mouth movement) are visible to a per-frame CNN;
+  the previous frame (``motion_order`` 1), and with ``motion_order`` 2 also the second difference
+  x[t] - 2 x[t-1] + x[t-2]: the per-frame CNN then sees three consecutive frames, enough to tell a
+  change of velocity (a bounce, a collision, a mouth closing) from steady motion, which one
+  displacement cannot show (and spatial pooling hides from the later temporal convolution);
 - text stream (CLIP text's place): UTF-8 bytes through a small transformer, padded/cropped to
   ``text_seq_len`` tokens.
 
@@ -36,6 +39,11 @@ class TinyEncoderConfig:
     text_seq_len: int = 16
     text_layers: int = 2
     text_heads: int = 4
+    motion_order: int = 1  # sync stream input: frame + differences up to this order (1 or 2)
+
+    def __post_init__(self):
+        if self.motion_order not in (1, 2):
+            raise ValueError(f"motion_order must be 1 or 2, got {self.motion_order}")
 
 
 def _cnn(in_ch: int, channels: tuple[int, ...], out_dim: int) -> nn.Sequential:
@@ -70,12 +78,27 @@ class TinySemanticEncoder(nn.Module):
         return rearrange(y, "(b t) d -> b t d", b=b)
 
 
+def motion_stack(x: torch.Tensor, order: int) -> torch.Tensor:
+    """(B, T, 3, H, W) -> (B, T, 3 * (1 + order), H, W): the frames and their backward differences up to
+    ``order``; a difference that would need frames before the first one is zero (a still picture)."""
+    parts = [x]
+    d1 = torch.zeros_like(x)
+    d1[:, 1:] = x[:, 1:] - x[:, :-1]
+    parts.append(d1)
+    if order >= 2:
+        d2 = torch.zeros_like(x)
+        d2[:, 2:] = d1[:, 2:] - d1[:, 1:-1]
+        parts.append(d2)
+    return torch.cat(parts, dim=2)
+
+
 class TinySyncEncoder(nn.Module):
     """Frames + frame differences at 25 fps -> 8 tokens per 16-frame window (stride 8)."""
 
     def __init__(self, cfg: TinyEncoderConfig):
         super().__init__()
-        self.frame_net = _cnn(6, cfg.channels, cfg.sync_dim)
+        self.motion_order = cfg.motion_order
+        self.frame_net = _cnn(3 * (1 + cfg.motion_order), cfg.channels, cfg.sync_dim)
         # Within a window, a temporal conv mixes neighbouring frames; stride 2 gives 16 -> 8 tokens.
         self.temporal = nn.Conv1d(cfg.sync_dim, cfg.sync_dim, kernel_size=3, stride=2, padding=1)
         self.norm = nn.LayerNorm(cfg.sync_dim)
@@ -86,12 +109,11 @@ class TinySyncEncoder(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         x = _to_float(frames)  # (b, t, 3, h, w)
-        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         b, t = x.shape[:2]
         s = self.num_windows(t)
         if s < 1:
             raise ValueError(f"need at least {SYNC_WINDOW} frames at 25 fps for the sync stream, got {t}")
-        per_frame = self.frame_net(rearrange(torch.cat([x, diff], dim=2), "b t c h w -> (b t) c h w"))
+        per_frame = self.frame_net(rearrange(motion_stack(x, self.motion_order), "b t c h w -> (b t) c h w"))
         per_frame = rearrange(per_frame, "(b t) d -> b t d", b=b)  # (b, t, d)
         windows = per_frame.unfold(1, SYNC_WINDOW, SYNC_STRIDE)  # (b, s, d, 16)
         tokens = self.temporal(rearrange(windows, "b s d w -> (b s) d w"))  # (b*s, d, 8)

@@ -1,0 +1,49 @@
+"""Export the EMA weights of a V2A training checkpoint as a ``v2a_pipeline`` folder, while the run goes on.
+
+Runs keep only their last two ``step_*`` checkpoints; this writes one to a folder of its own so that
+points along a run can be measured later (``bench_default_v2a.py --model OUT``).
+
+    python benchmarks/export_v2a_checkpoint.py RUN_DIR OUT [--config tiny_m2] [--step N] [--weights ema|model]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="a `deepaudio train v2a --out` folder")
+    ap.add_argument("out", type=Path, help="pipeline folder to write")
+    ap.add_argument("--config", default="tiny", help="the run's --config")
+    ap.add_argument("--step", type=int, help="checkpoint step (default: the newest)")
+    ap.add_argument("--weights", choices=("ema", "model"), default="ema")
+    args = ap.parse_args()
+    from deepaudio.checkpoint import load_state_strict
+    from deepaudio.errors import InputError
+    from deepaudio.train import state
+    from deepaudio.train.v2a import V2A_SETUPS, TinyV2AModel, export_pipeline
+
+    ckpts = state.list_checkpoints(args.run / "checkpoints")
+    if args.step is not None:
+        ckpts = [c for c in ckpts if c.name == state.checkpoint_dir(args.run / "checkpoints", args.step).name]
+    if not ckpts:
+        raise InputError("no such training checkpoint", args.run / "checkpoints", "check the run folder and --step")
+    tensors, doc = state.read_training_checkpoint(ckpts[-1], stems=(args.weights,))
+    setup = V2A_SETUPS.get(args.config)
+    model = TinyV2AModel(setup)
+    load_state_strict(model, {k: v.float() for k, v in tensors[args.weights].items()}, ckpts[-1])
+    step = doc.get("step")
+    export_pipeline(model.eval(), setup, args.out, {"stage": "v2a", "setup": args.config, "steps": step,
+                                                     "weights": args.weights, "source": str(ckpts[-1])})
+    print(f"wrote {args.out} ({ckpts[-1].name}, {args.weights})")
+    return 0
+
+
+if __name__ == "__main__":
+    with torch.no_grad():
+        sys.exit(main())
