@@ -6,6 +6,10 @@
   The median alone flatters a model that fills the clip with onsets, so we also report the onsets per
   second and their precision (the fraction of generated onsets within +-50 ms of an audible contact), each
   beside the true track and beside chance (contacts mirrored in time).
+- Does the timing follow the picture? ``--shift S`` (default 0.5 s) also generates each bounce clip from
+  its video delayed by S s (first frame held), with the same noise seed, and reports the onset precision
+  against the delayed contacts and against the original ones. A model that times sounds from the
+  picture scores the former as it scores the undelayed clip; one that ignores the picture scores the latter.
 - Silent scenes: the fraction of 2048/512 frames (16 kHz) under -50 dB (floor: >= 90%).
 - ``--pictures DIR``: generated vs true spectrogram with the contact times, for the first clip of each kind.
 
@@ -17,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,6 +67,13 @@ def density_summary(rows: list[tuple[int, int, float]]) -> dict:
     return {"onsets_per_s": onsets / secs if secs else None, "precision_50ms": near / onsets if onsets else None}
 
 
+def delayed_video(src: Path, out: Path, delay: float, duration: float) -> Path:
+    """``src`` delayed by ``delay`` s (its first frame held), cut to ``duration``, without audio."""
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(src), "-vf",
+                    f"tpad=start_duration={delay}:start_mode=clone", "-t", f"{duration}", "-an", str(out)], check=True)
+    return out
+
+
 def summarize(offsets: list[float | None]) -> dict:
     hit = [abs(d) * 1000 for d in offsets if d is not None]
     return {"contacts": len(offsets), "matched": len(hit), "recall": len(hit) / max(1, len(offsets)),
@@ -75,6 +89,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cfg", type=float, default=None, help="guidance strength (default: the pipeline's)")
+    ap.add_argument("--shift", type=float, default=0.5, help="delay (s) of the picture-following test (0: off)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--pictures", type=Path, help="folder for spectrogram pictures of the first clip of each kind")
     args = ap.parse_args()
@@ -86,6 +101,8 @@ def main() -> int:
              for p in sorted((args.world / "clips" / args.split).glob("*/meta.json"))]
     gen_off, true_off, chance_off, silent_gen, silent_true, secs = [], [], [], [], [], []
     dens = {"generated": [], "true_ambience": [], "chance (mirrored contact times)": []}
+    shift = {"delayed video vs delayed contacts": [], "delayed video vs original contacts": []}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_v2a_"))
     for kind in ("bounce", "silent"):
         for meta, folder in [m for m in metas if m[0]["kind"] == kind][: args.n]:
             t0 = time.perf_counter()
@@ -105,6 +122,13 @@ def main() -> int:
                 dens["generated"].append(onset_density(gen_on, contacts, secs_clip))
                 dens["true_ambience"].append(onset_density(true_on, contacts, truth.shape[-1] / sr))
                 dens["chance (mirrored contact times)"].append(onset_density(gen_on, mirrored, secs_clip))
+                if args.shift > 0:
+                    late = delayed_video(folder / "video.mp4", tmp / f"{folder.name}.mp4", args.shift, meta["duration"])
+                    wav_late, _ = pipe(late, steps=args.steps, seed=args.seed, **extra)
+                    late_on = onsets_of(wav_late, sr)
+                    moved = [t + args.shift for t in contacts if t + args.shift < meta["duration"]]
+                    shift["delayed video vs delayed contacts"].append(onset_density(late_on, moved, secs_clip))
+                    shift["delayed video vs original contacts"].append(onset_density(late_on, contacts, secs_clip))
             else:
                 silent_gen.append(silent_fraction(wav, sr))
                 silent_true.append(silent_fraction(truth, sr))
@@ -123,9 +147,12 @@ def main() -> int:
               "impacts_generated": summarize(gen_off), "impacts_true_ambience": summarize(true_off),
               "impacts_chance (mirrored contact times)": summarize(chance_off),
               "onset_density": {k: density_summary(v) for k, v in dens.items()},
+              "picture_following": ({"shift_s": args.shift, **{k: density_summary(v)["precision_50ms"]
+                                                               for k, v in shift.items()}} if args.shift > 0 else None),
               "silent_frames_generated": float(np.mean(silent_gen)) if silent_gen else None,
               "silent_frames_true": float(np.mean(silent_true)) if silent_true else None,
               "seconds_per_clip": float(np.mean(secs)) if secs else None}
+    shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -36,7 +36,9 @@ def main() -> int:
     tensors, doc = state.read_training_checkpoint(ckpts[-1], stems=(args.weights,))
     setup = V2A_SETUPS.get(args.config)
     model = TinyV2AModel(setup)
-    load_state_strict(model, {k: v.float() for k, v in tensors[args.weights].items()}, ckpts[-1])
+    # (a run with --onset-loss also holds the training-only onset head, which the pipeline does not use)
+    weights = {k: v.float() for k, v in tensors[args.weights].items() if not k.startswith("onset_head.")}
+    load_state_strict(model, weights, ckpts[-1])
     step = doc.get("step")
     export_pipeline(model.eval(), setup, args.out, {"stage": "v2a", "setup": args.config, "steps": step,
                                                      "weights": args.weights, "source": str(ckpts[-1])})

@@ -148,3 +148,57 @@ def test_crop_windows_are_aligned_and_drawn_reproducibly(tmp_path):
     assert batches.epoch_batches(3) == stage.ClipBatches(files, 1, seed=5, plan=plan).epoch_batches(3)
     with pytest.raises(Exception, match="no crop windows"):
         stage.ClipBatches(whole, 1, seed=5, plan=plan)
+
+
+class _Brightness(torch.nn.Module):
+    """Stands in for the frame CNN: a frame's mean of its first (picture) channel, in [-1, 1]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0].mean((1, 2))[:, None]
+
+
+def test_uniform_sync_tokens_describe_the_time_the_mmdit_gives_them():
+    """With the frame CNN reading a brightness that encodes the frame index, the temporal conv an identity and no
+    norm, uniform token i reads the frame position at the centre of slot i of S equal slots of the clip."""
+    from deepaudio.models.encoders.tiny import TinyEncoderConfig, TinySyncEncoder
+
+    enc = TinySyncEncoder(TinyEncoderConfig(image_size=8, channels=(4,), sync_dim=1, sync_tokens="uniform"))
+    enc.frame_net, enc.norm = _Brightness(), torch.nn.Identity()
+    with torch.no_grad():
+        enc.temporal.weight.zero_()
+        enc.temporal.weight[0, 0, 1] = 1.0
+        enc.temporal.bias.zero_()
+    t = 100
+    frames = (torch.arange(t, dtype=torch.float32) * 2).view(1, t, 1, 1, 1).expand(1, t, 8, 8, 3)
+    tokens = enc(frames.to(torch.uint8))[0, :, 0]  # brightness (2 f) / 127.5 - 1 at frame position f
+    s = tokens.shape[0]
+    assert s == SequencePlan.for_duration(4.0, 31.25).sync_tokens == 88
+    where = (tokens + 1) * 127.5 / 2
+    centre = (torch.arange(s) + 0.5) * t / s - 0.5
+    inner = slice(1, s - 1)  # (the edges clamp to the first/last frame)
+    assert torch.allclose(where[inner], centre[inner], atol=1e-3)
+
+
+def test_onset_strength_and_the_auxiliary_loss():
+    lat = torch.full((1, 10, 4), -11.5)
+    lat[0, 4:] = -2.0  # an impact at frame 4 that rings on
+    on = stage.onset_strength(lat)[0]
+    assert on.argmax() == 4 and on[4] > 2.2 and on[[0, 1, 2, 3, 5, 6]].abs().max() == 0
+    setup = stage.V2A_SETUPS.get("micro")
+    model = stage.TinyV2AModel(setup, onset_weight=1.0)
+    with torch.no_grad():  # (training sets the latent statistics from the data)
+        model.net.latent_mean.fill_(0.0)
+        model.net.latent_std.fill_(1.0)
+    plan = SequencePlan.for_duration(setup.seconds, 31.25)
+    batch = {"frames8": torch.randint(0, 255, (2, plan.clip_frames, 32, 32, 3), dtype=torch.uint8),
+             "frames25": torch.randint(0, 255, (2, plan.sync_frames, 32, 32, 3), dtype=torch.uint8),
+             "latent": torch.randn(2, plan.latent, 16), "text_ids": torch.full((2, 8), 256),
+             "has_text": torch.zeros(2, dtype=torch.bool)}
+    torch.manual_seed(0)
+    train_loss = model.train()(batch)
+    torch.manual_seed(0)
+    flow_only = model.eval()(batch)
+    sync_f = model.encoder.sync(batch["frames25"])
+    assert torch.allclose(train_loss, flow_only + model.onset_loss(sync_f, batch["latent"]), atol=1e-5)
+    train_loss.backward()
+    assert model.encoder.sync.frame_net[0].weight.grad.abs().sum() > 0

@@ -55,9 +55,9 @@ V2A_SETUPS.add("tiny", TinyV2ASetup(  # the bundled default: sized for CPU train
     net=MMAudioConfig(latent_dim=64, clip_dim=64, sync_dim=64, text_dim=64, hidden_dim=128, depth=4, fused_depth=2,
                       num_heads=4, latent_seq_len=125, clip_seq_len=32, sync_seq_len=88, text_seq_len=16),
     encoder=TinyEncoderConfig(image_size=48, channels=(16, 32, 48, 64))))
-V2A_SETUPS.add("tiny_m2", TinyV2ASetup(  # tiny, whose sync stream also sees the second frame difference
+V2A_SETUPS.add("tiny_m2", TinyV2ASetup(  # tiny, whose sync stream sees three frames and is evenly timed
     net=V2A_SETUPS.get("tiny").net,
-    encoder=TinyEncoderConfig(image_size=48, channels=(16, 32, 48, 64), motion_order=2)))
+    encoder=TinyEncoderConfig(image_size=48, channels=(16, 32, 48, 64), motion_order=2, sync_tokens="uniform")))
 V2A_SETUPS.add("micro", TinyV2ASetup(  # for tests: seconds-fast
     net=MMAudioConfig(latent_dim=16, clip_dim=16, sync_dim=16, text_dim=16, hidden_dim=32, depth=2, fused_depth=1,
                       num_heads=2, latent_seq_len=32, clip_seq_len=8, sync_seq_len=24, text_seq_len=8),
@@ -208,10 +208,22 @@ class ClipBatches:
 
 
 # ----------------------------------------------------------------------------------------- model
-class TinyV2AModel(nn.Module):
-    """Encoders + MM-DiT; ``forward(batch)`` is the flow-matching loss with condition dropout."""
+def onset_strength(latent: torch.Tensor) -> torch.Tensor:
+    """(B, N, M) log-mel latents -> (B, N): log1p of the mean positive rise over the bins from the previous
+    frame (spectral flux; 0 on the first frame): near 0 in silence and steady sound, large at an impact."""
+    rise = (latent[:, 1:] - latent[:, :-1]).clamp_min(0).mean(-1)
+    return torch.log1p(torch.nn.functional.pad(rise, (1, 0)))
 
-    def __init__(self, setup: TinyV2ASetup, cond_drop: float = 0.1):
+
+class TinyV2AModel(nn.Module):
+    """Encoders + MM-DiT; ``forward(batch)`` is the flow-matching loss with condition dropout.
+
+    ``onset_weight > 0`` adds, in training only, an auxiliary loss that plays the part of Synchformer's
+    pre-training: a small head reads the onset strength of the target audio (:func:`onset_strength`)
+    from the sync tokens, placed on the latent grid as the MM-DiT places them, so the jointly learned sync
+    encoder must carry *when* sounds start. Validation (eval mode) reports the flow loss alone."""
+
+    def __init__(self, setup: TinyV2ASetup, cond_drop: float = 0.1, onset_weight: float = 0.0):
         super().__init__()
         self.encoder = TinyV2AEncoder(setup.encoder)
         codec = MelCodec(setup.codec)
@@ -220,11 +232,22 @@ class TinyV2AModel(nn.Module):
                                                   clip_seq_len=plan.clip_frames, sync_seq_len=plan.sync_tokens))
         self.cond_drop = cond_drop
         self.path = FlowPath(0.0)
+        self.onset_weight = onset_weight
+        if onset_weight > 0:
+            d = setup.encoder.sync_dim
+            self.onset_head = nn.Sequential(nn.Conv1d(d, d, 3, padding=1), nn.SiLU(), nn.Conv1d(d, 1, 3, padding=1))
+
+    def onset_loss(self, sync_f: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """MSE between the head's reading of (B, S, D) sync tokens and the onset strength of (B, N, M) latents."""
+        grid = torch.nn.functional.interpolate(sync_f.transpose(1, 2), size=latent.shape[1], mode="nearest-exact")
+        pred = self.onset_head(grid)[:, 0]  # (B, N)
+        return torch.nn.functional.mse_loss(pred, onset_strength(latent))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         net = self.net
         b = batch["latent"].shape[0]
         clip_f, sync_f = self.encoder.encode_video(batch["frames8"], batch["frames25"])
+        aux = self.onset_loss(sync_f, batch["latent"]) if self.onset_weight > 0 and self.training else None
         text_f = self.encoder.text.forward_ids(batch["text_ids"])
         dev = clip_f.device
         video_keep = torch.rand(b, device=dev) >= self.cond_drop
@@ -234,7 +257,8 @@ class TinyV2AModel(nn.Module):
         x0 = torch.randn_like(x1)
         t = torch.rand(b, device=dev)
         v = net(self.path.interpolate(x0, x1, t), clip_f, sync_f, text_f, t)
-        return self.path.loss(v, x0, x1)
+        loss = self.path.loss(v, x0, x1)
+        return loss if aux is None else loss + self.onset_weight * aux
 
 
 def grow_motion_input(state: dict[str, torch.Tensor], encoder: nn.Module) -> dict[str, torch.Tensor]:
@@ -273,6 +297,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--cond-drop", type=float, default=0.1)
+    parser.add_argument("--onset-loss", type=float, default=0.0,
+                        help="weight of the auxiliary loss that teaches the sync encoder when sounds start (0: off)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--save-every", type=int, default=500)
     parser.add_argument("--val-every", type=int, default=500)
@@ -314,7 +340,7 @@ def main(args: argparse.Namespace) -> int:
         val = ClipBatches(val_files, args.batch, seed=0, shuffle=False)
         val.batcher = FixedBatches(tuple(tuple(b) for b in val.batcher.epoch_batches(0)))
     torch.manual_seed(args.seed)
-    model = TinyV2AModel(setup, args.cond_drop)
+    model = TinyV2AModel(setup, args.cond_drop, args.onset_loss)
     if args.init is not None:
         from deepaudio.checkpoint import load_model, load_state_strict
 
@@ -332,7 +358,7 @@ def main(args: argparse.Namespace) -> int:
                       precision=args.precision, save_every=args.save_every, val_every=args.val_every if val else 0,
                       log_every=max(1, min(50, args.steps // 10)))
     meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "clips": len(files),
-            "crops": args.crops, "net": dataclasses.asdict(setup.net)}
+            "crops": args.crops, "onset_loss": args.onset_loss, "net": dataclasses.asdict(setup.net)}
 
     def export(module: nn.Module, folder: Path) -> None:
         export_pipeline(module, setup, folder, {**meta, "steps": args.steps})

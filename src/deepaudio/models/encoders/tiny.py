@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -40,10 +41,13 @@ class TinyEncoderConfig:
     text_layers: int = 2
     text_heads: int = 4
     motion_order: int = 1  # sync stream input: frame + differences up to this order (1 or 2)
+    sync_tokens: str = "windows"  # "windows" (Synchformer's layout) | "uniform" (evenly spaced in time)
 
     def __post_init__(self):
         if self.motion_order not in (1, 2):
             raise ValueError(f"motion_order must be 1 or 2, got {self.motion_order}")
+        if self.sync_tokens not in ("windows", "uniform"):
+            raise ValueError(f"sync_tokens must be 'windows' or 'uniform', got {self.sync_tokens!r}")
 
 
 def _cnn(in_ch: int, channels: tuple[int, ...], out_dim: int) -> nn.Sequential:
@@ -93,14 +97,22 @@ def motion_stack(x: torch.Tensor, order: int) -> torch.Tensor:
 
 
 class TinySyncEncoder(nn.Module):
-    """Frames + frame differences at 25 fps -> 8 tokens per 16-frame window (stride 8)."""
+    """Frames + frame differences at 25 fps -> as many tokens as Synchformer gives (8 per 16-frame window,
+    stride 8).
+
+    ``windows``: as Synchformer, token j of window k looks at frames 8k + 2j +- 1, so consecutive windows
+    overlap in time while the MM-DiT spreads the tokens evenly over the clip (up to ~0.15 s apart from
+    where they look). ``uniform``: a temporal conv over the whole frame sequence, sampled linearly at
+    the centres of S equal time slots, so token i describes the moment the MM-DiT puts it at."""
 
     def __init__(self, cfg: TinyEncoderConfig):
         super().__init__()
         self.motion_order = cfg.motion_order
+        self.uniform = cfg.sync_tokens == "uniform"
         self.frame_net = _cnn(3 * (1 + cfg.motion_order), cfg.channels, cfg.sync_dim)
-        # Within a window, a temporal conv mixes neighbouring frames; stride 2 gives 16 -> 8 tokens.
-        self.temporal = nn.Conv1d(cfg.sync_dim, cfg.sync_dim, kernel_size=3, stride=2, padding=1)
+        # windows: within a window, a temporal conv mixes neighbouring frames; stride 2 gives 16 -> 8 tokens.
+        self.temporal = nn.Conv1d(cfg.sync_dim, cfg.sync_dim, kernel_size=3, stride=1 if self.uniform else 2,
+                                  padding=1)
         self.norm = nn.LayerNorm(cfg.sync_dim)
 
     @staticmethod
@@ -115,6 +127,11 @@ class TinySyncEncoder(nn.Module):
             raise ValueError(f"need at least {SYNC_WINDOW} frames at 25 fps for the sync stream, got {t}")
         per_frame = self.frame_net(rearrange(motion_stack(x, self.motion_order), "b t c h w -> (b t) c h w"))
         per_frame = rearrange(per_frame, "(b t) d -> b t d", b=b)  # (b, t, d)
+        if self.uniform:
+            mixed = self.temporal(per_frame.transpose(1, 2))  # (b, d, t): frame f describes time (f + 0.5) / fps
+            # align_corners=False samples frame position (i + 0.5) t / S - 0.5, the centre of slot i.
+            tokens = F.interpolate(mixed, size=s * SYNC_TOKENS_PER_WINDOW, mode="linear", align_corners=False)
+            return self.norm(tokens.transpose(1, 2))
         windows = per_frame.unfold(1, SYNC_WINDOW, SYNC_STRIDE)  # (b, s, d, 16)
         tokens = self.temporal(rearrange(windows, "b s d w -> (b s) d w"))  # (b*s, d, 8)
         tokens = rearrange(tokens, "(b s) d k -> b (s k) d", b=b)
