@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Rebuild the bundled default models (src/deepaudio/assets/default) on CPU, from nothing but this repo.
 #
-#   bash scripts/train_default.sh data        # the toy world (1200 clips, seed 0)
+#   bash scripts/train_default.sh data        # the toy world (2400 clips, seed 0; the bundled TTS and router
+#                                             # trained on its first 1200 = N_CLIPS=1200: growing --n moves no clip)
 #   bash scripts/train_default.sh router      # stage 3: the MoF gate
-#   bash scripts/train_default.sh v2a         # stage 1: tiny V2A (continues from the bundled one if present)
+#   bash scripts/train_default.sh v2a         # stage 1: tiny V2A (tiny_m2: evenly timed sync tokens that see
+#                                             # three frames, whole-second crops, auxiliary onset loss;
+#                                             # continues from the bundled one if present)
 #   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations
 #                                             # (continues from the bundled one if present)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
@@ -30,15 +33,17 @@ tts_start() {  # continue from the bundled phoneme TTS when there is one, else t
 
 case "${1:-}" in
   data)
-    $da toyworld --out "$DATA" --n 1200 --seed 0 ;;
+    $da toyworld --out "$DATA" --n "${N_CLIPS:-2400}" --seed 0 ;;
   router)
     $da train router --out "$RUNS/router" --data "$DATA/manifests/router_train.csv" \
       --test-data "$DATA/manifests/router_test.csv" --test-data benchmarks/data/router_phrasings.csv --n-train 8000 --n-test 2000 \
       --steps "${STEPS_ROUTER:-4000}" --hidden 256 --lexical-dim 4096 --seed 0 ;;
   v2a)
-    $da train v2a --config tiny --data "$DATA/manifests/v2a_train.csv" --val "$DATA/manifests/v2a_val.csv" \
-      --out "$RUNS/v2a" --steps "${STEPS_V2A:-3000}" --batch 8 --lr "${LR_V2A:-5e-4}" --warmup "${WARMUP_V2A:-200}" --save-every 100 \
-      --val-every 500 --seed 0 $(init_if_bundled v2a) ;;
+    # (--init of a bundled tiny model grows its sync encoder's input: the new channels start at zero)
+    $da train v2a --config tiny_m2 --crops --onset-loss 1.0 --data "$DATA/manifests/v2a_train.csv" \
+      --val "$DATA/manifests/v2a_val.csv" --out "$RUNS/v2a" --steps "${STEPS_V2A:-4500}" --batch 8 \
+      --lr "${LR_V2A:-3e-4}" --warmup "${WARMUP_V2A:-100}" --save-every 250 --val-every 500 --seed 0 \
+      $(init_if_bundled v2a) ;;
   tts)
     $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
       --out "$RUNS/tts" --steps "${STEPS_TTS:-2000}" --lr "${LR_TTS:-7.5e-4}" --warmup 200 --batch-frames 4000 \
