@@ -6,7 +6,8 @@
 #   bash scripts/train_default.sh router      # stage 3: the MoF gate
 #   bash scripts/train_default.sh v2a         # stage 1: tiny V2A (tiny_m2: evenly timed sync tokens that see
 #                                             # three frames, whole-second crops, auxiliary onset loss;
-#                                             # continues from the bundled one if present)
+#                                             # continues from the bundled one if present; the bundled
+#                                             # v2 is this command from scratch: no bundled v2a folder)
 #   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations
 #                                             # (continues from the bundled one if present)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
@@ -42,7 +43,7 @@ case "${1:-}" in
     # (--init of a bundled tiny model grows its sync encoder's input: the new channels start at zero)
     $da train v2a --config tiny_m2 --crops --onset-loss 1.0 --data "$DATA/manifests/v2a_train.csv" \
       --val "$DATA/manifests/v2a_val.csv" --out "$RUNS/v2a" --steps "${STEPS_V2A:-4500}" --batch 8 \
-      --lr "${LR_V2A:-3e-4}" --warmup "${WARMUP_V2A:-100}" --save-every 250 --val-every 500 --seed 0 \
+      --lr "${LR_V2A:-5e-4}" --warmup "${WARMUP_V2A:-200}" --save-every 250 --val-every 500 --seed 0 \
       $(init_if_bundled v2a) ;;
   tts)
     $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
