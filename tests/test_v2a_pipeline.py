@@ -202,3 +202,13 @@ def test_onset_strength_and_the_auxiliary_loss():
     assert torch.allclose(train_loss, flow_only + model.onset_loss(sync_f, batch["latent"]), atol=1e-5)
     train_loss.backward()
     assert model.encoder.sync.frame_net[0].weight.grad.abs().sum() > 0
+
+
+def test_tiny_encoder_settings_are_checked():
+    from deepaudio.errors import ConfigError
+    from deepaudio.models.encoders.tiny import TinyEncoderConfig
+
+    with pytest.raises(ConfigError, match="motion_order"):
+        TinyEncoderConfig(motion_order=3)
+    with pytest.raises(ConfigError, match="sync_tokens"):
+        TinyEncoderConfig(sync_tokens="random")

@@ -4,8 +4,9 @@ CLIP and Synchformer weights cannot be installed offline, so the bundled default
 encoders jointly with the MM-DiT. They emit the same kinds of token streams the MM-DiT expects:
 
 - semantic stream (CLIP's place): one token per frame at 8 fps, ``clip_dim`` wide;
-- sync stream (Synchformer's place): 16-frame windows with stride 8 over 25 fps frames, 8 tokens
-  per window (24 tokens/s), ``sync_dim`` wide. Each frame is seen together with its difference to
+- sync stream (Synchformer's place): as many tokens as Synchformer's 16-frame windows with stride 8
+  over 25 fps frames give (8 per window), ``sync_dim`` wide, laid out as those windows or evenly in
+  time (``sync_tokens``). Each frame is seen together with its difference to
   the previous frame (``motion_order`` 1), and with ``motion_order`` 2 also the second difference
   x[t] - 2 x[t-1] + x[t-2]: the per-frame CNN then sees three consecutive frames, enough to tell a
   change of velocity (a bounce, a collision, a mouth closing) from steady motion, which one
@@ -24,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+from deepaudio.errors import ConfigError
 
 SYNC_WINDOW = 16
 SYNC_STRIDE = 8
@@ -45,9 +48,9 @@ class TinyEncoderConfig:
 
     def __post_init__(self):
         if self.motion_order not in (1, 2):
-            raise ValueError(f"motion_order must be 1 or 2, got {self.motion_order}")
+            raise ConfigError(f"tiny encoder motion_order must be 1 or 2, got {self.motion_order}")
         if self.sync_tokens not in ("windows", "uniform"):
-            raise ValueError(f"sync_tokens must be 'windows' or 'uniform', got {self.sync_tokens!r}")
+            raise ConfigError(f"tiny encoder sync_tokens must be 'windows' or 'uniform', got {self.sync_tokens!r}")
 
 
 def _cnn(in_ch: int, channels: tuple[int, ...], out_dim: int) -> nn.Sequential:
