@@ -8,10 +8,11 @@ for it with extra candidate voices (``--extra engine:voice[:rate] ...``), with t
 
     python benchmarks/bench_voice_set.py [--k 8] [--extra espeak:en-us+m7:150 ...] [--drop ID ...] [--json F]
 
-Measured 2026-12-02 (k=8, ``results/voice_set.json``): the 12 current voices 92.7%; without flite-kal16 and
+Measured 2026-12-02 (k=8, ``results/voice_set.json``) on the then 12 voices: 92.7%; without flite-kal16 and
 espeak-gb-f4 (centroid cosines 0.953 to flite-kal and 0.991 to espeak-gb-m1) 100%. Five more espeak
 variants (us+m7, us+f5, klatt4, us+croak, gb-x-rp+m2) on top of that dropped it to 90.8%: espeak's variants
-sit close together (us+f5 0.973 to us-f2).
+sit close together (us+f5 0.973 to us-f2). The world dropped those two voices on 2026-12-03; the earlier
+set is ``--extra flite:kal16 espeak:en-gb+f4:145``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@
 #                                             # three frames, whole-second crops, auxiliary onset loss;
 #                                             # continues from the bundled one if present; the bundled
 #                                             # v2 is this command from scratch: no bundled v2a folder)
-#   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations
-#                                             # (continues from the bundled one if present)
+#   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations and a
+#                                             # context duration predictor (continues from the bundled one
+#                                             # if present; from scratch: STEPS_TTS=2000 LR_TTS=7.5e-4)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
 # STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS / LR_V2A / WARMUP_V2A
@@ -47,7 +48,7 @@ case "${1:-}" in
       $(init_if_bundled v2a) ;;
   tts)
     $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
-      --out "$RUNS/tts" --steps "${STEPS_TTS:-2000}" --lr "${LR_TTS:-7.5e-4}" --warmup 200 --batch-frames 4000 \
+      --out "$RUNS/tts" --steps "${STEPS_TTS:-5000}" --lr "${LR_TTS:-5e-4}" --warmup 200 --batch-frames 4000 \
       --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 ;;
   bundle)
     # V2A_CFG (optional): a default guidance for the bundled V2A other than MMAudio's 4.5, when

@@ -17,11 +17,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.dit import DiT
+from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
+from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
 from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
@@ -74,9 +77,15 @@ class GriffinLimVocoder:
 
 class TTSPipeline:
     def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
-                 dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None):
+                 dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None,
+                 duration_predictor: DurationPredictor | None = None):
         self.device = torch.device(device)
         self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
+        # with a predictor (models.tts.duration_predictor) the tokens' lengths follow their context
+        self.duration_predictor = duration_predictor
+        if duration_predictor is not None and durations is None:
+            raise ConfigError("a duration predictor needs the phoneme model's duration table",
+                              hint="load both from the checkpoint folder (from_pretrained)")
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
@@ -93,13 +102,18 @@ class TTSPipeline:
         folder = Path(directory).expanduser()
         vocab = Vocab.load(folder / "vocab.txt")
         table = DurationTable.load(folder / DURATIONS_FILE) if (folder / DURATIONS_FILE).is_file() else None
-        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table)
+        predictor = None
+        if table is not None and (folder / PREDICTOR_FILE).is_file():
+            predictor = DurationPredictor.load(folder / PREDICTOR_FILE)
+        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table, predictor)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the network and its vocabulary as a checkpoint folder (``from_pretrained`` reads it)."""
         extra = {"vocab.txt": self.tokenizer.vocab.to_text()}
         if self.durations is not None:
             extra[DURATIONS_FILE] = self.durations.to_text()
+        if self.duration_predictor is not None:
+            extra[PREDICTOR_FILE] = self.duration_predictor.to_bytes()
         return self.model.save_pretrained(directory, extra_files=extra)
 
     @torch.inference_mode()
@@ -242,13 +256,19 @@ class TTSPipeline:
         return [res.mel[row, nc:int(res.duration[row])] for row in range(b)]
 
     def _predicted(self, text: str):
-        return self.durations.predict(self.tokenizer.encode(text))
+        return self._token_frames(self.tokenizer.encode(text))
+
+    def _token_frames(self, ids) -> np.ndarray:
+        """(N,) float frames per token at the training set's rate: the predictor's, else the table's."""
+        if self.duration_predictor is not None:
+            return self.duration_predictor.predict(ids)
+        return self.durations.predict(ids)
 
     def _frame_text(self, ref_text: str, nc: int, jobs) -> torch.Tensor:
         """(B, nc + max n) frame-level ids: the prompt's tokens spread over its frames, each chunk's tokens
         over its own frames (along its energy contour when there is one), -1 after each sample's end."""
         ref_ids = self.tokenizer.encode(ref_text)
-        prompt = expand(ref_ids, integer_durations(self.durations.predict(ref_ids), nc))
+        prompt = expand(ref_ids, integer_durations(self._token_frames(ref_ids), nc))
         pause = self.tokenizer.vocab.index.get(",", self.tokenizer.vocab.index.get(" "))
         rows = []
         for _, chunk, n, e in jobs:
@@ -259,7 +279,7 @@ class TTSPipeline:
                 density = (~quiet).astype("float64")
             else:
                 density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
-            frames = expand(ids, integer_durations(self.durations.predict(ids), n, density))
+            frames = expand(ids, integer_durations(self._token_frames(ids), n, density))
             if quiet is not None and pause is not None:
                 frames[torch.from_numpy(quiet)] = pause  # the contour says nobody talks there
             rows.append(torch.cat([prompt, frames]))

@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="phoneme input with per-phoneme durations: aligns the training audio (flat-start Viterbi), "
                         "feeds each frame its phoneme and exports durations.json for inference")
     p.add_argument("--align-rounds", type=int, default=10, help="aligner re-estimation rounds (--durations)")
+    p.add_argument("--predictor-steps", type=int, default=3000,
+                   help="--durations: updates of the context duration predictor trained on the alignments and "
+                        "exported beside the table (0: table only)")
     p.add_argument("--steps", type=int, default=1000, help="optimizer updates (default 1000)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-5 with --init, else 7.5e-5)")
     p.add_argument("--warmup", type=int, help="warm-up updates (default min(300, steps/10))")
@@ -83,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
             tmp.write_text(vocab.to_text(), encoding="utf-8")
     train_set, val = _batches(args, rows, val_rows, vocab, acc)
     table = _align(args, train_set, val, acc) if args.durations else None
+    predictor = _fit_predictor(args, train_set, val, table, len(vocab), acc) if table is not None else None
     model = TTSFlowMatching(net, audio_drop=args.audio_drop, cond_drop=args.cond_drop).train()
     export_dtype = torch.float16 if args.export_dtype == "fp16" else None
 
@@ -94,6 +98,10 @@ def main(args: argparse.Namespace) -> int:
             from deepaudio.models.tts.durations import FILE
 
             extra[FILE] = table.to_text()
+        if predictor is not None:
+            from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
+
+            extra[PREDICTOR_FILE] = predictor.to_bytes()
         ema_module.net.save_pretrained(folder, meta=meta, extra_files=extra, dtype=export_dtype)
 
     info = _run_info(args, len(rows), len(val_rows or []), sum(p.numel() for p in net.parameters()))
@@ -180,6 +188,31 @@ def _align(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBa
             bs.set_durations(doc[name]["durations"])
     aligned = [(i, d) for i, d in zip(train_set.ids, doc["train"]["durations"]) if d is not None]
     return DurationTable.fit([i for i, _ in aligned], [d for _, d in aligned])
+
+
+def _fit_predictor(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBatches | None, table,
+                   vocab_size: int, acc):
+    """The context duration predictor, fitted on the alignments (seeded, so a resumed run refits the same
+    one); its report goes to OUT/duration_predictor.json."""
+    import json
+
+    from deepaudio.io.atomic import atomic_path
+    from deepaudio.models.tts.duration_predictor import fit_duration_predictor
+
+    if args.predictor_steps <= 0:
+        return None
+    say = (lambda msg: print(msg, file=sys.stderr)) if acc.is_main_process else None
+    net, report = fit_duration_predictor(
+        train_set.ids, train_set.durations, vocab_size,
+        val.ids if val is not None else (), (val.durations or []) if val is not None else (),
+        steps=args.predictor_steps, seed=args.seed, table=table, progress=say)
+    if say and "val" in report:
+        say(f"duration predictor: validation MAE {report['val']['mae_frames']:.2f} frames per token "
+            f"(table {report['val'].get('table_mae_frames', float('nan')):.2f}), both at the true length")
+    if acc.is_main_process:
+        with atomic_path(args.out / "duration_predictor.json") as tmp:
+            tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return net
 
 
 def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int) -> dict:
