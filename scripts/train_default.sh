@@ -16,7 +16,8 @@
 # STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS / LR_V2A / WARMUP_V2A
 # the peak lr and warm-up, V2A_CFG the bundled V2A's default guidance); every run writes
 # runs/<part>/{train_log.jsonl,training_summary.json,loss_curve.png}. A session that must stop early
-# finishes a run by re-launching it with --resume and --steps <current step> (the loop then only exports).
+# finishes a run by re-launching it with --resume and --steps <current step> (the loop then only exports):
+# RESUME=1 adds --resume (e.g. RESUME=1 STEPS_TTS=4000 bash scripts/train_default.sh tts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/toyworld}
@@ -45,11 +46,12 @@ case "${1:-}" in
     $da train v2a --config tiny_m2 --crops --onset-loss 1.0 --data "$DATA/manifests/v2a_train.csv" \
       --val "$DATA/manifests/v2a_val.csv" --out "$RUNS/v2a" --steps "${STEPS_V2A:-4500}" --batch 8 \
       --lr "${LR_V2A:-5e-4}" --warmup "${WARMUP_V2A:-200}" --save-every 250 --val-every 500 --seed 0 \
-      $(init_if_bundled v2a) ;;
+      $(init_if_bundled v2a) ${RESUME:+--resume} ;;
   tts)
     $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
-      --out "$RUNS/tts" --steps "${STEPS_TTS:-5000}" --lr "${LR_TTS:-5e-4}" --warmup 200 --batch-frames 4000 \
-      --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 ;;
+      --out "$RUNS/tts" --steps "${STEPS_TTS:-4000}" --lr "${LR_TTS:-5e-4}" --warmup 200 --batch-frames 4000 \
+      --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 \
+      ${RESUME:+--resume} ;;
   bundle)
     # V2A_CFG (optional): a default guidance for the bundled V2A other than MMAudio's 4.5, when
     # benchmarks/bench_default_v2a.py --cfg measures one better (the bundled tiny V2A: 4.5 keeps its timing best).

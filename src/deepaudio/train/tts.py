@@ -192,15 +192,19 @@ def _align(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBa
 
 def _fit_predictor(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBatches | None, table,
                    vocab_size: int, acc):
-    """The context duration predictor, fitted on the alignments (seeded, so a resumed run refits the same
-    one); its report goes to OUT/duration_predictor.json."""
+    """The context duration predictor, fitted on the alignments and kept in OUT/duration_predictor.safetensors
+    (its report in OUT/duration_predictor.json); a resumed run loads it instead of refitting (the fit is
+    seeded, so the two are the same)."""
     import json
 
     from deepaudio.io.atomic import atomic_path
-    from deepaudio.models.tts.duration_predictor import fit_duration_predictor
+    from deepaudio.models.tts.duration_predictor import FILE, DurationPredictor, fit_duration_predictor
 
     if args.predictor_steps <= 0:
         return None
+    path = args.out / FILE
+    if args.resume and path.is_file():
+        return DurationPredictor.load(path)
     say = (lambda msg: print(msg, file=sys.stderr)) if acc.is_main_process else None
     net, report = fit_duration_predictor(
         train_set.ids, train_set.durations, vocab_size,
@@ -210,6 +214,8 @@ def _fit_predictor(args: argparse.Namespace, train_set: ManifestBatches, val: Ma
         say(f"duration predictor: validation MAE {report['val']['mae_frames']:.2f} frames per token "
             f"(table {report['val'].get('table_mae_frames', float('nan')):.2f}), both at the true length")
     if acc.is_main_process:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(net.to_bytes())
         with atomic_path(args.out / "duration_predictor.json") as tmp:
             tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return net

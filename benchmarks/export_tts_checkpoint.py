@@ -1,0 +1,73 @@
+"""Export the EMA weights of a phoneme-TTS training checkpoint as a TTS folder, while the run goes on.
+
+The run's own ``model/`` is written only when it ends; this builds one from ``checkpoints/step_*``
+(the network config from the folder the run started from: ``--init``'s, since a continued run keeps
+the architecture), the run's vocabulary, the duration table fitted on its ``alignments.json`` and its
+``duration_predictor.safetensors`` when there is one, so ``bench_default_tts.py --model OUT`` can
+measure points along a run.
+
+    python benchmarks/export_tts_checkpoint.py RUN_DIR OUT --like src/deepaudio/assets/default/tts [--step N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="a `deepaudio train tts --durations --out` folder")
+    ap.add_argument("out", type=Path, help="TTS folder to write")
+    ap.add_argument("--like", type=Path, required=True, help="a TTS folder with the run's architecture (its --init)")
+    ap.add_argument("--step", type=int, help="checkpoint step (default: the newest)")
+    ap.add_argument("--weights", choices=("ema", "model"), default="ema")
+    ap.add_argument("--fit-predictor", type=int, metavar="STEPS", default=0,
+                    help="a run without duration_predictor.safetensors (started before it was kept): fit one on "
+                         "its alignments (seed 0, as the run would) and write it to the run folder too")
+    args = ap.parse_args()
+    from deepaudio.checkpoint import load_state_strict
+    from deepaudio.errors import InputError
+    from deepaudio.models.tts.dit import DiT
+    from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
+    from deepaudio.models.tts.durations import FILE as TABLE_FILE
+    from deepaudio.models.tts.durations import DurationTable
+    from deepaudio.text import Tokenizer, Vocab
+    from deepaudio.train import state
+
+    ckpts = state.list_checkpoints(args.run / "checkpoints")
+    if args.step is not None:
+        ckpts = [c for c in ckpts if c.name == state.checkpoint_dir(args.run / "checkpoints", args.step).name]
+    if not ckpts:
+        raise InputError("no such training checkpoint", args.run / "checkpoints", "check the run folder and --step")
+    tensors, doc = state.read_training_checkpoint(ckpts[-1], stems=(args.weights,))
+    net = DiT.from_pretrained(args.like)
+    weights = {k.removeprefix("net."): v.float() for k, v in tensors[args.weights].items() if k.startswith("net.")}
+    load_state_strict(net, weights, ckpts[-1])
+    vocab_text = (args.run / "vocab.txt").read_text(encoding="utf-8")
+    tok = Tokenizer(Vocab.load(args.run / "vocab.txt"))
+    aligned = json.loads((args.run / "alignments.json").read_text(encoding="utf-8"))["train"]
+    pairs = [(tok.encode(key.split("|", 1)[1]), d) for key, d in zip(aligned["keys"], aligned["durations"])
+             if d is not None]
+    table = DurationTable.fit([p[0] for p in pairs], [p[1] for p in pairs])
+    extra = {"vocab.txt": vocab_text, TABLE_FILE: table.to_text()}
+    if args.fit_predictor > 0 and not (args.run / PREDICTOR_FILE).is_file():
+        from deepaudio.io.atomic import atomic_path
+        from deepaudio.models.tts.duration_predictor import fit_duration_predictor
+
+        pred, report = fit_duration_predictor([p[0] for p in pairs], [p[1] for p in pairs], len(tok.vocab),
+                                              steps=args.fit_predictor, seed=0, progress=print)
+        with atomic_path(args.run / PREDICTOR_FILE) as tmp:
+            tmp.write_bytes(pred.to_bytes())
+    if (args.run / PREDICTOR_FILE).is_file():
+        extra[PREDICTOR_FILE] = (args.run / PREDICTOR_FILE).read_bytes()
+    step = doc.get("step", ckpts[-1].name)
+    net.save_pretrained(args.out, meta={"stage": "tts", "steps": step, "weights": args.weights,
+                                        "exported_from": str(ckpts[-1])}, extra_files=extra)
+    print(f"exported {ckpts[-1]} ({args.weights}) to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
