@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -28,7 +29,6 @@ def main() -> int:
                          "its alignments (seed 0, as the run would) and write it to the run folder too")
     args = ap.parse_args()
     from deepaudio.checkpoint import load_state_strict
-    from deepaudio.errors import InputError
     from deepaudio.models.tts.dit import DiT
     from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
     from deepaudio.models.tts.durations import FILE as TABLE_FILE
@@ -36,15 +36,11 @@ def main() -> int:
     from deepaudio.text import Tokenizer, Vocab
     from deepaudio.train import state
 
-    ckpts = state.list_checkpoints(args.run / "checkpoints")
-    if args.step is not None:
-        ckpts = [c for c in ckpts if c.name == state.checkpoint_dir(args.run / "checkpoints", args.step).name]
-    if not ckpts:
-        raise InputError("no such training checkpoint", args.run / "checkpoints", "check the run folder and --step")
-    tensors, doc = state.read_training_checkpoint(ckpts[-1], stems=(args.weights,))
+    ckpt = state.find_checkpoint(args.run, args.step)
+    tensors, doc = state.read_training_checkpoint(ckpt, stems=(args.weights,))
     net = DiT.from_pretrained(args.like)
     weights = {k.removeprefix("net."): v.float() for k, v in tensors[args.weights].items() if k.startswith("net.")}
-    load_state_strict(net, weights, ckpts[-1])
+    load_state_strict(net, weights, ckpt)
     vocab_text = (args.run / "vocab.txt").read_text(encoding="utf-8")
     tok = Tokenizer(Vocab.load(args.run / "vocab.txt"))
     aligned = json.loads((args.run / "alignments.json").read_text(encoding="utf-8"))["train"]
@@ -62,12 +58,18 @@ def main() -> int:
             tmp.write_bytes(pred.to_bytes())
     if (args.run / PREDICTOR_FILE).is_file():
         extra[PREDICTOR_FILE] = (args.run / PREDICTOR_FILE).read_bytes()
-    step = doc.get("step", ckpts[-1].name)
+    step = doc.get("step", ckpt.name)
     net.save_pretrained(args.out, meta={"stage": "tts", "steps": step, "weights": args.weights,
-                                        "exported_from": str(ckpts[-1])}, extra_files=extra)
-    print(f"exported {ckpts[-1]} ({args.weights}) to {args.out}")
+                                        "exported_from": str(ckpt)}, extra_files=extra)
+    print(f"exported {ckpt} ({args.weights}) to {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from deepaudio.errors import DeepAudioError
+
+    try:
+        raise SystemExit(main())
+    except DeepAudioError as err:  # one line, not a traceback
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -24,28 +24,29 @@ def main() -> int:
     ap.add_argument("--weights", choices=("ema", "model"), default="ema")
     args = ap.parse_args()
     from deepaudio.checkpoint import load_state_strict
-    from deepaudio.errors import InputError
     from deepaudio.train import state
     from deepaudio.train.v2a import V2A_SETUPS, TinyV2AModel, export_pipeline
 
-    ckpts = state.list_checkpoints(args.run / "checkpoints")
-    if args.step is not None:
-        ckpts = [c for c in ckpts if c.name == state.checkpoint_dir(args.run / "checkpoints", args.step).name]
-    if not ckpts:
-        raise InputError("no such training checkpoint", args.run / "checkpoints", "check the run folder and --step")
-    tensors, doc = state.read_training_checkpoint(ckpts[-1], stems=(args.weights,))
+    ckpt = state.find_checkpoint(args.run, args.step)
+    tensors, doc = state.read_training_checkpoint(ckpt, stems=(args.weights,))
     setup = V2A_SETUPS.get(args.config)
     model = TinyV2AModel(setup)
     # (a run with --onset-loss also holds the training-only onset head, which the pipeline does not use)
     weights = {k: v.float() for k, v in tensors[args.weights].items() if not k.startswith("onset_head.")}
-    load_state_strict(model, weights, ckpts[-1])
+    load_state_strict(model, weights, ckpt)
     step = doc.get("step")
     export_pipeline(model.eval(), setup, args.out, {"stage": "v2a", "setup": args.config, "steps": step,
-                                                     "weights": args.weights, "source": str(ckpts[-1])})
-    print(f"wrote {args.out} ({ckpts[-1].name}, {args.weights})")
+                                                     "weights": args.weights, "source": str(ckpt)})
+    print(f"wrote {args.out} ({ckpt.name}, {args.weights})")
     return 0
 
 
 if __name__ == "__main__":
-    with torch.no_grad():
-        sys.exit(main())
+    from deepaudio.errors import DeepAudioError
+
+    try:
+        with torch.no_grad():
+            sys.exit(main())
+    except DeepAudioError as err:  # one line, not a traceback
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

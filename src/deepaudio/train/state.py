@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import save_file
 
 from deepaudio.checkpoint import load_safetensors
-from deepaudio.errors import CheckpointError, ConfigError
+from deepaudio.errors import CheckpointError, ConfigError, InputError
 from deepaudio.io.atomic import atomic_dir
 
 STATE_FORMAT = 1
@@ -56,6 +56,17 @@ def list_checkpoints(root: str | Path) -> list[Path]:
         return []
     found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(_PREFIX) and (p / STATE_NAME).is_file()]
     return sorted(found, key=lambda p: int(p.name[len(_PREFIX):]))
+
+
+def find_checkpoint(run: str | Path, step: int | None = None) -> Path:
+    """The newest checkpoint of a run folder (``RUN/checkpoints``), or the one of ``step``."""
+    root = Path(run) / "checkpoints"
+    found = list_checkpoints(root)
+    if step is not None:
+        found = [c for c in found if c.name == checkpoint_dir(root, step).name]
+    if not found:
+        raise InputError("no such training checkpoint", root, "check the run folder and --step")
+    return found[-1]
 
 
 def prune_checkpoints(root: str | Path, keep: int) -> None:
