@@ -8,9 +8,9 @@
 #                                             # three frames, whole-second crops, auxiliary onset loss;
 #                                             # continues from the bundled one if present; the bundled
 #                                             # v2 is this command from scratch: no bundled v2a folder)
-#   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations and a
-#                                             # context duration predictor (continues from the bundled one
-#                                             # if present; from scratch: STEPS_TTS=2000 LR_TTS=7.5e-4)
+#   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations
+#                                             # (continues from the bundled one if present; from scratch:
+#                                             # STEPS_TTS=2000 LR_TTS=7.5e-4)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
 # STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS / LR_V2A / WARMUP_V2A

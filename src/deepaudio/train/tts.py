@@ -34,9 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="phoneme input with per-phoneme durations: aligns the training audio (flat-start Viterbi), "
                         "feeds each frame its phoneme and exports durations.json for inference")
     p.add_argument("--align-rounds", type=int, default=10, help="aligner re-estimation rounds (--durations)")
-    p.add_argument("--predictor-steps", type=int, default=3000,
-                   help="--durations: updates of the context duration predictor trained on the alignments and "
-                        "exported beside the table (0: table only)")
+    p.add_argument("--predictor-steps", type=int, default=0,
+                   help="--durations: train a context duration predictor on the alignments for this many updates "
+                        "and export it beside the table (the pipeline then prefers it; 3000 is enough). Off by "
+                        "default: on the toy world it did not lower the WER (benchmarks/bench_tts_durations.py)")
     p.add_argument("--steps", type=int, default=1000, help="optimizer updates (default 1000)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-5 with --init, else 7.5e-5)")
     p.add_argument("--warmup", type=int, help="warm-up updates (default min(300, steps/10))")

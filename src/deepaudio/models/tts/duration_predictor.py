@@ -10,6 +10,12 @@ It is trained in seconds on CPU beside the TTS and has the table's ``predict(ids
 interface, so the pipeline lays the text out the same way (scaled to the prompt speaker's rate, or
 along a V2S contour). It is saved as one safetensors file (weights + config in its metadata) in the
 TTS checkpoint folder, where the pipeline prefers it to the table.
+
+Measured on the toy world (2026-12-03, ``benchmarks/results/tts_durations_*.json``) it did not lower the
+WER. Its rhythm is closer to the aligner's (validation MAE 1.96 vs 2.32 frames per
+token), but even the aligner's own durations of the real recording gave the bundled TTS no better WER
+than the table (40.3% vs 38.3%, 16 items, tiny.en), and the predictor scored 27.4% vs the table's 23.5%
+(20 items, Whisper base). So ``deepaudio train tts`` trains it only on request (``--predictor-steps``).
 """
 
 from __future__ import annotations
