@@ -162,6 +162,21 @@ def test_train_with_durations_then_speak(tmp_path):
     pause = pipe.tokenizer.vocab.index[","]
     assert (gen[:30] == pause).all() and (gen[90:] == pause).all()  # the contour's silences are pauses
     assert len(torch.unique_consecutive(gen[30:90])) >= 8  # the phonemes are spoken in the voiced span
+    # a contour run: the window keeps its length, its quiet start and end are silence added around the speech
+    # (an inner pause is still sampled, as pause tokens)
+    contour[55:70] = 0.0
+    import dataclasses
+
+    from deepaudio.models.tts.dit import DiT
+
+    torch.manual_seed(0)  # the same model with the V2S energy input (untrained weights: only timing is checked)
+    v2s = TTSPipeline(DiT(dataclasses.replace(pipe.model.config, energy_input=True)), pipe.tokenizer,
+                      durations=pipe.durations)
+    wav, _ = v2s("A short new sentence.", str(ref[0]), ref_text=ref[1], nfe=2, seed=0, energy=contour,
+                  ref_energy="speech")
+    assert wav.shape[-1] == 120 * 256
+    assert (wav[0, : 30 * 256] == 0).all() and (wav[0, 90 * 256:] == 0).all()
+    assert wav[0, 30 * 256: 90 * 256].abs().max() > 0
 
 
 def test_quiet_runs_of_a_contour():
@@ -173,3 +188,17 @@ def test_quiet_runs_of_a_contour():
     out = quiet_runs(c)
     assert out[20:32].all() and out.sum() == 12
     assert quiet_runs(np.zeros(10)).all()
+
+
+def test_quiet_ends_of_a_contour():
+    from deepaudio.pipelines.tts import quiet_ends
+
+    c = torch.zeros(100)
+    c[17:60] = 1.0
+    c[70:81] = 0.5
+    assert quiet_ends(c) == (17, 19)
+    assert quiet_ends(c[10:85]) == (0, 0)  # 7 and 4 quiet frames at the ends: shorter than a pause
+    short = torch.ones(50)
+    short[:5] = 0.0  # shorter than a pause: stays part of the speech
+    assert quiet_ends(short) == (0, 0)
+    assert quiet_ends(torch.zeros(30)) == (0, 0)  # all quiet: nothing to place by, keep the whole window

@@ -38,6 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="--durations: train a context duration predictor on the alignments for this many updates "
                         "and export it beside the table (the pipeline then prefers it; 3000 is enough). Off by "
                         "default: on the toy world it did not lower the WER (benchmarks/bench_tts_durations.py)")
+    p.add_argument("--voice-aug", type=float, default=0.0, metavar="P",
+                   help="speaker augmentation: warp the spectrum of this fraction of training clips (prompt and "
+                        "target alike) by a random factor and tilt it, so a model trained on few voices learns to "
+                        "copy the prompt's voice instead of the nearest one it knows (dsp.voice_aug); 0: off")
+    p.add_argument("--voice-aug-warp", type=float, default=1.2,
+                   help="--voice-aug: largest frequency warp factor (drawn log-uniform in [1/W, W])")
+    p.add_argument("--voice-aug-tilt", type=float, default=1.0,
+                   help="--voice-aug: largest spectral tilt in nats from the lowest to the highest band")
     p.add_argument("--steps", type=int, default=1000, help="optimizer updates (default 1000)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-5 with --init, else 7.5e-5)")
     p.add_argument("--warmup", type=int, help="warm-up updates (default min(300, steps/10))")
@@ -150,8 +158,18 @@ def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
                   f"than --batch-frames {args.batch_frames}", file=sys.stderr)
         if not shuffle:  # validation: the same batches every time
             batcher = FixedBatches(tuple(tuple(b) for b in batcher.epoch_batches(0)))
-        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), batcher)
+        augment = _voice_augment(args) if shuffle else None
+        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), batcher, augment, args.seed)
     return sets["train"], sets.get("val")
+
+
+def _voice_augment(args: argparse.Namespace):
+    """The training clips' speaker augmentation (``--voice-aug``), or None."""
+    if not args.voice_aug:
+        return None
+    from deepaudio.dsp.voice_aug import VoiceAugment
+
+    return VoiceAugment(prob=args.voice_aug, max_warp=args.voice_aug_warp, max_tilt=args.voice_aug_tilt)
 
 
 def _align(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBatches | None, acc):
@@ -235,9 +253,10 @@ def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int)
 class ManifestBatches:
     """Batches of a TTS dataset for the loop: keys are index lists, ``load`` pads them (``collate_tts``)."""
 
-    def __init__(self, ds, ids: list[list[int]], batcher):
+    def __init__(self, ds, ids: list[list[int]], batcher, augment=None, seed: int = 0):
         self.ds, self.ids, self.batcher = ds, ids, batcher
         self.durations: list | None = None
+        self.augment, self.seed = augment, seed  # VoiceAugment for training batches (None: clips as they are)
 
     def set_durations(self, durations: list) -> None:
         """Phoneme input: each clip's text becomes its frame-level ids; unaligned clips (None) are left out."""
@@ -253,12 +272,26 @@ class ManifestBatches:
     def load(self, key: list[int]) -> dict:
         from deepaudio.train.tts_objective import collate_tts
 
+        items = [self.ds[i] for i in key]
+        if self.augment is not None:
+            import torch
+
+            # seeded by the batch itself, so a resumed run perturbs its batches as the first run did
+            gen = torch.Generator().manual_seed(hash_seed(self.seed, key))
+            items = [{**it, "mel": self.augment(it["mel"], self.ds.settings, gen)} for it in items]
         if self.durations is None:
-            return collate_tts([self.ds[i] for i in key], [self.ids[i] for i in key])
+            return collate_tts(items, [self.ids[i] for i in key])
         from deepaudio.models.tts.durations import expand
 
-        return collate_tts([self.ds[i] for i in key],
-                           [expand(self.ids[i], self.durations[i]).tolist() for i in key])
+        return collate_tts(items, [expand(self.ids[i], self.durations[i]).tolist() for i in key])
+
+
+def hash_seed(seed: int, key: list[int]) -> int:
+    """A 63-bit generator seed from a run seed and a batch's clip indices (stable across processes)."""
+    import hashlib
+
+    digest = hashlib.sha1(f"{seed}:{','.join(map(str, key))}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 class _Without:
