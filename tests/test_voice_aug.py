@@ -63,3 +63,27 @@ def test_draws_stay_in_range_and_follow_the_probability():
     for bad in ({"prob": 1.5}, {"max_warp": 0.9}, {"max_tilt": -1.0}):
         with pytest.raises(ConfigError):
             VoiceAugment(**bad)
+
+
+def test_training_batches_are_perturbed_per_batch_and_reproducibly():
+    from deepaudio.train.tts import ManifestBatches
+
+    class Clips:  # three clips of log-mel frames
+        settings = F5_24K
+
+        def __init__(self):
+            g = torch.Generator().manual_seed(1)
+            self.mels = [torch.randn(30 + 5 * k, 100, generator=g) for k in range(3)]
+
+        def __getitem__(self, i):
+            return {"mel": self.mels[i], "text": "a", "energy": None}
+
+    ids = [[1, 2], [3], [4, 5, 6]]
+    plain = ManifestBatches(Clips(), ids, batcher=None).load([0, 1, 2])
+    aug = ManifestBatches(Clips(), ids, batcher=None, augment=VoiceAugment(prob=1.0), seed=7)
+    a, b = aug.load([0, 1, 2]), aug.load([0, 1, 2])
+    assert torch.equal(a["mel"], b["mel"])  # the same batch, the same perturbation (a resume repeats it)
+    assert not torch.allclose(a["mel"], plain["mel"])
+    assert a["mel"].shape == plain["mel"].shape and torch.equal(a["text"], plain["text"])
+    other = ManifestBatches(Clips(), ids, batcher=None, augment=VoiceAugment(prob=1.0), seed=8).load([0, 1, 2])
+    assert not torch.equal(other["mel"], a["mel"])
