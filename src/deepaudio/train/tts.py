@@ -41,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice-aug", type=float, default=0.0, metavar="P",
                    help="speaker augmentation: warp the spectrum of this fraction of training clips (prompt and "
                         "target alike) by a random factor and tilt it, so a model trained on few voices learns to "
-                        "copy the prompt's voice instead of the nearest one it knows (dsp.voice_aug); 0: off")
+                        "copy the prompt's voice instead of the nearest one it knows (dsp.voice_aug); 0: off. "
+                        "On the toy world's 8 voices 0.5 did not help: 3000 steps from the bundled TTS "
+                        "identified 1 of 9 unseen-speaker items (0 before) and lost 2 WER points")
     p.add_argument("--voice-aug-warp", type=float, default=1.2,
                    help="--voice-aug: largest frequency warp factor (drawn log-uniform in [1/W, W])")
     p.add_argument("--voice-aug-tilt", type=float, default=1.0,
