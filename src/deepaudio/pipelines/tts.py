@@ -149,7 +149,7 @@ class TTSPipeline:
             ref_energy = energy_contour(ref.wav[None], SAMPLE_RATE, target_len=ref_mel.shape[0])
         # Phoneme models: the contour's leading and trailing pauses are silence added around the speech, not
         # frames of pause tokens to sample (a long run of them drew speech into the pause: V2S lip r 0.30 ->
-        # 0.51 on the toy test split, benchmarks/results/default_v2s_v3*.json).
+        # 0.52 on the toy test split, benchmarks/results/default_v2s_v3*.json).
         lead, trail = (0, 0) if energy is None or self.durations is None else quiet_ends(energy)
         if lead or trail:
             energy = energy.reshape(-1)[lead:energy.shape[-1] - trail]
