@@ -19,29 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from deepaudio.dsp.mel import MelSettings
+from deepaudio.dsp.mel import MelSettings, hz_to_mel, mel_to_hz
 from deepaudio.errors import ConfigError
-
-
-def _hz_to_mel(f: torch.Tensor, scale: str) -> torch.Tensor:
-    if scale == "htk":
-        return 2595.0 * torch.log10(1.0 + f / 700.0)
-    # Slaney: linear below 1 kHz, logarithmic above
-    lin = 3.0 * f / 200.0
-    log = 15.0 + torch.log(torch.clamp(f, min=1e-6) / 1000.0) / (math.log(6.4) / 27.0)
-    return torch.where(f >= 1000.0, log, lin)
-
-
-def _bin_centres_hz(settings: MelSettings) -> torch.Tensor:
-    """Centre frequency of every mel band (the peak of its triangle)."""
-    lo = _hz_to_mel(torch.tensor(float(settings.f_min), dtype=torch.float64), settings.mel_scale)
-    hi = _hz_to_mel(torch.tensor(settings.fmax, dtype=torch.float64), settings.mel_scale)
-    mels = torch.linspace(float(lo), float(hi), settings.n_mels + 2, dtype=torch.float64)[1:-1]
-    if settings.mel_scale == "htk":
-        return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
-    lin = 200.0 * mels / 3.0
-    log = 1000.0 * torch.exp((math.log(6.4) / 27.0) * (mels - 15.0))
-    return torch.where(mels >= 15.0, log, lin)
 
 
 def warp_mel(mel: torch.Tensor, alpha: float, settings: MelSettings) -> torch.Tensor:
@@ -52,12 +31,12 @@ def warp_mel(mel: torch.Tensor, alpha: float, settings: MelSettings) -> torch.Te
         raise ConfigError(f"warp_mel expects (frames, {settings.n_mels}) mel frames, got {tuple(mel.shape)}")
     if not alpha > 0:
         raise ConfigError(f"warp factor must be positive, got {alpha}")
-    centres = _bin_centres_hz(settings)
-    source = _hz_to_mel(centres / alpha, settings.mel_scale)
-    grid = _hz_to_mel(centres, settings.mel_scale)
-    # fractional band index of every source frequency (the mel centres are evenly spaced)
-    pos = (source - grid[0]) / (grid[1] - grid[0])
-    pos = pos.clamp(0.0, settings.n_mels - 1.0)
+    scale = settings.mel_scale
+    lo, hi = (float(hz_to_mel(torch.tensor(f, dtype=torch.float64), scale)) for f in (settings.f_min, settings.fmax))
+    step = (hi - lo) / (settings.n_mels + 1)  # band k's triangle peaks at mel lo + (k + 1) * step
+    centres = mel_to_hz(lo + step * torch.arange(1, settings.n_mels + 1, dtype=torch.float64), scale)
+    # fractional band index of every source frequency f_k / alpha
+    pos = ((hz_to_mel(centres / alpha, scale) - lo) / step - 1.0).clamp(0.0, settings.n_mels - 1.0)
     i0 = pos.floor().long().clamp(max=settings.n_mels - 2)
     w = (pos - i0.to(pos.dtype)).to(mel.dtype)
     return mel[:, i0] * (1.0 - w) + mel[:, i0 + 1] * w
