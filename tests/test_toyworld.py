@@ -16,7 +16,8 @@ from deepaudio.data.toyworld.faces import Face, mouth_openness
 from deepaudio.data.toyworld.instructions import make_instruction
 from deepaudio.data.toyworld.physics import Body, simulate
 from deepaudio.data.toyworld.sentences import SENTENCES
-from deepaudio.data.toyworld.splits import assign_splits, clip_seed, sentence_splits
+from deepaudio.data.toyworld.splits import assign_splits, clip_seed, sentence_splits, split_speakers
+from deepaudio.data.toyworld.voices import SPEAKERS
 from deepaudio.dsp.energy import energy_contour, is_silent
 from deepaudio.errors import ConfigError
 
@@ -235,7 +236,17 @@ def test_bad_settings_are_config_errors():
     with pytest.raises(ConfigError):
         WorldConfig(split_fractions=(0.5, 0.2, 0.2))
     with pytest.raises(ConfigError):
-        WorldConfig(speakers=("flite-rms",))
+        WorldConfig(speakers=("flite-rms",), unseen_speakers=True)
+    assert WorldConfig(speakers=("flite-rms",)).speakers == ("flite-rms",)  # every voice speaks in every split
+
+
+def test_unseen_speakers_speak_only_in_the_test_split():
+    ids = {split: {s.id for s in split_speakers(split)} for split in ("train", "val", "test")}
+    held = {split: {s.id for s in split_speakers(split, unseen=True)} for split in ("train", "val", "test")}
+    test_only = {s.id for s in SPEAKERS if s.test_only}
+    assert test_only and ids["train"] == ids["val"] == ids["test"] == {s.id for s in SPEAKERS}
+    assert held["test"] == ids["test"] and held["train"] == held["val"] == ids["test"] - test_only
+    assert {s.id for s in split_speakers("train", ("flite-kal", "flite-rms"), unseen=True)} == {"flite-kal"}
 
 
 def test_speech_is_cached_resampled_and_normalised(tmp_path):

@@ -22,8 +22,8 @@ def world_dir(tmp_path_factory):
         pytest.skip("flite / espeak-ng are not installed")
     out = tmp_path_factory.mktemp("toyworld")
     args = ["toyworld", "--out", str(out), "--n", "6", "--preset", "tiny", "--seed", "5", "--no-progress",
-            "--split-fractions", "0.5,0.25,0.25", "--kinds", "bounce", "silent", "dub", "voiceover", "--speakers",
-            *SPEAKERS]
+            "--split-fractions", "0.5,0.25,0.25", "--unseen-speakers", "--kinds", "bounce", "silent", "dub",
+            "voiceover", "--speakers", *SPEAKERS]
     assert main(args) == 0
     return out, args
 
@@ -33,6 +33,7 @@ def test_tiny_run_writes_decodable_videos_and_stems(world_dir):
     metas = load_meta(out)
     assert [m["index"] for m in metas] == list(range(6))
     assert {m["split"] for m in metas} == {"train", "val", "test"}
+    assert json.loads((out / "toyworld.json").read_text())["config"]["unseen_speakers"] is True
     for m in metas:
         folder = out / "clips" / m["split"] / m["id"]
         silent, with_audio = probe_video(folder / "video.mp4"), probe_video(folder / "video_audio.mp4")

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clip fractions per split (default 0.8,0.1,0.1)")
     parser.add_argument("--speakers", nargs="+", metavar="ID", help="speaker ids to use (default all; e.g. only "
                         "flite-* and espeak-* voices when piper is not installed)")
+    parser.add_argument("--unseen-speakers", action="store_true",
+                        help="keep the test-only voices (flite-rms, espeak-029-f3) out of train and validation")
     parser.add_argument("--preset", default="default", help="world preset: default (4-8 s, 112 px) or tiny")
     parser.add_argument("--cache", help="speech cache folder (default OUT/cache/speech)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         changes["kinds"] = tuple(k for arg in args.kinds for k in arg.split(",") if k)
     if args.speakers:
         changes["speakers"] = tuple(k for arg in args.speakers for k in arg.split(",") if k)
+    if args.unseen_speakers:
+        changes["unseen_speakers"] = True
     if args.split_fractions:
         changes["split_fractions"] = args.split_fractions
     cfg = dataclasses.replace(cfg, **changes)

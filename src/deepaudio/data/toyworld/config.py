@@ -55,6 +55,10 @@ class WorldConfig:
     sentence_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     kinds: tuple[str, ...] = KINDS
     speakers: tuple[str, ...] = ()  # speaker ids to use (see voices.SPEAKERS); empty = all
+    # True: the speakers marked test_only speak only in the test split (the paper's unseen-speaker setting).
+    # False (since 2026-12-03): every speaker speaks in every split; splits still share no sentence or
+    # speaker-prompt pairing. Test clips are the same either way (the test split always draws from all).
+    unseen_speakers: bool = False
 
     def __post_init__(self) -> None:
         if not 32 <= self.size <= 512:
@@ -69,7 +73,7 @@ class WorldConfig:
         if unknown:
             raise ConfigError(f"unknown toy world speaker(s) {', '.join(unknown)}",
                               hint=f"choose from {', '.join(SPEAKER_BY_ID)}")
-        if self.speakers and all(SPEAKER_BY_ID[s].test_only for s in self.speakers):
+        if self.unseen_speakers and self.speakers and all(SPEAKER_BY_ID[s].test_only for s in self.speakers):
             raise ConfigError("toy world speakers are all test-only", hint="add at least one training speaker")
         bad = [k for k in self.kinds if k not in KINDS]
         if bad or not self.kinds:

@@ -142,7 +142,7 @@ class ToyWorld:
         """Pick speaker(s) and sentences from the split's pools and place them on the timeline."""
         cfg = self.cfg
         pool = self.sentences[split]
-        speakers = split_speakers(split, cfg.speakers)
+        speakers = split_speakers(split, cfg.speakers, cfg.unseen_speakers)
         n_utt = 2 if kind == "dialogue" else 1
         chosen = [speakers[i] for i in rng.choice(len(speakers), size=n_utt, replace=len(speakers) < n_utt)]
         budget = cfg.max_duration - 0.6

@@ -5,7 +5,8 @@
 * Clip seeds are a hash of (master seed, clip index): distinct indices give distinct seeds.
 * Sentences are partitioned once by a seeded hash order; a clip draws its target *and* its voice
   prompt from its own split's sentences, so no (speaker, prompt sentence) pairing crosses splits.
-* Speakers marked ``test_only`` speak only in the test split (the paper's "unseen speaker" setting).
+* With ``unseen_speakers``, speakers marked ``test_only`` speak only in the test split (the paper's "unseen
+  speaker" setting); without it every speaker speaks in every split.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def sentence_splits(sentences: tuple[str, ...] | list[str], fractions: tuple[flo
     return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
 
 
-def split_speakers(split: str, allowed: tuple[str, ...] = ()) -> list[Speaker]:
-    """Speakers of ``split`` among ``allowed`` ids (empty: all); test-only ones speak only in test."""
+def split_speakers(split: str, allowed: tuple[str, ...] = (), unseen: bool = False) -> list[Speaker]:
+    """Speakers of ``split`` among ``allowed`` ids (empty: all); with ``unseen``, test-only ones speak only
+    in the test split."""
     pool = [s for s in SPEAKERS if not allowed or s.id in allowed]
-    return [s for s in pool if split == "test" or not s.test_only]
+    return [s for s in pool if split == "test" or not (unseen and s.test_only)]

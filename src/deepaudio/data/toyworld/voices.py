@@ -29,7 +29,7 @@ class Speaker:
     engine: str  # "piper" | "flite" | "espeak"
     voice: str
     rate: int = 0  # espeak words per minute (0 = engine default)
-    test_only: bool = False  # unseen speaker: used only in the test split (dub setting 3.0)
+    test_only: bool = False  # the unseen speakers of WorldConfig(unseen_speakers=True) (dub setting 3.0)
 
 
 # flite kal16 and espeak en-gb+f4 were dropped (2026-12-03): to the speaker judge they are near copies of
