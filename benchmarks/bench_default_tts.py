@@ -8,8 +8,8 @@ speak is the clip's other utterance. Measured:
   vocoder (the floor a perfect mel would reach here);
 - ``speaker_top1``: fraction of items whose generated speech is closer to the centroid of its prompt
   speaker's test prompts than to the centroid of every other test speaker's prompts (a speaker
-  identification over the test speakers; also split into speakers seen in training and the test-only
-  ones); ``spk_sim``: mean cosine to its own prompt;
+  identification over the test speakers; also split into speakers the model's training manifest has and
+  those it has not); ``spk_sim``: mean cosine to its own prompt;
 - with ``--asr-model2 DIR`` a second judge on the same audio (``wer2``, ``wer_truth2``, ``v2s_wer2``): tiny.en
   mishears 22.8% of the real test recordings, above the 20% floor itself; the packaged Whisper base 14.0%
   (``scripts/get_whisper_base.sh``);
@@ -33,6 +33,29 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+
+
+def trained_speakers(model_dir: Path) -> set[str] | None:
+    """Speakers of the training manifest named in the model's training_summary.json (beside the model, or in
+    the run folder above a run's ``model/``; None: not readable)."""
+    from deepaudio.data.manifest import read_manifest
+    from deepaudio.errors import InputError
+
+    found = [p for p in (Path(model_dir), Path(model_dir).parent) if (p / "training_summary.json").is_file()]
+    try:
+        summary = json.loads((found[0] / "training_summary.json").read_text(encoding="utf-8"))
+        return {r.speaker for r in read_manifest(summary["options"]["data"], check_files=False) if r.speaker}
+    except (IndexError, OSError, KeyError, ValueError, InputError):
+        return None
+
+
+def is_unseen(speaker: str, known: set[str] | None) -> bool:
+    """No training clip has this speaker (``known``), or, without the manifest, it is a test_only voice."""
+    from deepaudio.data.toyworld.voices import SPEAKER_BY_ID
+
+    if known is not None:
+        return speaker not in known
+    return speaker in SPEAKER_BY_ID and SPEAKER_BY_ID[speaker].test_only
 
 
 def test_items(manifest: Path) -> list[dict]:
@@ -150,11 +173,11 @@ def main() -> int:
                "wer_resynth": mean("wer_resynth"), "spk_sim": mean("spk_sim"),
                "speaker_top1": sum(r["top1"] for r in rows) / len(rows) if rows else None,
                "seconds_per_item": elapsed / max(1, len(rows)), **v2s, "items": rows}
-    # The test split also holds speakers no training clip has (test_only: the unseen-speaker setting).
-    from deepaudio.data.toyworld.voices import SPEAKER_BY_ID
-
+    # Speakers no training clip of the model has (the unseen-speaker setting) are scored apart.
+    known = trained_speakers(model) if not args.truth_only else None
+    summary["seen_from"] = "the model's training manifest" if known is not None else "test_only flags"
     for name, unseen in (("seen", False), ("unseen", True)):
-        part = [r for r in rows if r["speaker"] in SPEAKER_BY_ID and SPEAKER_BY_ID[r["speaker"]].test_only == unseen]
+        part = [r for r in rows if is_unseen(r["speaker"], known) == unseen]
         summary[f"speaker_top1_{name}"] = sum(r["top1"] for r in part) / len(part) if part else None
         summary[f"n_{name}"] = len(part)
     if args.asr_model2:
