@@ -78,6 +78,8 @@ def test_rerun_skips_written_clips_and_refuses_other_settings(world_dir, capsys)
     bad = [a if a != "5" else "6" for a in args]
     assert main(bad) == 2
     assert "seed" in capsys.readouterr().err
+    assert main([a for a in args if a != "--unseen-speakers"]) == 2  # the message names the setting that differs
+    assert "unseen_speakers: True there, False here" in capsys.readouterr().err
 
 
 def test_user_errors_exit_with_code_2(tmp_path, capsys):

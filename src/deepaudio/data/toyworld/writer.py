@@ -83,7 +83,13 @@ def _check_header(out: Path, header: dict) -> None:
             raise ConfigError(f"cannot read ({exc})", path, "delete the output folder and start again") from exc
         for key in ("version", "seed", "config"):
             if old.get(key) != header[key]:
-                raise ConfigError(f"this folder was generated with another {key} ({old.get(key)!r})", path,
+                what = f"another {key} ({old.get(key)!r})"
+                if key == "config" and isinstance(old.get(key), dict):  # name the settings that differ
+                    was, now = old[key], header[key]
+                    what = "other settings (" + ", ".join(
+                        f"{k}: {was.get(k, '(not set)')!r} there, {now.get(k, '(not set)')!r} here"
+                        for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)) + ")"
+                raise ConfigError(f"this folder was generated with {what}", path,
                                   "use the same settings to extend it, or choose a new --out folder")
         return
     with atomic_path(path) as tmp:
