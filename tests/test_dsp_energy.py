@@ -114,3 +114,37 @@ def test_is_silent_follows_deepsound_rule():
     frac = silent_fraction(mostly_quiet, sr)
     assert 0.9 < frac < 1.0 and is_silent(mostly_quiet, sr)
     assert not is_silent(mostly_quiet, sr, fraction=frac)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_video_rate_contour_is_what_a_lip_contour_of_the_same_speech_looks_like(seed):
+    """A face whose mouth opening is the speech energy per video frame (the toy world's faces), read
+    back by the lip-contour resampler, gives the video-rate contour of that speech."""
+    from deepaudio.data.toyworld.faces import video_energy
+    from deepaudio.dsp.energy import video_rate_contour
+    from deepaudio.vision.mouth import MouthTrack, track_to_contour
+
+    rng = np.random.default_rng(seed)
+    sr, fps, seconds = 24000, 25, 2.0 + seed
+    t = np.arange(int(sr * seconds)) / sr
+    syllables = np.clip(np.sin(2 * np.pi * rng.uniform(2, 5) * t + rng.uniform(0, 6)), 0, None) ** 2
+    wav = (syllables * rng.standard_normal(t.size) * 0.3).astype(np.float32)
+    n_video = int(seconds * fps)
+    opening = torch.from_numpy(video_energy(wav, sr, fps, n_video))
+    track = MouthTrack(torch.arange(n_video, dtype=torch.float64) / fps, opening, torch.ones(n_video, dtype=torch.bool),
+                       float(fps), "test")
+    n = contour_frames(wav.size, sr)
+    lips = track_to_contour(track, n)
+    ours = video_rate_contour(torch.from_numpy(wav), sr, fps, target_len=n)
+    assert ours.shape == (n,) and float(ours.max()) == pytest.approx(1.0)
+    assert torch.allclose(ours, lips, atol=1e-4)
+    padded = video_rate_contour(torch.from_numpy(wav), sr, fps, target_len=n + 20)
+    assert torch.equal(padded[n + 1:], torch.zeros(19)) and torch.allclose(padded[:n], ours, atol=1e-6)
+
+
+def test_video_rate_contour_of_silence_and_bad_rate():
+    from deepaudio.dsp.energy import video_rate_contour
+
+    assert video_rate_contour(torch.zeros(24000), 24000, 25).abs().sum() == 0
+    with pytest.raises(ValueError, match="fps"):
+        video_rate_contour(torch.zeros(24000), 24000, 0)

@@ -140,6 +140,47 @@ def test_finetune_with_energy_from_a_tts_checkpoint(speech, tmp_path):
     assert not torch.equal(before, dict(out.named_parameters())["transformer_blocks.0.attn.to_q.weight"])
 
 
+def test_energy_from_the_clips_own_speech_at_video_rate(speech, tmp_path):
+    """--energy-source self needs no energy_path column; --energy-fps caches the video-rate contour."""
+    from deepaudio.data.tts import TTSDataset
+    from deepaudio.dsp.energy import energy_contour, video_rate_contour
+    from deepaudio.io.audio import load_audio
+    from deepaudio.models.tts.dit import DiT
+
+    rows = read_manifest(speech["train"])[:3]
+    with pytest.raises(InputError, match="no energy_path"):
+        TTSDataset(rows, energy=True)
+    ds = TTSDataset(rows, energy=True, energy_self=True, energy_fps=25, cache_dir=tmp_path / "cache")
+    ds.prepare()
+    mel_rate = TTSDataset(rows, energy=True, energy_self=True, cache_dir=tmp_path / "cache")
+    item, plain = ds[1], mel_rate[1]
+    wav, sr = load_audio(rows[1].audio_path, sample_rate=24000, mono=True)
+    n = item["mel"].shape[0]
+    assert torch.allclose(item["energy"], video_rate_contour(wav, sr, 25, target_len=n))
+    assert torch.allclose(plain["energy"], energy_contour(wav, sr, target_len=n))  # its own cache entry
+    assert not torch.allclose(item["energy"], plain["energy"])
+    args = _common(speech, tmp_path / "run", 2, **{"--energy": None, "--energy-source": "self", "--energy-fps": 25,
+                                                  "--energy-drop": 0.5, "--save-every": 2, "--ema-update-after": 0})
+    assert _run(args) == 0
+    assert DiT.from_pretrained(tmp_path / "run" / "model").config.energy_input
+    summary = json.loads((tmp_path / "run" / "training_summary.json").read_text())
+    assert summary["options"]["energy_drop"] == 0.5 and summary["options"]["energy_source"] == "self"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--energy-drop", "0.5"], "--energy-drop given without --energy"),
+    (["--energy-source", "self"], "--energy-source self given without --energy"),
+    (["--energy", "--energy-drop", "1.5"], "not a probability"),
+    (["--energy", "--energy-source", "self", "--energy-fps", "-25"], "negative"),
+])
+def test_energy_options_are_checked(speech, tmp_path, capsys, flags, message):
+    args = _common(speech, tmp_path / "bad", 1) + flags
+    assert _run(args) != 0
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "bad" / "checkpoints").exists()
+
+
 def test_span_mask_and_drops():
     lens = torch.tensor([100, 37, 5])
     for seed in range(20):

@@ -202,3 +202,73 @@ def test_quiet_ends_of_a_contour():
     short[:5] = 0.0  # shorter than a pause: stays part of the speech
     assert quiet_ends(short) == (0, 0)
     assert quiet_ends(torch.zeros(30)) == (0, 0)  # all quiet: nothing to place by, keep the whole window
+
+
+def _kinds(tokens: str) -> list[str]:
+    return ["word" if t == " " else "sentence" if t == "." else "closed" if t == "m" else "phoneme" for t in tokens]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_contour_durations_put_the_sentence_end_into_the_long_pause(seed):
+    """Two sentences over a contour whose long pause is off the duration-proportional split: the sentence
+    boundary moves into the pause, word gaps take the short dips, and the durations fill the window."""
+    from deepaudio.models.tts.durations import contour_durations
+
+    rng = np.random.default_rng(seed)
+    first, second = "ab cd ef.", "gh ij kl mn op."
+    tokens = first + " " + second
+    d = rng.uniform(4, 8, len(tokens))
+    d[[k for k, c in enumerate(tokens) if c in " ."]] = 1.5  # pauses are short in the table (the aligner's)
+    t = 300
+    gap_start = int(rng.integers(90, 120))  # the proportional split would fall near 300 * 9 / 25 = 108 +- ...
+    quiet = np.zeros(t, dtype=bool)
+    quiet[gap_start:gap_start + 40] = True
+    quiet[200:212] = True  # a word-length dip inside the second sentence
+    out = contour_durations(d, quiet, _kinds(tokens))
+    assert out.sum() == t and (out >= 1).all()
+    ends = np.cumsum(out)
+    second_start = ends[len(first)]  # the end of the word gap between the sentences
+    assert gap_start + 36 <= second_start <= gap_start + 50  # the pause ends at gap_start + 40
+    proportional = integer_durations(d, t)
+    # no pause at all: close to the plain proportional layout
+    flat = contour_durations(d, np.zeros(t, dtype=bool), _kinds(tokens))
+    assert np.abs(np.cumsum(flat) - np.cumsum(proportional)).max() <= 0.1 * t
+
+
+def test_contour_durations_edge_cases():
+    from deepaudio.models.tts.durations import contour_durations
+
+    assert contour_durations(np.ones(5), np.zeros(4, dtype=bool), _kinds("abcde")) is None  # fewer frames
+    with pytest.raises(ValueError, match="unknown token kind"):
+        contour_durations(np.ones(2), np.zeros(10, dtype=bool), ["phoneme", "vowel"])
+    quiet = np.zeros(60, dtype=bool)
+    quiet[20:40] = True  # a word gap takes the pause; without one, the phonemes must cover it
+    out = contour_durations(np.array([10.0, 1.0, 10.0]), quiet, ["phoneme", "word", "phoneme"])
+    assert out.sum() == 60 and out[0] <= 20 and out[0] + out[1] >= 40
+    spoken = contour_durations(np.array([10.0, 10.0]), quiet, ["phoneme", "phoneme"])
+    assert spoken.sum() == 60 and (spoken >= 1).all()
+
+
+def test_align_placement_speaks_around_an_inner_pause():
+    """The pipeline's frame-level text under "align": a job with quiet ends and a pause between two
+    sentences gets pause tokens in the quiet runs and both sentences' phonemes in their voiced spans."""
+    from deepaudio.pipelines import tts as tts_mod
+
+    assert tts_mod.PLACEMENT == "align"
+    vocab = Vocab([" ", ",", ".", *[chr(c) for c in range(ord("a"), ord("z") + 1)]])
+    pipe = tts_mod.TTSPipeline.__new__(tts_mod.TTSPipeline)
+    pipe.tokenizer = Tokenizer(vocab, mode="char")
+    pipe.durations = DurationTable({}, 6.0)
+    pipe.duration_predictor = None
+    pipe.device = torch.device("cpu")
+    contour = np.zeros(200)
+    contour[20:80] = 1.0
+    contour[120:180] = 1.0
+    text = pipe._frame_text("ab.", 10, [(0, "abc defg. hij klm.", 200, torch.tensor(contour))])[0, 10:]
+    pause = vocab.index[","]
+    assert (text[:20] == pause).all() and (text[180:] == pause).all()
+    assert (text[85:115] == pause).all()  # the sentence gap
+    first = {vocab.tokens[i] for i in text[20:80].tolist()}
+    second = {vocab.tokens[i] for i in text[120:180].tolist()}
+    assert set("abcdefg") <= first and not (set("hijklm") & first)
+    assert set("hijklm") <= second and not (set("abcdefg") & second)

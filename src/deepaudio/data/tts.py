@@ -31,18 +31,25 @@ class TTSDataset:
     """``ds[i] -> {"mel": (T, M) float32, "text": str, "energy": (T,) float32 | None}``."""
 
     def __init__(self, rows: Sequence[ManifestRow], settings: MelSettings = F5_24K, cache_dir: str | Path | None = None,
-                 energy: bool = False, min_seconds: float = 0.3, max_seconds: float = 30.0):
+                 energy: bool = False, min_seconds: float = 0.3, max_seconds: float = 30.0,
+                 energy_self: bool = False, energy_fps: float | None = None):
+        """``energy_self``: the contour of each clip's own audio (rows need no ``energy_path``);
+        ``energy_fps``: that contour as a video of this frame rate shows it (``dsp.energy.video_rate_contour``,
+        the shape of a lip contour) instead of the mel-rate energy."""
         self.rows = list(rows)
         self.settings = settings
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.energy = energy
+        self.energy_self = energy_self
+        self.energy_fps = energy_fps
         self.min_frames = int(min_seconds * settings.frame_rate)
         self.max_frames = int(max_seconds * settings.frame_rate)
-        if energy:
+        if energy and not energy_self:
             no_energy = [r for r in self.rows if r.energy_path is None]
             if no_energy:
                 raise InputError(f"line {no_energy[0].line}: no energy_path for {no_energy[0].audio_path.name}",
-                                 hint="energy conditioning needs an energy_path column for every clip")
+                                 hint="energy conditioning needs an energy_path column for every clip "
+                                      "(or the clips' own energy: --energy-source self)")
         self._lengths: list[int] | None = None
 
     def __len__(self) -> int:
@@ -89,16 +96,24 @@ class TTSDataset:
         mel = mel_spectrogram(wav[0], self.settings).transpose(0, 1).contiguous()  # (T, M)
         out = {"mel": mel}
         if self.energy:
-            from deepaudio.dsp.energy import energy_contour
+            from deepaudio.dsp.energy import energy_contour, video_rate_contour
 
-            e_wav, e_sr = load_audio(row.energy_path, mono=True)
-            out["energy"] = energy_contour(e_wav, e_sr, target_len=mel.shape[0]).contiguous()
+            if self.energy_self:
+                e_wav, e_sr = wav, self.settings.sample_rate
+            else:
+                e_wav, e_sr = load_audio(row.energy_path, mono=True)
+            if self.energy_fps:
+                out["energy"] = video_rate_contour(e_wav, e_sr, self.energy_fps, target_len=mel.shape[0]).contiguous()
+            else:
+                out["energy"] = energy_contour(e_wav, e_sr, target_len=mel.shape[0]).contiguous()
         return out
 
     def _key(self, i: int) -> str:
         row = self.rows[i]
-        parts = [row.audio_path, row.energy_path] if self.energy else [row.audio_path]
+        parts = [row.audio_path, row.energy_path] if self.energy and not self.energy_self else [row.audio_path]
         desc = [json.dumps(asdict(self.settings), sort_keys=True), str(self.energy)]
+        if self.energy and (self.energy_self or self.energy_fps):
+            desc.append(f"self={self.energy_self} fps={self.energy_fps}")
         for p in parts:
             p = Path(p).resolve()
             st = p.stat()

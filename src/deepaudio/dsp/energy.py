@@ -118,3 +118,44 @@ def is_silent(wav: torch.Tensor, sr: int, threshold_db: float = -50.0, fraction:
     if wav.shape[-1] == 0:
         return True
     return silent_fraction(wav, sr, threshold_db, **frame_kwargs) > fraction
+
+
+def video_rate_contour(wav: torch.Tensor, sr: int, fps: float, target_len: int | None = None,
+                       floor_quantile: float = 0.05) -> torch.Tensor:
+    """The energy contour as a video would show it -> float32 [frames] in [0, 1] at 93.75 frames/s.
+
+    mean(|x|) over each video frame ``[k/fps, (k+1)/fps)`` placed at the frame's centre, mel-frame centres
+    interpolated linearly between those, the ``floor_quantile`` level subtracted and the result divided
+    by its maximum: the shape a lip contour (``vision.mouth.track_to_contour``) has when the mouth opening
+    follows the speech energy. Training V2S on it teaches the model the coarser timing it is given at
+    inference from the lips. ``target_len`` crops or zero-pads like :func:`energy_contour`.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    x = _channel0(wav).abs().to(torch.float64)
+    n = contour_frames(x.shape[-1], sr) if target_len is None else int(target_len)
+    duration = x.shape[-1] / sr
+    n_video = max(1, int(duration * fps))
+    bounds = torch.clamp((torch.arange(n_video + 1, dtype=torch.float64) * sr / fps).round().long(), max=x.shape[-1])
+    csum = F.pad(torch.cumsum(x, 0), (1, 0))
+    lengths = (bounds[1:] - bounds[:-1]).clamp_min(1).to(x.dtype)
+    values = (csum[bounds[1:]] - csum[bounds[:-1]]) / lengths
+    if values.numel() > 1:
+        values = (values - torch.quantile(values, floor_quantile)).clamp_min(0)
+    centres = (torch.arange(n_video, dtype=torch.float64) + 0.5) / fps
+    grid = (torch.arange(n, dtype=torch.float64) + 0.5) * TTS_HOP / TTS_SAMPLE_RATE
+    out = _interp(grid, centres, values)
+    out[grid > duration] = 0.0
+    peak = out.max() if n else out.new_zeros(())
+    out = out / peak if peak > 0 else torch.zeros_like(out)
+    return out.to(torch.float32)
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """numpy.interp for increasing ``xp``: linear inside, the end values outside."""
+    if xp.numel() == 1:
+        return fp.expand_as(x).clone()
+    idx = torch.searchsorted(xp, x).clamp(1, xp.numel() - 1)
+    x0, x1 = xp[idx - 1], xp[idx]
+    w = ((x - x0) / (x1 - x0)).clamp(0, 1)
+    return fp[idx - 1] * (1 - w) + fp[idx] * w

@@ -26,15 +26,20 @@ from deepaudio.models.tts.dit import DiT
 from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
 from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
-from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
+from deepaudio.models.tts.durations import DurationTable, contour_durations, expand, integer_durations
 from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 
 HOP = 256
-# V2S phoneme placement: "active" (phonemes at their own durations over the non-quiet frames) or "energy"
-# (spread along the contour itself; measured worse, see benchmarks/results/default_v2s.json).
-PLACEMENT = "active"
+# V2S phoneme placement: "align" (a dynamic programme puts the text's pauses, sentence ends first, into the
+# contour's quiet runs: models.tts.durations.contour_durations), "active" (phonemes at their own durations
+# over the non-quiet frames) or "energy" (spread along the contour itself). Sentence starts on the toy test
+# split's two-sentence clips: median error 5 frames with "align", 37 with "active"
+# (benchmarks/bench_v2s_placement.py); "energy" measured worse than "active" (results/default_v2s.json).
+PLACEMENT = "align"
+SENTENCE_ENDS = ".!?;:\u3002\uff01\uff1f\uff1b"
+BILABIALS = {"P", "B", "M", "p", "b", "m"}
 QUIET_FLOOR, QUIET_MIN_FRAMES = 0.1, 10  # contour below 10 % of its peak for >= 10 frames (107 ms): a pause
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp16": torch.float16, "float16": torch.float16}
@@ -283,19 +288,65 @@ class TTSPipeline:
         for _, chunk, n, e in jobs:
             ids = self.tokenizer.encode(chunk)
             quiet = None if e is None else quiet_runs(e.reshape(-1)[:n].float().cpu().numpy())
-            if quiet is not None and PLACEMENT == "active":
-                # Speech goes where the contour is active, at the phonemes' own relative durations.
-                density = (~quiet).astype("float64")
-            else:
-                density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
-            frames = expand(ids, integer_durations(self._token_frames(ids), n, density))
+            kinds = self._token_kinds(ids)
+            durs, spoken = None, None
+            if quiet is not None and PLACEMENT == "align":
+                durs, spoken = self._aligned(ids, kinds, quiet)
+            if durs is None:
+                if quiet is not None and PLACEMENT in ("active", "align"):
+                    # Speech goes where the contour is active, at the phonemes' own relative durations.
+                    density = (~quiet).astype("float64")
+                else:
+                    density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
+                durs = integer_durations(self._token_frames(ids), n, density)
+            frames = expand(ids, durs)
             if quiet is not None and pause is not None:
-                frames[torch.from_numpy(quiet)] = pause  # the contour says nobody talks there
+                # The contour says nobody talks there: pauses become the pause token. Under "align" a phoneme
+                # the programme chose to keep on quiet frames (a closed-lip consonant, a soft sound) stays.
+                silent = torch.from_numpy(quiet)
+                if spoken is not None:
+                    silent &= ~spoken
+                frames[silent] = pause
             rows.append(torch.cat([prompt, frames]))
         out = torch.full((len(rows), max(r.numel() for r in rows)), -1, dtype=torch.long)
         for i, r in enumerate(rows):
             out[i, : r.numel()] = r
         return out.to(self.device)
+
+    def _aligned(self, ids, kinds, quiet):
+        """("align" placement) token durations over a job's frames and the (n,) bool mask of frames a
+        phoneme holds, or (None, None) when the tokens do not fit. The job's own quiet ends (a chunk that
+        starts or ends in a pause) stay outside the speech: the first and last token take them, as pause."""
+        active = np.flatnonzero(~quiet)
+        if active.size == 0:
+            return None, None
+        a, b = int(active[0]), int(active[-1]) + 1
+        durs = contour_durations(self._token_frames(ids), quiet[a:b], kinds)
+        if durs is None:
+            return None, None
+        voiced = expand([k in ("phoneme", "closed") for k in kinds], durs).bool()
+        spoken = torch.zeros(quiet.size, dtype=torch.bool)
+        spoken[a:b] = voiced
+        durs = durs.copy()
+        durs[0] += a
+        durs[-1] += quiet.size - b
+        return durs, spoken
+
+    def _token_kinds(self, ids) -> list[str]:
+        """Each token's kind for ``contour_durations``: a word gap, phrase or sentence punctuation, a
+        bilabial ("closed": the lips shut) or another sound."""
+        out = []
+        for i in ids:
+            tok = self.tokenizer.vocab.tokens[int(i)]
+            if not tok.strip():
+                out.append("word")
+            elif tok in SENTENCE_ENDS:
+                out.append("sentence")
+            elif not any(ch.isalnum() for ch in tok):
+                out.append("phrase")
+            else:
+                out.append("closed" if tok in BILABIALS else "phoneme")
+        return out
 
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         wav = self.vocoder.decode(mel.transpose(0, 1)[None].float())  # (1, L)

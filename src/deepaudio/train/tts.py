@@ -30,6 +30,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val", type=Path, help="held-out manifest for the validation loss")
     p.add_argument("--vocab", type=Path, help="vocab.txt for a model trained from scratch (default: from the texts)")
     p.add_argument("--energy", action="store_true", help="V2S: condition on the contour of each clip's energy_path")
+    p.add_argument("--energy-source", choices=("path", "self"), default="path",
+                   help="--energy: the contour of each row's energy_path audio (the V2A output; default) or of the "
+                        "clip's own speech (a plain TTS manifest; the V2S contour then stands for the speech's timing)")
+    p.add_argument("--energy-fps", type=float, default=0.0, metavar="F",
+                   help="--energy: the contour as a video of F frames/s shows it (mean |x| per video frame, "
+                        "interpolated; the shape of a lip contour) instead of the 93.75/s energy; 0: off")
+    p.add_argument("--energy-drop", type=float, default=0.0, metavar="P",
+                   help="--energy: probability of zeroing a batch's contour, so the model also speaks without one "
+                        "(one checkpoint then serves TTS and V2S); default 0, as the reference")
     p.add_argument("--durations", action="store_true",
                    help="phoneme input with per-phoneme durations: aligns the training audio (flat-start Viterbi), "
                         "feeds each frame its phoneme and exports durations.json for inference")
@@ -85,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
     from deepaudio.train.tts_objective import TTSFlowMatching
 
     refuse_existing_run(args.out, args.resume)
+    check_energy_options(args)
     rows = read_manifest(args.data)
     val_rows = read_manifest(args.val) if args.val else None
     cfg = train_config(args)
@@ -98,7 +108,8 @@ def main(args: argparse.Namespace) -> int:
     train_set, val = _batches(args, rows, val_rows, vocab, acc)
     table = _align(args, train_set, val, acc) if args.durations else None
     predictor = _fit_predictor(args, train_set, val, table, len(vocab), acc) if table is not None else None
-    model = TTSFlowMatching(net, audio_drop=args.audio_drop, cond_drop=args.cond_drop).train()
+    model = TTSFlowMatching(net, audio_drop=args.audio_drop, cond_drop=args.cond_drop,
+                            energy_drop=args.energy_drop if args.energy else 0.0).train()
     export_dtype = torch.float16 if args.export_dtype == "fp16" else None
 
     def export(ema_module, folder: Path) -> None:
@@ -122,6 +133,21 @@ def main(args: argparse.Namespace) -> int:
         last = result.losses[-1][1] if result.losses else float("nan")
         print(f"trained {result.step} steps, last loss {last:.4f}; EMA model in {args.out / 'model'}", file=sys.stderr)
     return 0
+
+
+def check_energy_options(args: argparse.Namespace) -> None:
+    """Refuse energy settings that would be silently ignored or are out of range."""
+    from deepaudio.errors import ConfigError
+
+    given = (("--energy-source self", args.energy_source == "self"), ("--energy-fps", bool(args.energy_fps)),
+             ("--energy-drop", bool(args.energy_drop)))
+    used = [name for name, on in given if on]
+    if used and not args.energy:
+        raise ConfigError(f"{used[0]} given without --energy", hint="add --energy to train the V2S energy input")
+    if not 0.0 <= args.energy_drop <= 1.0:
+        raise ConfigError(f"--energy-drop {args.energy_drop} is not a probability", hint="give a value in [0, 1]")
+    if args.energy_fps < 0:
+        raise ConfigError(f"--energy-fps {args.energy_fps} is negative", hint="give a video frame rate, or 0 for off")
 
 
 def train_config(args: argparse.Namespace):
@@ -150,7 +176,8 @@ def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
     for name, rws in (("train", rows), ("val", val_rows)):
         if rws is None:
             continue
-        ds = TTSDataset(rws, cache_dir=cache, energy=args.energy)
+        ds = TTSDataset(rws, cache_dir=cache, energy=args.energy, energy_self=args.energy_source == "self",
+                        energy_fps=args.energy_fps or None)
         ds.prepare(acc.process_index, acc.num_processes)
         acc.wait_for_everyone()
         shuffle = name == "train"
