@@ -34,9 +34,9 @@ from deepaudio.text.tokenizer import Tokenizer, Vocab
 HOP = 256
 # V2S phoneme placement: "align" (a dynamic programme puts the text's pauses, sentence ends first, into the
 # contour's quiet runs: models.tts.durations.contour_durations), "active" (phonemes at their own durations
-# over the non-quiet frames) or "energy" (spread along the contour itself). Sentence starts on the toy test
-# split's two-sentence clips: median error 5 frames with "align", 37 with "active"
-# (benchmarks/bench_v2s_placement.py); "energy" measured worse than "active" (results/default_v2s.json).
+# over the non-quiet frames) or "energy" (spread along the contour itself). Sentence starts on the toy
+# world's multi-sentence clips, lip contour: median 68 ms from the real ones with "align", 259 ms with
+# "active", 282 ms with "energy" (test split; validation 36 / 418 / 334 ms; benchmarks/bench_v2s_placement.py).
 PLACEMENT = "align"
 SENTENCE_ENDS = ".!?;:\u3002\uff01\uff1f\uff1b"
 BILABIALS = {"P", "B", "M", "p", "b", "m"}

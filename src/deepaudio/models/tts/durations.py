@@ -12,8 +12,8 @@ to), the network only has to learn what each phoneme sounds like. The durations 
   uniform segmentation, then per-phoneme Gaussian means re-estimated from the best path, a few
   rounds) on per-utterance normalised cepstra of the log-mel; word gaps may take zero frames;
 - inference: :class:`DurationTable` (mean frames per token over the aligned training set), scaled so
-  the tokens fill the planned number of frames, optionally spread along a V2S energy contour so
-  phonemes land where the contour says speech is.
+  the tokens fill the planned number of frames; for V2S, :func:`contour_durations` moves the text's
+  pauses into the timing contour's quiet runs (or :func:`integer_durations` spreads the tokens along it).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def integer_durations(durations: np.ndarray, total: int, density: torch.Tensor |
 # Contour alignment (V2S placement "align"). A token expected to last mu frames that gets L costs (ln L/mu)^2;
 # each contour-quiet frame under it costs its kind's price below. Pauses (word gaps, punctuation) pay the
 # log cost only for their non-quiet frames, so they stretch over quiet runs; a sentence end does so for
-# free, a word gap for a little (a 20-frame pause in mid-sentence costs 0.6, about a phoneme at 2.2x its
+# free, a word gap for a little (a 20-frame pause in mid-sentence costs 1.2, about a phoneme at 3x its
 # length), a phoneme said with open lips for 0.1 a frame (lip and energy contours dip inside words too).
 QUIET_COST = {"phoneme": 0.1, "closed": 0.0, "word": 0.06, "phrase": 0.02, "sentence": 0.0}
 MAX_STRETCH = 4.0  # a phoneme lasts at most 4x (and at least 1 frame) its expected length ...
