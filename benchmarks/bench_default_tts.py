@@ -17,7 +17,9 @@ speak is the clip's other utterance. Measured:
 - with ``--v2s MANIFEST`` (the toy world's v2s_test.csv): V2S on each clip, conditioned on a timing contour
   of the clip (``--contour speech``: the energy of its real speech track; ``lips``: the cartoon face's mouth
   opening, what ``deepaudio dub --timing lips`` uses); ``v2s_r`` is the mean Pearson r between that contour
-  and the energy contour of the generated speech, ``v2s_wer`` the WER of the dubbed speech.
+  and the energy contour of the generated speech, ``v2s_wer`` the WER of the dubbed speech;
+  ``--ablate-energy`` zeroes the model's energy projection weight, so the contour acts through the
+  phoneme placement alone (what the model does when training dropped the contour).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_default_tts.py --model runs/tts_ph/model --n 40 \\
         --out benchmarks/results/default_tts.json --pictures benchmarks/results/default_tts.png
@@ -89,6 +91,9 @@ def main() -> int:
     ap.add_argument("--no-floors", action="store_true", help="skip the truth/resynthesis WER floors")
     ap.add_argument("--v2s", type=Path, help="V2S manifest (video,speech,text,...,prompt_audio,prompt_text)")
     ap.add_argument("--contour", choices=("speech", "lips"), default="lips")
+    ap.add_argument("--ablate-energy", action="store_true",
+                    help="V2S ablation: zero the energy projection's weight (what a dropped contour gives the "
+                         "model), so the contour acts through the phoneme placement alone")
     ap.add_argument("--tts-n", type=int, default=None, help="TTS items (default --n; 0 skips the TTS part)")
     ap.add_argument("--truth-only", action="store_true",
                     help="score the real test recordings instead of generated speech (speaker and WER floors)")
@@ -111,6 +116,12 @@ def main() -> int:
 
         model = bundled_dir("tts")
     pipe = TTSPipeline.from_pretrained(model)
+    if args.ablate_energy:
+        proj = getattr(pipe.model.input_embed, "proj_energy", None)
+        if proj is None:
+            raise SystemExit("--ablate-energy: this model has no energy input")
+        with torch.no_grad():
+            proj.weight.zero_()
     items = test_items(args.test)[: args.n if args.tts_n is None else args.tts_n]
     spk = Resemblyzer()
     prompts = {}
@@ -267,7 +278,8 @@ def v2s_following(pipe, args) -> dict:
         out.append(item)
         print(f"[v2s {k + 1}/{len(rows)}] r {rr:.2f} wer {w:.2f}", file=sys.stderr, flush=True)
     n = max(1, len(out))
-    res = {"v2s_contour": args.contour, "v2s_n": len(out), "v2s_r": sum(o["r"] for o in out) / n,
+    res = {"v2s_contour": args.contour, "v2s_ablate_energy": args.ablate_energy, "v2s_n": len(out),
+           "v2s_r": sum(o["r"] for o in out) / n,
            "v2s_wer": sum(o["wer"] for o in out) / n, "v2s_items": out}
     if args.asr_model2:
         res["v2s_wer2"] = sum(o["wer2"] for o in out) / n
