@@ -9,9 +9,10 @@ does, and the text's phonemes are laid over it by each placement of ``pipelines.
 - ``active``: the phonemes' own relative durations over the non-quiet frames;
 - ``energy``: spread along the contour's cumulative energy.
 
-No model is run (only the bundled duration table and tokenizer), so this takes seconds per clip. Reported:
-median and mean |placed - real| sentence start in ms and the share within 100 ms, per placement; with
-``--picture``, the contour of the first clips with the real and placed sentence starts.
+Each placement is ``TTSPipeline.place``, what V2S itself runs. No model is run (only the duration table
+and tokenizer), so this takes seconds per clip. Reported: median and mean |placed - real| sentence start
+in ms and the share within 100 ms, per placement; with ``--picture``, the contour of the first clips with
+the real and placed sentence starts.
 
     python benchmarks/bench_v2s_placement.py --v2s data/toyworld/manifests/v2s_test.csv \
         --out benchmarks/results/v2s_placement_test.json --picture benchmarks/results/v2s_placement_test.png
@@ -29,21 +30,6 @@ import numpy as np
 
 FRAME_MS = 256 / 24000 * 1000
 PLACEMENTS = ("align", "active", "energy")
-
-
-def placed_durations(pipe, ids, contour: np.ndarray, placement: str) -> np.ndarray:
-    from deepaudio.models.tts.durations import contour_durations, integer_durations
-    from deepaudio.pipelines.tts import quiet_runs
-
-    quiet = quiet_runs(contour)
-    frames = pipe._token_frames(ids)
-    if placement == "align":
-        durs = contour_durations(frames, quiet, pipe._token_kinds(ids))
-        if durs is not None:
-            return durs
-        placement = "active"  # what the pipeline falls back to
-    density = (~quiet).astype(np.float64) if placement == "active" else contour
-    return integer_durations(frames, contour.size, density)
 
 
 def main() -> int:
@@ -91,7 +77,8 @@ def main() -> int:
         truth = [u["start"] * 1000 for u in utts[1:]]
         item = {"clip": video.parent.name, "truth_ms": truth}
         for placement in PLACEMENTS:
-            ends = np.concatenate([[0], np.cumsum(placed_durations(pipe, ids, window, placement))])
+            durs, _ = pipe.place(ids, torch.from_numpy(window), window.size, placement)
+            ends = np.concatenate([[0], np.cumsum(durs)])
             placed = [(lead + ends[s]) * FRAME_MS for s in starts]
             item[placement] = {"placed_ms": placed, "err_ms": [abs(p - t) for p, t in zip(placed, truth)]}
         items.append(item)

@@ -17,6 +17,7 @@ the -50 dB decision and is left out.)
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -124,38 +125,34 @@ def video_rate_contour(wav: torch.Tensor, sr: int, fps: float, target_len: int |
                        floor_quantile: float = 0.05) -> torch.Tensor:
     """The energy contour as a video would show it -> float32 [frames] in [0, 1] at 93.75 frames/s.
 
-    mean(|x|) over each video frame ``[k/fps, (k+1)/fps)`` placed at the frame's centre, mel-frame centres
-    interpolated linearly between those, the ``floor_quantile`` level subtracted and the result divided
-    by its maximum: the shape a lip contour (``vision.mouth.track_to_contour``) has when the mouth opening
-    follows the speech energy. Training V2S on it teaches the model the coarser timing it is given at
-    inference from the lips. ``target_len`` crops or zero-pads like :func:`energy_contour`.
+    mean(|x|) over each video frame ``[k/fps, (k+1)/fps)``, the ``floor_quantile`` level subtracted, then
+    :func:`video_frames_to_contour`: the shape a lip contour (``vision.mouth.track_to_contour``) has when
+    the mouth opening follows the speech energy. Training V2S on it teaches the model the coarser timing it
+    is given at inference from the lips. ``target_len`` crops or zero-pads like :func:`energy_contour`.
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    x = _channel0(wav).abs().to(torch.float64)
+    x = _channel0(wav).abs().to(torch.float64).cpu()
     n = contour_frames(x.shape[-1], sr) if target_len is None else int(target_len)
     duration = x.shape[-1] / sr
     n_video = max(1, int(duration * fps))
     bounds = torch.clamp((torch.arange(n_video + 1, dtype=torch.float64) * sr / fps).round().long(), max=x.shape[-1])
     csum = F.pad(torch.cumsum(x, 0), (1, 0))
-    lengths = (bounds[1:] - bounds[:-1]).clamp_min(1).to(x.dtype)
-    values = (csum[bounds[1:]] - csum[bounds[:-1]]) / lengths
-    if values.numel() > 1:
-        values = (values - torch.quantile(values, floor_quantile)).clamp_min(0)
-    centres = (torch.arange(n_video, dtype=torch.float64) + 0.5) / fps
-    grid = (torch.arange(n, dtype=torch.float64) + 0.5) * TTS_HOP / TTS_SAMPLE_RATE
-    out = _interp(grid, centres, values)
-    out[grid > duration] = 0.0
-    peak = out.max() if n else out.new_zeros(())
-    out = out / peak if peak > 0 else torch.zeros_like(out)
-    return out.to(torch.float32)
+    values = ((csum[bounds[1:]] - csum[bounds[:-1]]) / (bounds[1:] - bounds[:-1]).clamp_min(1)).numpy()
+    if values.size > 1:
+        values = np.clip(values - np.quantile(values, floor_quantile), 0.0, None)
+    centres = (np.arange(n_video) + 0.5) / fps
+    return video_frames_to_contour(centres, values, duration, n)
 
 
-def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """numpy.interp for increasing ``xp``: linear inside, the end values outside."""
-    if xp.numel() == 1:
-        return fp.expand_as(x).clone()
-    idx = torch.searchsorted(xp, x).clamp(1, xp.numel() - 1)
-    x0, x1 = xp[idx - 1], xp[idx]
-    w = ((x - x0) / (x1 - x0)).clamp(0, 1)
-    return fp[idx - 1] * (1 - w) + fp[idx] * w
+def video_frames_to_contour(centres: np.ndarray, values: np.ndarray, duration: float, n_frames: int,
+                            frame_rate: float = TTS_SAMPLE_RATE / TTS_HOP) -> torch.Tensor:
+    """Per-video-frame values (each at the centre of the interval its frame is shown) -> float32 (n_frames,)
+    in [0, 1] at ``frame_rate``: contour frame centres interpolated linearly between them, zero past
+    ``duration`` (like :func:`fit_contour`'s padding), divided by the maximum."""
+    grid = (np.arange(int(n_frames)) + 0.5) / frame_rate
+    contour = np.interp(grid, np.asarray(centres, dtype=np.float64), np.asarray(values, dtype=np.float64))
+    contour[grid > duration] = 0.0
+    peak = contour.max() if contour.size else 0.0
+    contour = contour / peak if peak > 0 else contour
+    return torch.from_numpy(contour.astype(np.float32))

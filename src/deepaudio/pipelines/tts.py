@@ -287,25 +287,9 @@ class TTSPipeline:
         rows = []
         for _, chunk, n, e in jobs:
             ids = self.tokenizer.encode(chunk)
-            quiet = None if e is None else quiet_runs(e.reshape(-1)[:n].float().cpu().numpy())
-            kinds = self._token_kinds(ids)
-            durs, spoken = None, None
-            if quiet is not None and PLACEMENT == "align":
-                durs, spoken = self._aligned(ids, kinds, quiet)
-            if durs is None:
-                if quiet is not None and PLACEMENT in ("active", "align"):
-                    # Speech goes where the contour is active, at the phonemes' own relative durations.
-                    density = (~quiet).astype("float64")
-                else:
-                    density = None if e is None else e.reshape(-1)[:n].float().cpu().numpy()
-                durs = integer_durations(self._token_frames(ids), n, density)
+            durs, silent = self.place(ids, None if e is None else e.reshape(-1)[:n], n)
             frames = expand(ids, durs)
-            if quiet is not None and pause is not None:
-                # The contour says nobody talks there: pauses become the pause token. Under "align" a phoneme
-                # the programme chose to keep on quiet frames (a closed-lip consonant, a soft sound) stays.
-                silent = torch.from_numpy(quiet)
-                if spoken is not None:
-                    silent &= ~spoken
+            if silent is not None and pause is not None:
                 frames[silent] = pause
             rows.append(torch.cat([prompt, frames]))
         out = torch.full((len(rows), max(r.numel() for r in rows)), -1, dtype=torch.long)
@@ -313,24 +297,39 @@ class TTSPipeline:
             out[i, : r.numel()] = r
         return out.to(self.device)
 
-    def _aligned(self, ids, kinds, quiet):
-        """("align" placement) token durations over a job's frames and the (n,) bool mask of frames a
-        phoneme holds, or (None, None) when the tokens do not fit. The job's own quiet ends (a chunk that
-        starts or ends in a pause) stay outside the speech: the first and last token take them, as pause."""
+    def place(self, ids, contour: torch.Tensor | None, n: int, placement: str | None = None):
+        """Whole-frame durations (N,) of the tokens ``ids`` over ``n`` frames, and the (n,) bool mask of the
+        frames that become pause tokens (None without a contour). ``placement`` (default ``PLACEMENT``):
+
+        - "align": ``contour_durations`` on the contour's quiet runs; the job's own quiet ends (a chunk that
+          starts or ends in a pause) stay outside the speech, and a phoneme the programme chose to keep on
+          quiet frames (a closed-lip consonant, a soft sound) is not turned into a pause. Falls back to
+          "active" when the tokens do not fit;
+        - "active": the phonemes at their own relative durations over the non-quiet frames;
+        - "energy": spread along the contour's cumulative energy.
+        Every quiet frame outside those kept phonemes is a pause: the contour says nobody talks there."""
+        placement = placement or PLACEMENT
+        if placement not in ("align", "active", "energy"):
+            raise ConfigError(f"unknown placement {placement!r}", hint="use align, active or energy")
+        frames = self._token_frames(ids)
+        if contour is None:
+            return integer_durations(frames, n), None
+        c = contour.float().cpu().numpy()
+        quiet = quiet_runs(c)
         active = np.flatnonzero(~quiet)
-        if active.size == 0:
-            return None, None
-        a, b = int(active[0]), int(active[-1]) + 1
-        durs = contour_durations(self._token_frames(ids), quiet[a:b], kinds)
-        if durs is None:
-            return None, None
-        voiced = expand([k in ("phoneme", "closed") for k in kinds], durs).bool()
-        spoken = torch.zeros(quiet.size, dtype=torch.bool)
-        spoken[a:b] = voiced
-        durs = durs.copy()
-        durs[0] += a
-        durs[-1] += quiet.size - b
-        return durs, spoken
+        if placement == "align" and active.size:
+            a, b = int(active[0]), int(active[-1]) + 1
+            kinds = self._token_kinds(ids)
+            durs = contour_durations(frames, quiet[a:b], kinds)
+            if durs is not None:
+                spoken = torch.zeros(n, dtype=torch.bool)
+                spoken[a:b] = expand([k in ("phoneme", "closed") for k in kinds], durs).bool()
+                durs = durs.copy()
+                durs[0] += a  # the quiet ends go to the first and last token, and become pause
+                durs[-1] += n - b
+                return durs, torch.from_numpy(quiet) & ~spoken
+        density = c if placement == "energy" else (~quiet).astype("float64")
+        return integer_durations(frames, n, density), torch.from_numpy(quiet)
 
     def _token_kinds(self, ids) -> list[str]:
         """Each token's kind for ``contour_durations``: a word gap, phrase or sentence punctuation, a

@@ -158,16 +158,13 @@ def track_to_contour(track: MouthTrack, n_frames: int | None = None, frame_rate:
         raise InputError(f"the mouth does not move in {n_video} frames (opening varies by {high - low:.3f} of the "
                          f"face size, backend {track.backend})", where,
                          "use --timing v2a for video without a visible speaker")
+    from deepaudio.dsp.energy import video_frames_to_contour
+
     values = np.clip(values - low, 0.0, None)
     duration = float(track.times[-1]) + 1.0 / track.fps
     n = int(round(duration * frame_rate)) if n_frames is None else int(n_frames)
-    centres = track.times.numpy() + 0.5 / track.fps
-    grid = (np.arange(n) + 0.5) / frame_rate
-    contour = np.interp(grid, centres, values)
-    contour[grid > duration] = 0.0  # past the end of the video: zero-pad like fit_contour
-    peak = contour.max() if n else 0.0  # like the energy: the maximum of the contour as returned
-    contour = contour / peak if peak > 0 else contour
-    return torch.from_numpy(contour.astype(np.float32))
+    # like the energy: zero-padded past the end of the video, divided by the maximum of the contour as returned
+    return video_frames_to_contour(track.times.numpy() + 0.5 / track.fps, values, duration, n, frame_rate)
 
 
 def mouth_contour(video, n_frames: int | None = None, frame_rate: float = TTS_FRAME_RATE, backend: str = "auto",
