@@ -7,6 +7,11 @@
 #                                             # keeps flite-rms and espeak-029-f3 test-only: the data of the
 #                                             # bundled router, V2A and TTS before v4 (the test split is the
 #                                             # same either way)
+#   bash scripts/train_default.sh speech      # a TTS-only speech corpus (SPEECH, default data/speech_wordnet):
+#                                             # N_SPEECH=4000 WordNet usage examples in the toy world's voices
+#                                             # (Debian wordnet-base; fetched without installing when
+#                                             # /usr/share/wordnet is missing); SPEECH_TTS=1 makes the tts stage
+#                                             # train on it beside the toy world's training split (v6 on)
 #   bash scripts/train_default.sh router      # stage 3: the MoF gate
 #   bash scripts/train_default.sh v2a         # stage 1: tiny V2A (tiny_m2: evenly timed sync tokens that see
 #                                             # three frames, whole-second crops, auxiliary onset loss;
@@ -31,6 +36,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/toyworld}
+SPEECH=${SPEECH:-data/speech_wordnet}
 RUNS=${RUNS:-runs}
 BUNDLE=src/deepaudio/assets/default
 da=".venv/bin/deepaudio"
@@ -47,6 +53,17 @@ tts_start() {  # continue from the bundled phoneme TTS when there is one, else t
 case "${1:-}" in
   data)
     $da toyworld --out "$DATA" --n "${N_CLIPS:-2400}" --seed 0 ${UNSEEN_SPEAKERS:+--unseen-speakers} ;;
+  speech)
+    wn=/usr/share/wordnet
+    if [ ! -f "$wn/data.noun" ]; then  # fetch Debian's wordnet-base and unpack it here, without installing
+      wn="$SPEECH.wordnet/usr/share/wordnet"
+      if [ ! -f "$wn/data.noun" ]; then
+        tmp=$(mktemp -d)
+        (cd "$tmp" && apt-get download wordnet-base)
+        mkdir -p "$SPEECH.wordnet" && dpkg -x "$tmp"/wordnet-base_*.deb "$SPEECH.wordnet" && rm -rf "$tmp"
+      fi
+    fi
+    $da speech-corpus --wordnet "$wn" --out "$SPEECH" --n "${N_SPEECH:-4000}" --seed 0 ;;
   router)
     $da train router --out "$RUNS/router" --data "$DATA/manifests/router_train.csv" \
       --test-data "$DATA/manifests/router_test.csv" --test-data benchmarks/data/router_phrasings.csv --n-train 8000 --n-test 2000 \
@@ -58,7 +75,8 @@ case "${1:-}" in
       --lr "${LR_V2A:-5e-4}" --warmup "${WARMUP_V2A:-200}" --save-every 250 --val-every 500 --seed 0 \
       $(init_if_bundled v2a) ${RESUME:+--resume} ;;
   tts)
-    $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" --val "$DATA/manifests/tts_val.csv" \
+    $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" \
+      ${SPEECH_TTS:+"$SPEECH/manifests/tts_train.csv"} --val "$DATA/manifests/tts_val.csv" \
       --out "$RUNS/tts" --steps "${STEPS_TTS:-4000}" --lr "${LR_TTS:-5e-4}" --warmup 200 --batch-frames 4000 \
       --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 \
       --voice-aug "${VOICE_AUG_TTS:-0}" ${RESUME:+--resume} \
@@ -68,5 +86,5 @@ case "${1:-}" in
     # benchmarks/bench_default_v2a.py --cfg measures one better (the bundled tiny V2A: 4.5 keeps its timing best).
     .venv/bin/python scripts/build_default.py --runs "$RUNS" --out "$BUNDLE" ${V2A_CFG:+--v2a-cfg "$V2A_CFG"} ;;
   *)
-    echo "usage: bash scripts/train_default.sh data|router|v2a|tts|bundle" >&2; exit 2 ;;
+    echo "usage: bash scripts/train_default.sh data|speech|router|v2a|tts|bundle" >&2; exit 2 ;;
 esac

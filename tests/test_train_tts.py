@@ -262,3 +262,22 @@ def test_tts_two_processes(speech, tmp_path):
     summary = json.loads((tmp_path / "ddp" / "training_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 4
     assert (tmp_path / "ddp" / "model" / "model.safetensors").is_file()
+
+
+def test_several_manifests_are_joined(speech, tmp_path):
+    """--data takes several manifests (the toy world's and a speech corpus): their clips train together."""
+    rows = read_manifest(speech["train"])
+    write_manifest(tmp_path / "a.csv", rows[:5])
+    write_manifest(tmp_path / "b.csv", rows[5:])
+    out = tmp_path / "run"
+    args = _common(speech, out, 2)
+    i = args.index("--data")
+    args[i + 1: i + 2] = [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert _run(args) == 0
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["train_clips"] == 8
+    assert summary["options"]["data"] == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    from deepaudio.text import Vocab
+
+    vocab = Vocab.load(out / "model" / "vocab.txt")  # built from the texts of both manifests
+    assert all(ch in vocab.to_text().splitlines() for r in rows[5:] for ch in r.text if ch != " ")

@@ -23,7 +23,9 @@ HELP = "train or fine-tune the TTS DiT (F5-TTS; with --energy the DeepAudio V2S 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, help="training manifest CSV: audio_path,text[,speaker]")
+    p.add_argument("--data", type=Path, nargs="+", required=True,
+                   help="training manifest CSV(s): audio_path,text[,speaker]; several are joined (e.g. the toy world's "
+                        "and a speech corpus, deepaudio speech-corpus)")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, exported model/")
     p.add_argument("--config", help="TTS preset to train from scratch (e.g. tiny, F5TTS_Base); default tiny")
     p.add_argument("--init", type=Path, help="deepaudio TTS checkpoint folder to fine-tune (deepaudio convert f5tts)")
@@ -95,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
 
     refuse_existing_run(args.out, args.resume)
     check_energy_options(args)
-    rows = read_manifest(args.data)
+    rows = [r for path in args.data for r in read_manifest(path)]
     val_rows = read_manifest(args.val) if args.val else None
     cfg = train_config(args)
     acc = make_accelerator(cfg)
@@ -114,7 +116,7 @@ def main(args: argparse.Namespace) -> int:
 
     def export(ema_module, folder: Path) -> None:
         meta = {"stage": STAGE, "steps": cfg.steps, "init": str(args.init) if args.init else None,
-                "data": str(args.data), "weights": "ema"}
+                "data": " ".join(str(p) for p in args.data), "weights": "ema"}
         extra = {"vocab.txt": vocab.to_text()}
         if table is not None:
             from deepaudio.models.tts.durations import FILE
@@ -270,8 +272,8 @@ def _fit_predictor(args: argparse.Namespace, train_set: ManifestBatches, val: Ma
 
 
 def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int) -> dict:
-    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-               if not k.startswith("_") and k not in ("command", "stage")}
+    options = {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "data" else v)
+               for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "stage")}
     argv = sys.argv[1:]
     command = shlex.join(["deepaudio", *argv]) if argv[:2] == ["train", STAGE] else "deepaudio.train.tts.main(args)"
     return {"stage": STAGE, "command": command, "options": options,

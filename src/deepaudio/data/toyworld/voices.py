@@ -80,16 +80,18 @@ class VoiceBank:
         raw = f"{CACHE_VERSION}|{speaker.engine}|{speaker.voice}|{speaker.rate}|{self.sample_rate}|{text}"
         return hashlib.sha1(raw.encode()).hexdigest()
 
-    def synthesize(self, speaker: Speaker, text: str) -> np.ndarray:
-        """Mono float32 speech at ``self.sample_rate`` for ``text`` in ``speaker``'s voice."""
+    def synthesize(self, speaker: Speaker, text: str, cache: bool = True) -> np.ndarray:
+        """Mono float32 speech at ``self.sample_rate`` for ``text`` in ``speaker``'s voice (``cache=False``:
+        neither read nor write the cache, for callers that keep the audio themselves)."""
         path = self.cache_dir / f"{self.key(speaker, text)}.wav"
-        if path.exists():
+        if cache and path.exists():
             wav, _ = sf.read(path, dtype="float32")
             return wav
         raw, sr = self._raw(speaker, text)
         wav = _trim_and_normalise(raw, sr, self.target_rms)
         wav = _resample(wav, sr, self.sample_rate) if sr != self.sample_rate else wav
-        save_audio(path, wav, self.sample_rate, subtype="FLOAT")
+        if cache:
+            save_audio(path, wav, self.sample_rate, subtype="FLOAT")
         return wav
 
     def _raw(self, speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
