@@ -86,9 +86,12 @@ def test_cli_speaks_a_growing_corpus(tmp_path, capsys):
     assert [r.text for r in rows[:2]] == [r.text for r in first]  # growing --n keeps the earlier utterances
     assert sorted(r.text for r in rows) == sorted(lines[1:5])
     assert [r.speaker for r in rows] == ["flite-kal", "espeak-us-f2"] * 2
+    shutil.move(out, tmp_path / "moved")  # relative paths: the folder can move
+    rows = read_manifest(tmp_path / "moved" / "manifests" / "tts_train.csv")
     for r in rows:
         wav, sr = sf.read(r.audio_path)
         assert sr == 24000 and wav.ndim == 1 and 0.5 < len(wav) / sr < 6
+    args[args.index("--out") + 1] = str(tmp_path / "moved")
     assert main([*args[:-1], "--n", "4"]) == 2  # other speakers than the folder was written with
     assert "another speakers" in capsys.readouterr().err
     assert main([*args, "--n", "5"]) == 2  # more than there are sentences

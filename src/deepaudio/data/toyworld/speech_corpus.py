@@ -15,12 +15,12 @@ so the toy world's validation and test splits stay unseen.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import time
 from pathlib import Path
 
-from deepaudio.data.manifest import ManifestRow, write_manifest
 from deepaudio.data.toyworld.voices import SPEAKER_BY_ID, SPEAKERS, VoiceBank
 from deepaudio.errors import ConfigError
 from deepaudio.io.atomic import atomic_path
@@ -78,8 +78,11 @@ def write_speech_corpus(out: str | Path, sentences: list[str], n: int, source: s
         if not path.exists():
             save_audio(path, bank.synthesize(speaker, text, cache=False), bank.sample_rate)
             written += 1
-        rows.append(ManifestRow(path, text, speaker.id))
-    write_manifest(out / "manifests" / "tts_train.csv", rows)
+        rows.append((f"../speech/{path.name}", text, speaker.id))
+    with atomic_path(out / "manifests" / "tts_train.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)  # paths relative to the manifest, like the toy world's: the folder can move
+        w.writerow(["audio_path", "text", "speaker"])
+        w.writerows(rows)
     seconds = time.perf_counter() - t0
     return {"written": written, "skipped": n - written, "seconds": seconds,
             "utterances_per_s": written / seconds if written else 0.0}
