@@ -38,7 +38,7 @@ import torch
 
 
 def trained_speakers(model_dir: Path) -> set[str] | None:
-    """Speakers of the training manifest named in the model's training_summary.json (beside the model, or in
+    """Speakers of the training manifest(s) named in the model's training_summary.json (beside the model, or in
     the run folder above a run's ``model/``; None: not readable)."""
     from deepaudio.data.manifest import read_manifest
     from deepaudio.errors import InputError
@@ -46,7 +46,9 @@ def trained_speakers(model_dir: Path) -> set[str] | None:
     found = [p for p in (Path(model_dir), Path(model_dir).parent) if (p / "training_summary.json").is_file()]
     try:
         summary = json.loads((found[0] / "training_summary.json").read_text(encoding="utf-8"))
-        return {r.speaker for r in read_manifest(summary["options"]["data"], check_files=False) if r.speaker}
+        data = summary["options"]["data"]  # one manifest, or (since v6) a list of them
+        paths = [data] if isinstance(data, str) else data
+        return {r.speaker for p in paths for r in read_manifest(p, check_files=False) if r.speaker}
     except (IndexError, OSError, KeyError, ValueError, InputError):
         return None
 
