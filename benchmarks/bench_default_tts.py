@@ -17,7 +17,9 @@ speak is the clip's other utterance. Measured:
 - with ``--v2s MANIFEST`` (the toy world's v2s_test.csv): V2S on each clip, conditioned on a timing contour
   of the clip (``--contour speech``: the energy of its real speech track; ``lips``: the cartoon face's mouth
   opening, what ``deepaudio dub --timing lips`` uses); ``v2s_r`` is the mean Pearson r between that contour
-  and the energy contour of the generated speech, ``v2s_wer`` the WER of the dubbed speech;
+  and the energy contour of the generated speech, ``v2s_wer`` the WER of the dubbed speech,
+  ``v2s_speaker_top1`` / ``v2s_spk_sim`` its speaker identification and prompt cosine as for TTS (against
+  the centroids of each speaker's prompts in the V2S manifest);
   ``--ablate-energy`` zeroes the model's energy projection weight, so the contour acts through the
   phoneme placement alone (what the model does when training dropped the contour).
 
@@ -255,6 +257,20 @@ def v2s_following(pipe, args) -> dict:
     def resolve(root: Path, p: str) -> Path:
         return (root / p).resolve()
     rows = list(csv.DictReader(args.v2s.read_text(encoding="utf-8").splitlines()))[: args.n]
+    # Speaker identification as for TTS: each generated clip against the centroids of every speaker's prompts.
+    from deepaudio.eval.speaker import Resemblyzer, cosine
+
+    # A dialogue's speaker field is "A|B"; its prompt (and so the dubbed voice) is the first speaker's.
+    spk = Resemblyzer()
+    prompt_emb = {}
+    for r in rows:
+        if r["prompt_audio"] not in prompt_emb:
+            pw, psr = load_audio(resolve(base, r["prompt_audio"]), mono=True)
+            prompt_emb[r["prompt_audio"]] = (r["speaker"].split("|")[0], spk.embed(pw, psr))
+    grouped = defaultdict(list)
+    for s, e in prompt_emb.values():
+        grouped[s].append(e)
+    centroids = {s: torch.stack(v).mean(0) for s, v in grouped.items()}
     out = []
     for k, r in enumerate(rows):
         speech, sr = load_audio(resolve(base, r["speech"]), mono=True)
@@ -273,7 +289,12 @@ def v2s_following(pipe, args) -> dict:
         rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])
         hyp = transcribe(wav, gsr, model=args.asr_model)
         w = wer(r["text"], hyp)
-        item = {"clip": Path(r["video"]).parent.name, "r": rr, "wer": w, "text": r["text"], "hyp": hyp}
+        emb = spk.embed(wav, gsr)
+        voice, prompt = prompt_emb[r["prompt_audio"]]
+        others = [cosine(emb, c) for s, c in centroids.items() if s != voice]
+        item = {"clip": Path(r["video"]).parent.name, "r": rr, "wer": w, "text": r["text"], "hyp": hyp,
+                "speaker": voice, "spk_sim": cosine(emb, prompt),
+                "top1": bool(not others or cosine(emb, centroids[voice]) > max(others))}
         if args.asr_model2:
             item["hyp2"] = transcribe(wav, gsr, model=args.asr_model2)
             item["wer2"] = wer(r["text"], item["hyp2"])
@@ -282,7 +303,8 @@ def v2s_following(pipe, args) -> dict:
     n = max(1, len(out))
     res = {"v2s_contour": args.contour, "v2s_ablate_energy": args.ablate_energy, "v2s_n": len(out),
            "v2s_r": sum(o["r"] for o in out) / n,
-           "v2s_wer": sum(o["wer"] for o in out) / n, "v2s_items": out}
+           "v2s_wer": sum(o["wer"] for o in out) / n, "v2s_spk_sim": sum(o["spk_sim"] for o in out) / n,
+           "v2s_speaker_top1": sum(o["top1"] for o in out) / n, "v2s_items": out}
     if args.asr_model2:
         res["v2s_wer2"] = sum(o["wer2"] for o in out) / n
     return res
