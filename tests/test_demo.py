@@ -164,7 +164,7 @@ def test_non_finite_audio_is_named_not_passed_to_the_encoder(tmp_path):
     from deepaudio.errors import CheckpointError
     from deepaudio.pipelines.deepaudio import DeepAudioResult
     from deepaudio.pipelines.demo import Demo, DemoSettings
-    from deepaudio.pipelines.router import Route
+    from deepaudio.models.router import Route
 
     wav = torch.zeros(1, 24000)
     wav[0, 100] = float("nan")

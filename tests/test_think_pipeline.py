@@ -46,7 +46,7 @@ def tiny_v2a():
     from deepaudio.models.encoders.tiny_bundle import TinyV2AEncoder
     from deepaudio.models.v2a.mmdit import MMAudioNet
     from deepaudio.pipelines.v2a import V2APipeline
-    from deepaudio.pipelines.v2a_codecs import MelCodec
+    from deepaudio.models.v2a.codecs import MelCodec
     from deepaudio.train.v2a import V2A_SETUPS
 
     setup = V2A_SETUPS.get("micro")

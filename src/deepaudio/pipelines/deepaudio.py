@@ -26,7 +26,7 @@ from deepaudio.checkpoint import read_config
 from deepaudio.dsp.energy import energy_contour, fit_contour
 from deepaudio.dsp.mix import mix_with_ducking
 from deepaudio.errors import ConfigError, InputError
-from deepaudio.pipelines.router import Route
+from deepaudio.models.router import Route
 
 SPEECH_RATE = 24000
 MEL_HOP = 256  # TTS mel frames: 24000 / 256 = 93.75 per second
@@ -126,7 +126,7 @@ class DeepAudio:
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32, encoder_path: str | None = None) -> DeepAudio:
-        from deepaudio.pipelines.router import Router
+        from deepaudio.models.router import Router
         from deepaudio.pipelines.tts import TTSPipeline
         from deepaudio.pipelines.v2a import V2APipeline
 
@@ -152,7 +152,7 @@ class DeepAudio:
             if task is None:
                 raise ConfigError("this pipeline has no instruction gate", hint="pass task= (v2a, tts, v2s, dub)")
             from deepaudio.models.gate import TASK_MODULES
-            from deepaudio.pipelines.router import extract_transcript
+            from deepaudio.models.router import extract_transcript
 
             return Route(task, {}, extract_transcript(instruction or ""), True, TASK_MODULES[task])
         return self.router(instruction, task)

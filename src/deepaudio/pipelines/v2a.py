@@ -13,9 +13,7 @@ for MMAudio weights, or mel settings [+ ``vocoder``] for the tiny default).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,45 +22,9 @@ from deepaudio.checkpoint import load_model, read_config
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.flow import make_generator
 from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
-from deepaudio.pipelines.v2a_codecs import MelCodec, MelCodecConfig, MMAudioCodec
-from deepaudio.pipelines.windows import plan_windows, stitch
-
-CLIP_FPS = 8.0
-SYNC_FPS = 25.0
-SYNC_WINDOW, SYNC_STRIDE, SYNC_TOKENS = 16, 8, 8
-
-
-@dataclass(frozen=True)
-class SequencePlan:
-    """Token counts of one window (MMAudio ``SequenceConfig`` generalised to any latent rate)."""
-
-    duration: float
-    latent: int
-    clip_frames: int
-    sync_frames: int
-
-    @property
-    def sync_tokens(self) -> int:
-        return ((self.sync_frames - SYNC_WINDOW) // SYNC_STRIDE + 1) * SYNC_TOKENS
-
-    @classmethod
-    def for_duration(cls, duration: float, latent_rate: float) -> SequencePlan:
-        sync_frames = int(duration * SYNC_FPS)
-        if sync_frames < SYNC_WINDOW:
-            raise InputError(f"video window of {duration:.2f} s is too short",
-                             hint=f"V2A needs at least {SYNC_WINDOW / SYNC_FPS:.2f} s of video")
-        return cls(duration, int(math.ceil(duration * latent_rate - 1e-6)), int(duration * CLIP_FPS), sync_frames)
-
-
-def _fit_frames(frames: torch.Tensor, n: int) -> torch.Tensor:
-    """Crop or pad (repeating the last frame) to exactly n frames, as MMAudio does for short streams."""
-    if frames.shape[0] >= n:
-        return frames[:n]
-    if frames.shape[0] == 0:
-        raise InputError("no frames could be decoded in this part of the video")
-    pad = frames[-1:].expand(n - frames.shape[0], *frames.shape[1:])
-    return torch.cat([frames, pad])
-
+from deepaudio.dsp.windows import plan_windows, stitch
+from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig, MMAudioCodec
+from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
 
 class V2APipeline:
     def __init__(self, net, encoder, codec, window: float = 8.0, device: str | torch.device = "cpu",
@@ -93,7 +55,7 @@ class V2APipeline:
         if enc_cfg["type"] == "tiny":
             encoder = load_model(directory / enc_cfg.get("dir", "encoder"), expect_kind="v2a_tiny_encoder")
         elif enc_cfg["type"] == "official":
-            from deepaudio.pipelines.v2a_official import OfficialEncoders
+            from deepaudio.models.v2a.official import OfficialEncoders
 
             encoder = OfficialEncoders.from_config(directory, enc_cfg, device=device)
         else:
@@ -120,7 +82,7 @@ class V2APipeline:
                               duration=plan.duration)
         sync, _ = read_frames(video, fps=SYNC_FPS, size=self.encoder.sync_size, crop="center", start=start,
                               duration=plan.duration)
-        return _fit_frames(clip, plan.clip_frames)[None], _fit_frames(sync, plan.sync_frames)[None]
+        return fit_frames(clip, plan.clip_frames)[None], fit_frames(sync, plan.sync_frames)[None]
 
     @torch.no_grad()
     def generate_from_frames(self, frames_clip: torch.Tensor | None, frames_sync: torch.Tensor | None,

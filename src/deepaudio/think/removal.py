@@ -160,9 +160,9 @@ def regenerate(pipe, video: str | Path, spans, seed: int | None = 0, steps: int 
     from deepaudio.flow import make_generator
     from deepaudio.io.video import probe_video
     from deepaudio.models.v2a.sampling import DEFAULT_STEPS
-    from deepaudio.pipelines.v2a import SequencePlan
-    from deepaudio.pipelines.v2a_codecs import MelCodec
-    from deepaudio.pipelines.windows import plan_windows, stitch
+    from deepaudio.models.v2a.sequence import SequencePlan
+    from deepaudio.models.v2a.codecs import MelCodec
+    from deepaudio.dsp.windows import plan_windows, stitch
 
     info = probe_video(video)
     total = info.duration if duration is None else min(float(duration), info.duration)

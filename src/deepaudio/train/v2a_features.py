@@ -34,7 +34,7 @@ from deepaudio.flow import FlowPath
 from deepaudio.io.atomic import atomic_dir, atomic_path
 from deepaudio.models.v2a.config import MMAUDIO_PRESETS, MMAudioConfig
 from deepaudio.models.v2a.mmdit import MMAudioNet
-from deepaudio.pipelines.v2a import CLIP_FPS, SYNC_FPS, SequencePlan, _fit_frames
+from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
 from deepaudio.train.batching import FrameBudgetBatcher
 
 INDEX_NAME = "index.json"
@@ -55,7 +55,7 @@ class OfficialFeatureExtractor:
 
     def __init__(self, pipeline: Path, duration: float, device: str | torch.device = "cpu"):
         from deepaudio.dsp.mel import MMAUDIO_16K, MMAUDIO_44K
-        from deepaudio.pipelines.v2a_official import OfficialEncoders
+        from deepaudio.models.v2a.official import OfficialEncoders
 
         self.pipeline = Path(pipeline)
         cfg = read_config(self.pipeline, "v2a_pipeline")["config"]
@@ -86,8 +86,8 @@ class OfficialFeatureExtractor:
         if wav.shape[-1] < 0.95 * self.duration * sr or f25.shape[0] < 0.95 * plan.sync_frames:
             return None
         wav = torch.nn.functional.pad(wav[:, : self.n_samples], (0, max(0, self.n_samples - wav.shape[-1])))
-        clip_f, sync_f = enc.encode_video(_fit_frames(f8, plan.clip_frames)[None],
-                                          _fit_frames(f25, plan.sync_frames)[None])
+        clip_f, sync_f = enc.encode_video(fit_frames(f8, plan.clip_frames)[None],
+                                          fit_frames(f25, plan.sync_frames)[None])
         spec = mel_spectrogram(wav.to(self.device), self.mel)[..., : plan.latent * self.vae.config.downsample]
         post = self.vae.encode_latents(spec)
         prompt = item.get("prompt", "")
