@@ -247,7 +247,7 @@ def v2s_following(pipe, args) -> dict:
     """Mean Pearson r between the conditioning contour and the generated speech's energy contour."""
     import csv
 
-    from deepaudio.dsp.energy import energy_contour
+    from deepaudio.dsp.energy import CONTOUR_RATE, energy_contour
     from deepaudio.eval.asr import transcribe
     from deepaudio.eval.wer import wer
     from deepaudio.io.audio import load_audio
@@ -274,7 +274,7 @@ def v2s_following(pipe, args) -> dict:
     out = []
     for k, r in enumerate(rows):
         speech, sr = load_audio(resolve(base, r["speech"]), mono=True)
-        n = int(speech.shape[-1] / sr * 24000 / 256)
+        n = int(speech.shape[-1] / sr * CONTOUR_RATE)
         if args.contour == "speech":
             contour = energy_contour(speech, sr, target_len=n)
         else:

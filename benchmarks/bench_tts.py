@@ -17,6 +17,7 @@ import time
 
 import torch
 
+from deepaudio.dsp.energy import CONTOUR_RATE
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
@@ -52,8 +53,8 @@ def main() -> None:
     args = ap.parse_args()
 
     device = torch.device(args.device)
-    frames = int(round(args.seconds * 24000 / 256))
-    prompt = int(round(args.prompt * 24000 / 256))
+    frames = int(round(args.seconds * CONTOUR_RATE))
+    prompt = int(round(args.prompt * CONTOUR_RATE))
     base = DiT(TTS_PRESETS.get(args.preset), device=device).eval()
     rows = []
     print(f"{args.preset}, {frames} frames ({args.seconds:g} s, {args.prompt:g} s prompt), device {device}, "

@@ -18,10 +18,11 @@ from deepaudio.io.srt import parse_srt
 from deepaudio.io.testmedia import moving_square_video
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
-from deepaudio.pipelines.deepaudio import MEL_HOP, SPEECH_RATE, DeepAudio
+from deepaudio.pipelines.deepaudio import DeepAudio
 from deepaudio.pipelines.tts import TTSPipeline
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 from deepaudio.train.v2a import V2A_SETUPS, TinyV2AModel, export_pipeline
+from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE
 
 VOCAB = [" "] + list("abcdefghijklmnopqrstuvwxyz',.?!")
 

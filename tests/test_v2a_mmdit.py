@@ -9,9 +9,9 @@ import torch
 
 from deepaudio.flow import cfg_combine
 from deepaudio.models.v2a.config import MMAUDIO_PRESETS
-from deepaudio.models.v2a.sequence import SequencePlan
 from deepaudio.models.v2a.mmdit import MMAudioNet
 from deepaudio.models.v2a.sampling import guided_flow, sample_latents
+from deepaudio.models.v2a.sequence import SequencePlan
 
 
 def _net(seed: int = 0, **overrides) -> MMAudioNet:

@@ -8,7 +8,7 @@ for ``v2s`` (speech only) and ``dub`` (speech mixed over the ambience with ducki
 
 Timing (beyond the paper): the V2S contour comes from the V2A output's energy (``timing='v2a'``, the
 paper's audio knowledge), from the speaker's mouth opening in the video (``timing='lips'``, see
-``deepaudio.vision.mouth``; needs no V2A model: without one the ambience is skipped and the result is
+``deepaudio.v2s.contour``; needs no V2A model: without one the ambience is skipped and the result is
 speech only), from the mean of both (``timing='mix'``), or from a contour the caller supplies
 (``timing_contour``, which wins over ``timing``).
 Subtitle dubbing speaks each SRT cue inside its own window: the contour is cut to the cue and the
@@ -23,16 +23,14 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import read_config
-from deepaudio.dsp.energy import energy_contour, fit_contour
+from deepaudio.dsp.energy import fit_contour
 from deepaudio.dsp.mix import mix_with_ducking
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.router import Route
+from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE, check_timing, contour_length, timing_contour_for, video_samples
 
-SPEECH_RATE = 24000
-MEL_HOP = 256  # TTS mel frames: 24000 / 256 = 93.75 per second
 # Faster than this is not intelligible speech (read English runs at ~12-16 characters per second).
 MAX_CHARS_PER_SECOND = 20.0
-TIMINGS = ("v2a", "lips", "mix")
 
 
 def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the video") -> None:
@@ -84,39 +82,6 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
         raise InputError("reference voice is silent (over 90% of frames below -50 dB)", where,
                          "give a recording of the voice to imitate")
     return wav, sr
-
-
-def contour_frames(seconds: float) -> int:
-    return int(round(seconds * SPEECH_RATE / MEL_HOP))
-
-
-def check_timing(timing: str) -> None:
-    if timing not in TIMINGS:
-        raise ConfigError(f"unknown timing {timing!r}", hint=f"use one of {', '.join(TIMINGS)}")
-
-
-def timing_contour_for(video, timing: str, ambience: torch.Tensor | None, frames: int) -> torch.Tensor:
-    """The V2S contour (frames,) for ``timing``: V2A energy, mouth opening, or their mean. Each part is
-    divided by its own maximum first (both are in [0, 1] with peak 1), so ``mix`` lies between them."""
-    check_timing(timing)
-    parts = []
-    if timing in ("v2a", "mix"):
-        if ambience is None:
-            raise ConfigError(f"timing '{timing}' needs a V2A model", hint="add a 'v2a' part, or use --timing lips")
-        energy = fit_contour(energy_contour(ambience, SPEECH_RATE), frames)
-        peak = energy.max() if energy.numel() else energy.new_zeros(())
-        parts.append(energy / peak if peak > 0 else energy)
-    if timing in ("lips", "mix"):
-        from deepaudio.vision.mouth import mouth_contour
-
-        parts.append(mouth_contour(video, n_frames=frames).to(parts[0].device if parts else "cpu"))
-    return parts[0] if len(parts) == 1 else 0.5 * (parts[0] + parts[1])
-
-
-def _video_samples(video) -> int:
-    from deepaudio.io.video import probe_video
-
-    return int(round(probe_video(video).duration * SPEECH_RATE))
 
 
 class DeepAudio:
@@ -220,8 +185,8 @@ class DeepAudio:
             ambience = self.ambience(video, seed, **v2a_kwargs)
             return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
         ambience = self._timed_ambience(video, route.task, timing, seed, v2a_kwargs)
-        total = ambience.shape[-1] if ambience is not None else _video_samples(video)
-        frames = contour_frames(total / SPEECH_RATE)
+        total = ambience.shape[-1] if ambience is not None else video_samples(video)
+        frames = contour_length(total / SPEECH_RATE)
         contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
             timing_contour_for(video, timing, ambience, frames)
         speech = self.speech_timed(text, reference_audio, reference_text, contour, seed, fit,
@@ -245,8 +210,8 @@ class DeepAudio:
             raise InputError("the subtitle file has no cues")
         reference_audio = check_reference(reference_audio)
         ambience = self._timed_ambience(video, "dub", timing, seed, dict(v2a_kwargs or {}))
-        total = ambience.shape[-1] if ambience is not None else _video_samples(video)
-        frames = contour_frames(total / SPEECH_RATE)
+        total = ambience.shape[-1] if ambience is not None else video_samples(video)
+        frames = contour_length(total / SPEECH_RATE)
         contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
             timing_contour_for(video, timing, ambience, frames)
         speech = torch.zeros(1, total) if ambience is None else torch.zeros_like(ambience[:1])

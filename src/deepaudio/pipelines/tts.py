@@ -26,21 +26,14 @@ from deepaudio.models.tts.dit import DiT
 from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
 from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
-from deepaudio.models.tts.durations import DurationTable, contour_durations, expand, integer_durations
+from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
 from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
+from deepaudio.v2s.contour import MEL_HOP as HOP
+from deepaudio.v2s.contour import quiet_ends
+from deepaudio.v2s.placement import place, token_kinds
 
-HOP = 256
-# V2S phoneme placement: "align" (a dynamic programme puts the text's pauses, sentence ends first, into the
-# contour's quiet runs: models.tts.durations.contour_durations), "active" (phonemes at their own durations
-# over the non-quiet frames) or "energy" (spread along the contour itself). Sentence starts on the toy
-# world's multi-sentence clips, lip contour: median 68 ms from the real ones with "align", 259 ms with
-# "active", 282 ms with "energy" (test split; validation 36 / 418 / 334 ms; benchmarks/bench_v2s_placement.py).
-PLACEMENT = "align"
-SENTENCE_ENDS = ".!?;:\u3002\uff01\uff1f\uff1b"
-BILABIALS = {"P", "B", "M", "p", "b", "m"}
-QUIET_FLOOR, QUIET_MIN_FRAMES = 0.1, 10  # contour below 10 % of its peak for >= 10 frames (107 ms): a pause
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp16": torch.float16, "float16": torch.float16}
 
@@ -298,89 +291,16 @@ class TTSPipeline:
         return out.to(self.device)
 
     def place(self, ids, contour: torch.Tensor | None, n: int, placement: str | None = None):
-        """Whole-frame durations (N,) of the tokens ``ids`` over ``n`` frames, and the (n,) bool mask of the
-        frames that become pause tokens (None without a contour). ``placement`` (default ``PLACEMENT``):
-
-        - "align": ``contour_durations`` on the contour's quiet runs; the job's own quiet ends (a chunk that
-          starts or ends in a pause) stay outside the speech, and a phoneme the programme chose to keep on
-          quiet frames (a closed-lip consonant, a soft sound) is not turned into a pause. Falls back to
-          "active" when the tokens do not fit;
-        - "active": the phonemes at their own relative durations over the non-quiet frames;
-        - "energy": spread along the contour's cumulative energy.
-        Every quiet frame outside those kept phonemes is a pause: the contour says nobody talks there."""
-        placement = placement or PLACEMENT
-        if placement not in ("align", "active", "energy"):
-            raise ConfigError(f"unknown placement {placement!r}", hint="use align, active or energy")
-        frames = self._token_frames(ids)
-        if contour is None:
-            return integer_durations(frames, n), None
-        c = contour.float().cpu().numpy()
-        quiet = quiet_runs(c)
-        active = np.flatnonzero(~quiet)
-        if placement == "align" and active.size:
-            a, b = int(active[0]), int(active[-1]) + 1
-            kinds = self._token_kinds(ids)
-            durs = contour_durations(frames, quiet[a:b], kinds)
-            if durs is not None:
-                spoken = torch.zeros(n, dtype=torch.bool)
-                spoken[a:b] = expand([k in ("phoneme", "closed") for k in kinds], durs).bool()
-                durs = durs.copy()
-                durs[0] += a  # the quiet ends go to the first and last token, and become pause
-                durs[-1] += n - b
-                return durs, torch.from_numpy(quiet) & ~spoken
-        density = c if placement == "energy" else (~quiet).astype("float64")
-        return integer_durations(frames, n, density), torch.from_numpy(quiet)
+        """Whole-frame durations of the tokens ``ids`` over ``n`` frames and the pause mask
+        (:func:`deepaudio.v2s.placement.place`), at this model's token durations."""
+        return place(self._token_frames(ids), self._token_kinds(ids), contour, n, placement)
 
     def _token_kinds(self, ids) -> list[str]:
-        """Each token's kind for ``contour_durations``: a word gap, phrase or sentence punctuation, a
-        bilabial ("closed": the lips shut) or another sound."""
-        out = []
-        for i in ids:
-            tok = self.tokenizer.vocab.tokens[int(i)]
-            if not tok.strip():
-                out.append("word")
-            elif tok in SENTENCE_ENDS:
-                out.append("sentence")
-            elif not any(ch.isalnum() for ch in tok):
-                out.append("phrase")
-            else:
-                out.append("closed" if tok in BILABIALS else "phoneme")
-        return out
+        return token_kinds([self.tokenizer.vocab.tokens[int(i)] for i in ids])
 
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         wav = self.vocoder.decode(mel.transpose(0, 1)[None].float())  # (1, L)
         return wav.reshape(-1).float()
-
-
-def quiet_runs(contour, floor: float | None = None, min_frames: int | None = None):
-    """(T,) bool: frames inside runs of at least ``min_frames`` where the contour stays below ``floor`` x its
-    peak. Such stretches are given the pause token, so a contour's silences stay silent."""
-    import numpy as np
-
-    floor = QUIET_FLOOR if floor is None else floor
-    min_frames = QUIET_MIN_FRAMES if min_frames is None else min_frames
-    c = np.asarray(contour, dtype=np.float64).reshape(-1)
-    low = c < floor * max(float(c.max(initial=0.0)), 1e-12)
-    out = np.zeros(c.size, dtype=bool)
-    start = None
-    for i, q in enumerate(np.append(low, False)):
-        if q and start is None:
-            start = i
-        elif not q and start is not None:
-            if i - start >= min_frames:
-                out[start:i] = True
-            start = None
-    return out
-
-
-def quiet_ends(contour) -> tuple[int, int]:
-    """(leading, trailing) frames of the contour that belong to a quiet run (``quiet_runs``) at its start and
-    end; (0, 0) when it is quiet throughout (nothing says where the speech goes, so all of it is kept)."""
-    quiet = quiet_runs(contour.reshape(-1).float().cpu().numpy() if torch.is_tensor(contour) else contour)
-    active = np.flatnonzero(~quiet)
-    if active.size == 0:
-        return 0, 0
-    return int(active[0]), int(quiet.size - 1 - active[-1])
 
 
 def _split_frames(total: int, sizes: list[int]) -> list[int]:

@@ -19,12 +19,13 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import load_model, read_config
+from deepaudio.dsp.windows import plan_windows, stitch
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.flow import make_generator
-from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
-from deepaudio.dsp.windows import plan_windows, stitch
 from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig, MMAudioCodec
+from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
 from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
+
 
 class V2APipeline:
     def __init__(self, net, encoder, codec, window: float = 8.0, device: str | torch.device = "cpu",

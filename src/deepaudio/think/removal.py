@@ -157,12 +157,12 @@ def regenerate(pipe, video: str | Path, spans, seed: int | None = 0, steps: int 
                cfg_strength: float | None = None, negative_prompt: str = NEGATIVE_PROMPT,
                duration: float | None = None) -> tuple[torch.Tensor, dict]:
     """V2A audio for ``video`` generated with ``negative_prompt``; ``spans`` suppressed before decoding."""
+    from deepaudio.dsp.windows import plan_windows, stitch
     from deepaudio.flow import make_generator
     from deepaudio.io.video import probe_video
+    from deepaudio.models.v2a.codecs import MelCodec
     from deepaudio.models.v2a.sampling import DEFAULT_STEPS
     from deepaudio.models.v2a.sequence import SequencePlan
-    from deepaudio.models.v2a.codecs import MelCodec
-    from deepaudio.dsp.windows import plan_windows, stitch
 
     info = probe_video(video)
     total = info.duration if duration is None else min(float(duration), info.duration)

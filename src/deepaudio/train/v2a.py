@@ -32,10 +32,10 @@ from deepaudio.errors import DeepAudioError, InputError
 from deepaudio.flow import FlowPath
 from deepaudio.models.encoders.tiny import TinyEncoderConfig
 from deepaudio.models.encoders.tiny_bundle import TinyV2AEncoder
+from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig
 from deepaudio.models.v2a.config import MMAudioConfig
 from deepaudio.models.v2a.mmdit import MMAudioNet
 from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
-from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.loop import TrainConfig, train
 

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepaudio.dsp.energy import CONTOUR_RATE
 from deepaudio.errors import InputError
 from deepaudio.vision.backends import available_backends, detection_rate, make_backend, probe_indices
 
-TTS_FRAME_RATE = 24000 / 256  # 93.75 mel frames per second (F5-TTS / Vocos)
+TTS_FRAME_RATE = CONTOUR_RATE  # 93.75 mel frames per second (F5-TTS / Vocos)
 MAX_FPS = 25.0  # mouths move slower than this; decoding more frames only costs time
 MAX_SIDE = 640  # frames are scaled down to at most this many pixels on the long side
 MIN_FACE_FRACTION = 0.5  # a contour needs a face in at least this share of frames
