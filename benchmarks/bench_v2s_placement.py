@@ -45,9 +45,9 @@ def main() -> int:
 
     from deepaudio.dsp.energy import energy_contour
     from deepaudio.io.audio import load_audio
+    from deepaudio.perception.mouth import mouth_contour
     from deepaudio.pipelines.tts import TTSPipeline
     from deepaudio.v2s.contour import CONTOUR_RATE, quiet_ends
-    from deepaudio.vision.mouth import mouth_contour
 
     torch.set_num_threads(1)
     model = args.model or Path(__file__).resolve().parents[1] / "src/deepaudio/assets/default/tts"

@@ -215,7 +215,7 @@ def test_cli_errors(clips, tmp_path):
     assert not (tmp_path / "e" / "checkpoints").exists()
     assert cli(base[:base.index("--v2a") + 1] + [str(tmp_path)] + base[base.index("--v2a") + 2:]) == 2
     try:
-        import deepaudio.vision.mouth  # noqa: F401
+        import deepaudio.perception.mouth  # noqa: F401
     except ImportError:
         assert cli(base + ["--energy-source", "mouth"]) == 2
 
@@ -244,7 +244,7 @@ def test_sigkill_then_resume_equals_uninterrupted(clips, tmp_path):
 def test_mouth_source_on_a_toy_world_talking_face(tmp_path):
     """--energy-source mouth: the contour of the cartoon face's mouth, on the speech's mel grid."""
     from deepaudio.data.toyworld import WORLD_PRESETS, write_dataset
-    from deepaudio.vision.mouth import mouth_contour
+    from deepaudio.perception.mouth import mouth_contour
 
     cfg = dataclasses.replace(WORLD_PRESETS.get("tiny"), kinds=("talk",))
     write_dataset(tmp_path / "toy", 1, cfg, seed=5, cache_dir=tmp_path / "voices", progress=False)

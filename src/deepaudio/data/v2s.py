@@ -19,7 +19,7 @@ audio comes from is ``source``:
   fixed seed and cached as a wav, or the ``ambience`` file the manifest names (precomputed V2A output);
 - ``speech``: the ground-truth speech itself (useful before any V2A model exists; the paper trains on
   the V2A output, so the contour at inference differs from what such a model saw in training);
-- ``mouth``: the mouth-opening contour of the video (``deepaudio.vision.mouth``; beyond the paper).
+- ``mouth``: the mouth-opening contour of the video (``deepaudio.perception.mouth``; beyond the paper).
 
 Cache: one safetensors file per clip (``mel`` (T, M), ``energy`` (T,)), keyed by a hash of every input
 file's path, size and mtime, the source, the V2A model folder, seed and steps, and the mel settings, so
@@ -257,14 +257,14 @@ class V2SDataset:
 
 
 def mouth_contour():
-    """``deepaudio.vision.mouth.mouth_contour(video, n_frames=...)`` (frames at 93.75/s, in [0, 1])."""
+    """``deepaudio.perception.mouth.mouth_contour(video, n_frames=...)`` (frames at 93.75/s, in [0, 1])."""
     try:
-        from deepaudio.vision import mouth
+        from deepaudio.perception import mouth
     except ImportError as exc:
-        raise BackendUnavailable("the mouth energy source needs deepaudio.vision.mouth, which is not available",
+        raise BackendUnavailable("the mouth energy source needs deepaudio.perception.mouth, which is not available",
                                  hint="use --energy-source v2a or speech") from exc
     fn = getattr(mouth, "mouth_contour", None)
     if not callable(fn):
-        raise BackendUnavailable("deepaudio.vision.mouth has no mouth_contour(video) function",
+        raise BackendUnavailable("deepaudio.perception.mouth has no mouth_contour(video) function",
                                  hint="use --energy-source v2a or speech")
     return fn

@@ -191,7 +191,7 @@ class TTSPipeline:
         if wav.numel() < SAMPLE_RATE // 10:
             raise InputError("reference audio is shorter than 0.1 s", hint="give 3-15 s of clean speech")
         if ref_text is None or not ref_text.strip():
-            from deepaudio.eval.asr import transcribe
+            from deepaudio.perception.asr import transcribe
 
             ref_text = transcribe(wav[None], SAMPLE_RATE)
             print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)

@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--v2a", type=Path, help="V2A pipeline folder that makes each clip's ambience (energy source v2a)")
     p.add_argument("--energy-source", choices=("v2a", "speech", "mouth"), default="v2a",
                    help="contour from the V2A output (the paper), the ground-truth speech, or the mouth "
-                        "opening (needs deepaudio.vision.mouth)")
+                        "opening (needs deepaudio.perception.mouth)")
     p.add_argument("--drop-mode", choices=tuple(DROP_MODES), default="reference",
                    help="reference: audio 0.3 / text 0.2, energy never dropped; paper: 25%% each incl. energy")
     p.add_argument("--v2a-steps", type=int, default=25, help="Euler steps of the V2A model (default 25)")

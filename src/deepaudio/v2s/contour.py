@@ -47,7 +47,7 @@ def timing_contour_for(video, timing: str, ambience: torch.Tensor | None, frames
         peak = energy.max() if energy.numel() else energy.new_zeros(())
         parts.append(energy / peak if peak > 0 else energy)
     if timing in ("lips", "mix"):
-        from deepaudio.vision.mouth import mouth_contour
+        from deepaudio.perception.mouth import mouth_contour
 
         parts.append(mouth_contour(video, n_frames=frames).to(parts[0].device if parts else "cpu"))
     return parts[0] if len(parts) == 1 else 0.5 * (parts[0] + parts[1])
