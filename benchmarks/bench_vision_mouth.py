@@ -79,7 +79,7 @@ def photo_rows(path: Path, mouth: tuple[float, float], width: float, backends: l
     from PIL import Image
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_vision_mouth import speechlike
+    from test_perception_mouth import speechlike
 
     from deepaudio.data.toyworld.faces import video_energy
 

@@ -22,7 +22,7 @@ from deepaudio.text.tokenizer import Tokenizer, Vocab
 from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from test_vision_mouth import FPS, talking_face  # noqa: E402
+from test_perception_mouth import FPS, talking_face  # noqa: E402
 
 VOCAB = [" "] + list("abcdefghijklmnopqrstuvwxyz',.?!")
 SECONDS = 2.0
