@@ -145,7 +145,7 @@ def test_iter_frames_streams_in_bounded_memory(tmp_path, monkeypatch):
     size = path.stat().st_size
 
     reads = {"bytes": 0}
-    real_open = vio._open
+    real_open = vio.open_media
 
     def counting_open(p):
         container = real_open(p)
@@ -167,7 +167,7 @@ def test_iter_frames_streams_in_bounded_memory(tmp_path, monkeypatch):
 
         return av.open(Counting(), format="mp4")
 
-    monkeypatch.setattr(vio, "_open", counting_open)
+    monkeypatch.setattr(vio, "open_media", counting_open)
     gen = iter_frames(path, fps=1)
     assert inspect.isgenerator(gen)
     refs, times = [], []

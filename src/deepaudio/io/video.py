@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from deepaudio.errors import MediaError
-from deepaudio.io.audio import _short, check_media_file
+from deepaudio.io.audio import check_media_file
+from deepaudio.io.media import open_media, short_error, video_stream
 from deepaudio.io.video_write import pick_video_codec, write_video  # re-exported: writing is video I/O too
 
 __all__ = ["VideoInfo", "iter_frames", "pick_video_codec", "probe_video", "read_frames", "write_video"]
@@ -59,45 +60,6 @@ class VideoInfo:
         return dataclasses.asdict(self)
 
 
-def _open(path: Path):
-    """Open ``path`` for reading; raise ``MediaError`` for garbage, stream-less or truncated files."""
-    import av
-
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise MediaError(f"cannot be opened as media ({_short(exc)})", path,
-                         "the file is corrupt, truncated or not a media file") from exc
-    try:
-        if not container.streams:
-            raise MediaError("contains no readable streams", path, "the file is truncated or not a media file")
-        _check_complete(container, path)
-    except BaseException:
-        container.close()
-        raise
-    return container
-
-
-def _check_complete(container, path: Path) -> None:
-    """A seek index (mp4 sample tables) that points past the end of the file means a cut-off download."""
-    size = path.stat().st_size
-    for st in container.streams:
-        try:
-            entries = st.index_entries
-            last = entries[len(entries) - 1] if len(entries) else None
-        except Exception:  # no index for this format
-            continue
-        if last is not None and last.pos >= 0 and last.pos + last.size > size:
-            raise MediaError(f"file is truncated: its index needs {last.pos + last.size} bytes, the file has {size}",
-                             path, "re-export or re-download it")
-
-
-def _video_stream(container, path: Path):
-    if not container.streams.video:
-        raise MediaError("has no video stream", path, "give a video file")
-    return container.streams.video[0]
-
-
 def _stream_origin(stream) -> int:
     return stream.start_time if stream.start_time is not None else 0
 
@@ -124,7 +86,7 @@ def probe_video(path: str | Path, require_video: bool = True) -> VideoInfo:
     describes audio-only files (``has_video=False``) instead of raising.
     """
     p = check_media_file(path)
-    with _open(p) as container:
+    with open_media(p) as container:
         audio = container.streams.audio
         a0 = audio[0] if audio else None
         base = dict(path=str(p), has_audio=bool(audio), n_audio_streams=len(audio),
@@ -189,7 +151,7 @@ def _first_frame(container, st, p: Path):
         for frame in container.decode(st):
             return frame
     except av.FFmpegError as exc:
-        raise MediaError(f"video cannot be decoded ({_short(exc)})", p, "the file is corrupt") from exc
+        raise MediaError(f"video cannot be decoded ({short_error(exc)})", p, "the file is corrupt") from exc
     raise MediaError("has zero duration (no decodable video frames)", p, "use a video with content")
 
 
@@ -200,7 +162,7 @@ def _count_packets(p: Path, container, st) -> int:
     if p.stat().st_size > 256 << 20:
         rate = st.average_rate or st.guessed_rate
         return int(round(_video_duration(container, st) * float(rate))) if rate else 0
-    with _open(p) as again:
+    with open_media(p) as again:
         vs = again.streams.video[0]
         return sum(1 for pkt in again.demux(vs) if pkt.size)
 
@@ -277,8 +239,8 @@ def iter_frames(path: str | Path, fps: float | None = None, size: int | Sequence
         raise ValueError(f"need start >= 0 and duration > 0, got start={start}, duration={duration}")
     target = _target_size(size)
     stop = math.inf if duration is None else start + duration
-    with _open(p) as container:
-        st = _video_stream(container, p)
+    with open_media(p) as container:
+        st = video_stream(container, p)
         st.thread_type = "AUTO"
         tb, origin = st.time_base, _stream_origin(st)
         if start > 0:
@@ -318,7 +280,7 @@ def iter_frames(path: str | Path, fps: float | None = None, size: int | Sequence
                 prev = frame
                 prev_end = t + _frame_duration(frame, st)
         except av.FFmpegError as exc:
-            raise MediaError(f"video stops with a decoding error ({_short(exc)})", p,
+            raise MediaError(f"video stops with a decoding error ({short_error(exc)})", p,
                              "the file is truncated or corrupt") from exc
         if n_seen == 0:
             raise MediaError("has no decodable video frames", p, "the file is empty, truncated or corrupt")
