@@ -26,6 +26,9 @@ from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig, MMAudioCodec
 from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
 from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
 
+# (latents (1, N, C) un-normalised, window start in seconds) -> edited latents of the same shape
+LatentEdit = Callable[[torch.Tensor, float], torch.Tensor]
+
 
 class V2APipeline:
     def __init__(self, net, encoder, codec, window: float = 8.0, device: str | torch.device = "cpu",
@@ -90,8 +93,12 @@ class V2APipeline:
                              plan: SequencePlan, prompt: str = "", negative_prompt: str = "",
                              steps: int = DEFAULT_STEPS, cfg_strength: float | None = None,
                              generator: torch.Generator | None = None,
-                             progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """One window: uint8 frames (1, T, H, W, 3) at 8 and 25 fps (None = no video) -> waveform (1, L)."""
+                             progress: Callable[[int, int], None] | None = None,
+                             latent_edit: LatentEdit | None = None, start: float = 0.0) -> torch.Tensor:
+        """One window: uint8 frames (1, T, H, W, 3) at 8 and 25 fps (None = no video) -> waveform (1, L).
+
+        ``latent_edit(latents, start)`` may change the generated, un-normalised latents (1, N, C) of the
+        window that begins at ``start`` seconds before they are decoded (voice-over removal clamps spans)."""
         net = self.net
         cfg_strength = self.default_cfg if cfg_strength is None else cfg_strength
         net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
@@ -107,7 +114,10 @@ class V2APipeline:
         # Noise on CPU from an explicit generator: the same seed gives the same audio on every device.
         x0 = torch.randn(1, plan.latent, net.config.latent_dim, generator=generator).to(dev, dt)
         x1 = sample_latents(net, x0, conditions, empty, cfg_strength=cfg_strength, steps=steps, progress=progress)
-        wav = self.codec.decode(net.unnormalize(x1).float())
+        latents = net.unnormalize(x1).float()
+        if latent_edit is not None:
+            latents = latent_edit(latents, start)
+        wav = self.codec.decode(latents)
         n = int(round(plan.duration * self.sample_rate))
         wav = wav[..., :n]
         return torch.nn.functional.pad(wav, (0, n - wav.shape[-1]))
@@ -115,9 +125,10 @@ class V2APipeline:
     # ------------------------------------------------------------------------------------------- call
     def __call__(self, video: str | Path, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
                  steps: int = DEFAULT_STEPS, cfg_strength: float | None = None, seed: int | None = None,
-                 overlap: float = 1.0, progress: Callable[[str], None] | None = None) -> tuple[torch.Tensor, int]:
+                 overlap: float = 1.0, progress: Callable[[str], None] | None = None,
+                 latent_edit: LatentEdit | None = None) -> tuple[torch.Tensor, int]:
         """Ambient audio for ``video`` (whole length, or the first ``duration`` seconds); ``cfg_strength`` None
-        takes the model's default (:attr:`default_cfg`)."""
+        takes the model's default (:attr:`default_cfg`); ``latent_edit`` see :meth:`generate_from_frames`."""
         from deepaudio.io.video import probe_video
 
         info = probe_video(video)
@@ -135,5 +146,5 @@ class V2APipeline:
                 def step_cb(i, n, k=k):
                     progress(f"window {k + 1}/{len(windows)} step {i}/{n}")
             chunks.append(self.generate_from_frames(frames_clip, frames_sync, plan, prompt, negative_prompt, steps,
-                                                    cfg_strength, generator, step_cb).cpu())
+                                                    cfg_strength, generator, step_cb, latent_edit, win.start).cpu())
         return stitch(chunks, windows, self.sample_rate, total), self.sample_rate
