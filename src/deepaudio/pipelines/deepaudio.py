@@ -89,12 +89,18 @@ class DeepAudio:
         self.router, self.v2a, self.tts, self.v2s = router, v2a, tts, v2s
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
+    def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32, encoder_path: str | None = None) -> DeepAudio:
+        """Load a DeepAudio folder (``config.json`` of kind ``deepaudio_pipeline`` naming its parts);
+        ``None`` loads the bundled default (``deepaudio/assets/default``)."""
         from deepaudio.models.router import Router
         from deepaudio.pipelines.tts import TTSPipeline
         from deepaudio.pipelines.v2a import V2APipeline
 
+        if directory is None:
+            from deepaudio.assets import bundled_dir
+
+            directory = bundled_dir("pipeline")
         directory = Path(directory)
         cfg = read_config(directory, "deepaudio_pipeline")["config"]
 

@@ -88,6 +88,17 @@ class ThinkPipeline:
         self._fallback = PerceptionReasoner()
 
     @classmethod
+    def from_pretrained(cls, directory: str | Path | None = None, reasoner: str = "perception",
+                        separator: str | Path | None = None, device: str | torch.device = "cpu",
+                        dtype: torch.dtype = torch.float32) -> ThinkPipeline:
+        """DeepSound-V1 over the V2A pipeline folder ``directory`` (``None``: the bundled default V2A)."""
+        if directory is None:
+            from deepaudio.assets import bundled_dir
+
+            directory = bundled_dir("v2a")
+        return cls.from_options(directory, reasoner, separator, device, dtype)
+
+    @classmethod
     def from_options(cls, model: str | Path | None = None, reasoner: str = "perception",
                      separator: str | Path | None = None, device: str | torch.device = "cpu",
                      dtype: torch.dtype = torch.float32) -> ThinkPipeline:

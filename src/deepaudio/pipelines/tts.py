@@ -92,10 +92,15 @@ class TTSPipeline:
             self.vocoder.eval()
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, vocoder=None, device: torch.device | str = "cpu",
+    def from_pretrained(cls, directory: str | Path | None = None, vocoder=None, device: torch.device | str = "cpu",
                         dtype: str | torch.dtype = "fp32", tokenizer: str = "auto",
                         strict_text: bool = False) -> TTSPipeline:
-        """Load a converted checkpoint folder (config.json, model.safetensors, vocab.txt)."""
+        """Load a converted checkpoint folder (config.json, model.safetensors, vocab.txt); ``None`` loads the
+        bundled default (``deepaudio/assets/default/tts``, energy-conditioned, so it serves V2S too)."""
+        if directory is None:
+            from deepaudio.assets import bundled_dir
+
+            directory = bundled_dir("tts")
         model = DiT.from_pretrained(directory)
         folder = Path(directory).expanduser()
         vocab = Vocab.load(folder / "vocab.txt")

@@ -50,8 +50,13 @@ class V2APipeline:
         return self.codec.sample_rate
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
+    def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32) -> V2APipeline:
+        """Load a V2A pipeline folder; ``None`` loads the bundled default (``deepaudio/assets/default/v2a``)."""
+        if directory is None:
+            from deepaudio.assets import bundled_dir
+
+            directory = bundled_dir("v2a")
         directory = Path(directory)
         cfg = read_config(directory, "v2a_pipeline")["config"]
         net = load_model(directory / cfg.get("net", "net"), expect_kind="mmaudio_net")
