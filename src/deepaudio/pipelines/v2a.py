@@ -1,8 +1,11 @@
 """Video-to-audio: ambient sound synchronised with the picture (DeepAudio stage 1 = MMAudio).
 
-``V2APipeline.from_pretrained(dir)`` then ``pipe(video, prompt=..., ...) -> (waveform [1, L], rate)``.
+``V2APipeline.from_pretrained(dir)`` then ``pipe(video, prompt=..., ...)`` -> a ``GenerationResult``
+(``audio`` [1, L], ``sample_rate``, ``metadata``; it unpacks as ``wav, sr``). Settings come as keywords or
+as one frozen :class:`V2ASettings`.
 The video is cut into windows of the network's trained length (overlapping, last one end-aligned);
-per window the frames are sampled at 8 fps and 25 fps, encoded once (semantic, sync and text
+the video is probed once and the frames of every window at 8 fps and 25 fps are sampled in one decode
+pass (``io.clip.VideoClip``); per window they are encoded once (semantic, sync and text
 streams), and the latent is integrated from seeded noise with CFG; the windows' audio is cross-faded
 into one continuous track as long as the video.
 
@@ -14,7 +17,9 @@ for MMAudio weights, or mel settings [+ ``vocoder``] for the tiny default).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,9 +30,27 @@ from deepaudio.flow import make_generator
 from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig, MMAudioCodec
 from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
 from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
+from deepaudio.pipelines.result import GenerationResult, resolve_settings
+
+if TYPE_CHECKING:
+    from deepaudio.io.video import FrameRequest
 
 # (latents (1, N, C) un-normalised, window start in seconds) -> edited latents of the same shape
 LatentEdit = Callable[[torch.Tensor, float], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class V2ASettings:
+    steps: int = DEFAULT_STEPS  # Euler steps of the flow ODE
+    cfg_strength: float | None = None  # None: the model's own default (V2APipeline.default_cfg)
+    seed: int | None = None  # None: a fresh random seed
+    overlap: float = 1.0  # seconds shared by consecutive windows (cross-faded)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"steps must be at least 1, got {self.steps}")
+        if self.overlap < 0:
+            raise ConfigError(f"overlap must be >= 0 seconds, got {self.overlap}")
 
 
 class V2APipeline:
@@ -84,13 +107,19 @@ class V2APipeline:
                    default_cfg=float(cfg.get("cfg_strength", DEFAULT_CFG)))
 
     # ------------------------------------------------------------------------------------------ parts
-    def read_window_frames(self, video: str | Path, start: float, plan: SequencePlan) -> tuple[torch.Tensor, ...]:
-        from deepaudio.io.video import read_frames
+    def frame_requests(self, start: float, plan: SequencePlan) -> list[FrameRequest]:
+        """The window's two frame streams: 8 fps squashed to the semantic encoder's size, 25 fps
+        centre-cropped to the sync encoder's size (MMAudio's preprocessing)."""
+        from deepaudio.io.video import FrameRequest
 
-        clip, _ = read_frames(video, fps=CLIP_FPS, size=self.encoder.clip_size, crop="resize", start=start,
-                              duration=plan.duration)
-        sync, _ = read_frames(video, fps=SYNC_FPS, size=self.encoder.sync_size, crop="center", start=start,
-                              duration=plan.duration)
+        return [FrameRequest(CLIP_FPS, self.encoder.clip_size, "resize", start, plan.duration),
+                FrameRequest(SYNC_FPS, self.encoder.sync_size, "center", start, plan.duration)]
+
+    def read_window_frames(self, video, start: float, plan: SequencePlan) -> tuple[torch.Tensor, ...]:
+        """One window's uint8 frames (1, T, H, W, 3) at 8 and 25 fps (``video``: a path or a VideoClip)."""
+        from deepaudio.io.clip import VideoClip
+
+        (clip, _), (sync, _) = VideoClip.of(video).read(self.frame_requests(start, plan))
         return fit_frames(clip, plan.clip_frames)[None], fit_frames(sync, plan.sync_frames)[None]
 
     @torch.no_grad()
@@ -128,28 +157,36 @@ class V2APipeline:
         return torch.nn.functional.pad(wav, (0, n - wav.shape[-1]))
 
     # ------------------------------------------------------------------------------------------- call
-    def __call__(self, video: str | Path, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
+    def __call__(self, video, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
                  steps: int = DEFAULT_STEPS, cfg_strength: float | None = None, seed: int | None = None,
                  overlap: float = 1.0, progress: Callable[[str], None] | None = None,
-                 latent_edit: LatentEdit | None = None) -> tuple[torch.Tensor, int]:
-        """Ambient audio for ``video`` (whole length, or the first ``duration`` seconds); ``cfg_strength`` None
-        takes the model's default (:attr:`default_cfg`); ``latent_edit`` see :meth:`generate_from_frames`."""
-        from deepaudio.io.video import probe_video
+                 latent_edit: LatentEdit | None = None, settings: V2ASettings | None = None) -> GenerationResult:
+        """Ambient audio for ``video`` (a path or an ``io.clip.VideoClip``; whole length, or the first
+        ``duration`` seconds); ``cfg_strength`` None takes the model's default (:attr:`default_cfg`);
+        ``latent_edit`` see :meth:`generate_from_frames`."""
+        from deepaudio.io.clip import VideoClip
 
-        info = probe_video(video)
-        total = info.duration if duration is None else min(float(duration), info.duration)
+        s = resolve_settings(V2ASettings, settings, steps=steps, cfg_strength=cfg_strength, seed=seed,
+                             overlap=overlap)
+        clip = VideoClip.of(video)
+        total = clip.duration if duration is None else min(float(duration), clip.duration)
         if total <= 0:
-            raise InputError("nothing to generate: duration is zero", video)
-        generator = make_generator(seed)
-        windows = plan_windows(total, self.window, min(overlap, self.window / 2))
+            raise InputError("nothing to generate: duration is zero", clip.path)
+        generator = make_generator(s.seed)
+        windows = plan_windows(total, self.window, min(s.overlap, self.window / 2))
+        plans = [SequencePlan.for_duration(win.duration, self.codec.latent_rate) for win in windows]
+        frames = clip.read_grouped([self.frame_requests(w.start, p) for w, p in zip(windows, plans)])
         chunks = []
-        for k, win in enumerate(windows):
-            plan = SequencePlan.for_duration(win.duration, self.codec.latent_rate)
-            frames_clip, frames_sync = self.read_window_frames(video, win.start, plan)
+        for k, (win, plan, ((f8, _), (f25, _))) in enumerate(zip(windows, plans, frames)):
             step_cb = None
             if progress is not None:
                 def step_cb(i, n, k=k):
                     progress(f"window {k + 1}/{len(windows)} step {i}/{n}")
-            chunks.append(self.generate_from_frames(frames_clip, frames_sync, plan, prompt, negative_prompt, steps,
-                                                    cfg_strength, generator, step_cb, latent_edit, win.start).cpu())
-        return stitch(chunks, windows, self.sample_rate, total), self.sample_rate
+            chunks.append(self.generate_from_frames(fit_frames(f8, plan.clip_frames)[None],
+                                                    fit_frames(f25, plan.sync_frames)[None], plan, prompt,
+                                                    negative_prompt, s.steps, s.cfg_strength, generator, step_cb,
+                                                    latent_edit, win.start).cpu())
+        meta = {"task": "v2a", "duration": total, "windows": [(w.start, w.end) for w in windows],
+                "steps": s.steps, "cfg_strength": self.default_cfg if s.cfg_strength is None else s.cfg_strength,
+                "seed": s.seed, "prompt": prompt, "negative_prompt": negative_prompt}
+        return GenerationResult(stitch(chunks, windows, self.sample_rate, total), self.sample_rate, meta)
