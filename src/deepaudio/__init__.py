@@ -24,6 +24,10 @@ _EXPORTS = {
     "TTSPipeline": "deepaudio.pipelines.tts",
     "ThinkPipeline": "deepaudio.pipelines.think",
     "ThinkSettings": "deepaudio.pipelines.think",
+    "ThinkResult": "deepaudio.pipelines.think",
+    "V2ASettings": "deepaudio.pipelines.v2a",
+    "TTSSettings": "deepaudio.pipelines.tts",
+    "GenerationResult": "deepaudio.pipelines.result",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -27,7 +27,7 @@ from deepaudio.dsp.energy import fit_contour
 from deepaudio.dsp.mix import mix_with_ducking
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.router import Route
-from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE, check_timing, contour_length, timing_contour_for, video_samples
+from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE, check_timing, contour_length, timing_contour_for
 
 # Faster than this is not intelligible speech (read English runs at ~12-16 characters per second).
 MAX_CHARS_PER_SECOND = 20.0
@@ -53,6 +53,17 @@ class DeepAudioResult:
     speech: torch.Tensor | None = None
     contour: torch.Tensor | None = None  # the V2S timing contour (frames at 93.75/s)
     segments: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) spoken
+
+    # The attributes every pipeline result has (``pipelines.result.GenerationResult``).
+    @property
+    def audio(self) -> torch.Tensor:
+        return self.mix
+
+    @property
+    def metadata(self) -> dict:
+        return {"task": self.route.task, "explanation": self.route.explain(),
+                "probabilities": self.route.probabilities,
+                "segments": [{"start": a, "end": b, "text": t} for a, b, t in self.segments]}
 
 
 def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
@@ -82,6 +93,15 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
         raise InputError("reference voice is silent (over 90% of frames below -50 dB)", where,
                          "give a recording of the voice to imitate")
     return wav, sr
+
+
+def _clip(video):
+    """The video probed once for the whole run (V2A, lip timing and length all read this clip)."""
+    if video is None:
+        return None
+    from deepaudio.io.clip import VideoClip
+
+    return VideoClip.of(video)
 
 
 class DeepAudio:
@@ -171,6 +191,7 @@ class DeepAudio:
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
                  timing: str = "v2a") -> DeepAudioResult:
         route = self.route(instruction, task)
+        video = _clip(video) if route.task != "tts" else video
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
         if route.task in ("tts", "v2s", "dub"):
@@ -191,7 +212,7 @@ class DeepAudio:
             ambience = self.ambience(video, seed, **v2a_kwargs)
             return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
         ambience = self._timed_ambience(video, route.task, timing, seed, v2a_kwargs)
-        total = ambience.shape[-1] if ambience is not None else video_samples(video)
+        total = ambience.shape[-1] if ambience is not None else int(round(video.duration * SPEECH_RATE))
         frames = contour_length(total / SPEECH_RATE)
         contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
             timing_contour_for(video, timing, ambience, frames)
@@ -214,9 +235,10 @@ class DeepAudio:
 
         if not cues:
             raise InputError("the subtitle file has no cues")
+        video = _clip(video)
         reference_audio = check_reference(reference_audio)
         ambience = self._timed_ambience(video, "dub", timing, seed, dict(v2a_kwargs or {}))
-        total = ambience.shape[-1] if ambience is not None else video_samples(video)
+        total = ambience.shape[-1] if ambience is not None else int(round(video.duration * SPEECH_RATE))
         frames = contour_length(total / SPEECH_RATE)
         contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
             timing_contour_for(video, timing, ambience, frames)

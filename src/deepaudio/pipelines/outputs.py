@@ -38,9 +38,7 @@ def write_result(result, video: Path | None, output: Path, stems: bool = True) -
     else:
         save_audio(output, result.mix, sr, inputs=[video] if video else [])
     written.append(output)
-    info = {"task": result.route.task, "explanation": result.route.explain(),
-            "probabilities": result.route.probabilities,
-            "segments": [{"start": a, "end": b, "text": t} for a, b, t in result.segments]}
+    info = result.metadata
     side = output.with_suffix(".json")
     with atomic_path(side) as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")

@@ -1,8 +1,8 @@
 """Text-to-speech with a reference voice: F5-TTS inference (Chen et al. 2024) plus the DeepAudio V2S
 energy input.
 
-    pipe = TTSPipeline.from_pretrained("ckpt/f5tts_v1_base", vocoder="ckpt/vocos")
-    wav, sr = pipe("Text to say.", "voice.wav", ref_text="What the voice says.")
+    pipe = TTSPipeline.from_pretrained("ckpt/f5tts_v1_base", vocoder="ckpt/vocos")  # or () for the bundled one
+    wav, sr = pipe("Text to say.", "voice.wav", ref_text="What the voice says.")  # a GenerationResult
 
 Flow: reference clip -> 24 kHz mono, clipped/trimmed/RMS-raised (``tts_reference``) -> log-mel prompt;
 text -> sentence chunks; each chunk's length comes from its own text (reference frames per reference
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
 from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
+from deepaudio.pipelines.result import GenerationResult, resolve_settings
 from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
@@ -36,6 +38,28 @@ from deepaudio.v2s.placement import place, token_kinds
 
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp16": torch.float16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class TTSSettings:
+    nfe: int = 32  # ODE steps
+    cfg_strength: float = 2.0
+    sway: float | None = -1.0  # F5-TTS sway sampling coefficient (None: uniform steps)
+    solver: str = "euler"
+    schedule: str = "uniform"
+    seed: int | None = None  # None: a fresh random seed
+    speed: float = 1.0  # free-length speech only
+    cross_fade_s: float = 0.15  # between sentence chunks
+    max_batch: int = 8  # chunks sampled together
+    batched_cfg: bool = True  # conditional and unconditional passes in one batch
+
+    def __post_init__(self) -> None:
+        if self.nfe < 1:
+            raise ConfigError(f"nfe must be at least 1, got {self.nfe}")
+        if self.speed <= 0:
+            raise ConfigError(f"speed must be > 0, got {self.speed}")
+        if self.max_batch < 1:
+            raise ConfigError(f"max_batch must be at least 1, got {self.max_batch}")
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -125,16 +149,19 @@ class TTSPipeline:
                  schedule: str = "uniform", seed: int | None = None, speed: float = 1.0,
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
-                 batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None):
-        """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> ``(wav [1, L], 24000)``.
+                 batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None,
+                 settings: TTSSettings | None = None):
+        """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> a ``GenerationResult``
+        (``audio`` [1, L] at 24 kHz; unpacks as ``wav, sr``). Settings as keywords or one ``TTSSettings``.
 
         A list of texts gives a list of results, sampled together. ``duration`` (seconds) fixes the length
         of the new speech; ``energy`` (frames at 93.75/s, values in [0, 1]) is the V2S contour of the
         target window and also fixes its length; ``ref_energy`` the prompt's contour (zeros if absent,
         ``"speech"``: the energy of the reference recording).
         """
-        if speed <= 0:
-            raise ConfigError(f"speed must be > 0, got {speed}")
+        st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
+                              schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
+                              max_batch=max_batch, batched_cfg=batched_cfg)
         texts = [text] if isinstance(text, str) else list(text)
         if not texts or any(not t.strip() for t in texts):
             raise InputError("empty text to speak", hint="give at least one non-empty sentence")
@@ -158,23 +185,26 @@ class TTSPipeline:
             energy = energy.reshape(-1)[lead:energy.shape[-1] - trail]
         jobs, fades = [], []  # jobs: (text index, chunk text, generated frames, energy slice)
         for i, t in enumerate(texts):
-            planned, fade = self._plan(i, t, ref, ref_mel.shape[0], speed, duration, energy, cross_fade_s)
+            planned, fade = self._plan(i, t, ref, ref_mel.shape[0], st.speed, duration, energy, st.cross_fade_s)
             jobs += planned
             fades.append(fade)
-        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else torch.Generator()
-        if seed is None:
+        gen = torch.Generator().manual_seed(int(st.seed)) if st.seed is not None else torch.Generator()
+        if st.seed is None:
             gen.seed()
         mels: list[torch.Tensor] = []
-        for start in range(0, len(jobs), max_batch):
-            mels += self._sample(jobs[start:start + max_batch], ref, ref_mel, ref_energy, gen, nfe, cfg_strength,
-                                 sway, solver, schedule, batched_cfg, progress)
+        for start in range(0, len(jobs), st.max_batch):
+            mels += self._sample(jobs[start:start + st.max_batch], ref, ref_mel, ref_energy, gen, st.nfe,
+                                 st.cfg_strength, st.sway, st.solver, st.schedule, st.batched_cfg, progress)
         results = []
         for i in range(len(texts)):
             parts = [self._decode(m) / ref.gain for m, job in zip(mels, jobs) if job[0] == i]
             wav = cross_fade(parts, samples=fades[i]).float().cpu()
             if lead or trail:
                 wav = torch.nn.functional.pad(wav, (lead * HOP, trail * HOP))
-            results.append((wav.unsqueeze(0), SAMPLE_RATE))
+            meta = {"task": "tts", "text": texts[i], "reference_text": ref.text, "chunks": sum(j[0] == i for j in jobs),
+                    "seed": st.seed, "nfe": st.nfe, "cfg_strength": st.cfg_strength, "timed_by_contour": energy
+                    is not None}
+            results.append(GenerationResult(wav.unsqueeze(0), SAMPLE_RATE, meta))
         return results[0] if isinstance(text, str) else results
 
     # -- steps ---------------------------------------------------------------------------------------

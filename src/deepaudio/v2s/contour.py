@@ -9,6 +9,9 @@ quiet ends as silence around the speech.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -49,6 +52,8 @@ def timing_contour_for(video, timing: str, ambience: torch.Tensor | None, frames
     if timing in ("lips", "mix"):
         from deepaudio.perception.mouth import mouth_contour
 
+        if isinstance(video, os.PathLike):  # a probed io.clip.VideoClip: the face backends read the file
+            video = Path(os.fspath(video))
         parts.append(mouth_contour(video, n_frames=frames).to(parts[0].device if parts else "cpu"))
     return parts[0] if len(parts) == 1 else 0.5 * (parts[0] + parts[1])
 
