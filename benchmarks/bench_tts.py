@@ -17,12 +17,11 @@ import time
 
 import torch
 
+from deepaudio.config import DTYPES
 from deepaudio.dsp.energy import CONTOUR_RATE
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def run_case(model, frames, prompt, steps, batched, device):

@@ -79,9 +79,8 @@ def photo_rows(path: Path, mouth: tuple[float, float], width: float, backends: l
     from PIL import Image
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_perception_mouth import speechlike
-
     from deepaudio.data.toyworld.faces import video_energy
+    from test_perception_mouth import speechlike
 
     img = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
     x0, y0 = int(mouth[0]) - 128, int(mouth[1]) - 148

@@ -81,7 +81,8 @@ def test_pipeline_without_official_encoders_is_refused(setup, tmp_path):
     root, pipe_dir = setup
     other = tmp_path / "p"
     other.mkdir()
-    write_config(other, "v2a_pipeline", {"net": "net", "encoder": {"type": "tiny"}, "codec": {"type": "mel"}})
+    write_config(other, "v2a_pipeline", {"net": "net", "encoder": {"type": "tiny"}, "codec": {"type": "mel"},
+                                         "window": 8.0})
     with pytest.raises(ConfigError, match="official encoders"):
         extract_official_features([], other, tmp_path / "f")
 

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import torch
 
+from deepaudio.config import DTYPE_NAMES, resolve_dtype
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.pipelines.outputs import VIDEO_SUFFIXES, write_result  # noqa: F401  (re-exported for the commands)
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="compute precision (default fp32)")
+    parser.add_argument("--dtype", choices=sorted(DTYPE_NAMES), default="fp32", help="compute precision (default fp32)")
 
 
 def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
@@ -27,7 +26,7 @@ def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]
         raise ConfigError(f"bad --device {name!r}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
-    dtype = DTYPES[args.dtype]
+    dtype = resolve_dtype(args.dtype)
     if device.type == "cpu" and dtype == torch.float16:
         raise ConfigError("fp16 is not supported on CPU", hint="use --dtype bf16 or fp32")
     return device, dtype

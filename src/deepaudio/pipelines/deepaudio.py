@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import read_config
+from deepaudio.config import from_dict
 from deepaudio.dsp.energy import fit_contour
 from deepaudio.dsp.mix import mix_with_ducking
 from deepaudio.errors import ConfigError, InputError
@@ -42,6 +43,17 @@ def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the 
         raise InputError(f"the transcript needs about {len(text.strip()) / 15:.1f} s of speech but {where} gives "
                          f"{seconds:.2f} s ({rate:.0f} characters/s)",
                          hint="shorten the text, or pass --fit speed to speak faster")
+
+
+@dataclass(frozen=True)
+class DeepAudioBundle:
+    """The ``config.json`` of a DeepAudio folder: each part's sub-folder, or None where it has none."""
+
+    router: str | None = None  # the instruction gate (without one, calls must name the task)
+    v2a: str | None = None
+    tts: str | None = None
+    v2s: str | None = None  # the energy-conditioned TTS (may be the same folder as tts)
+    vocoder: str | None = None  # a Vocos folder for the TTS parts (None: Griffin-Lim)
 
 
 @dataclass
@@ -122,10 +134,11 @@ class DeepAudio:
 
             directory = bundled_dir("pipeline")
         directory = Path(directory)
-        cfg = read_config(directory, "deepaudio_pipeline")["config"]
+        parts = from_dict(DeepAudioBundle, read_config(directory, "deepaudio_pipeline")["config"],
+                          directory / "config.json", strict=True)
 
         def part(name):
-            return directory / cfg[name] if cfg.get(name) else None
+            return directory / getattr(parts, name) if getattr(parts, name) else None
 
         router = Router.from_pretrained(part("router"), encoder_path, device) if part("router") else None
         v2a = V2APipeline.from_pretrained(part("v2a"), device, dtype) if part("v2a") else None

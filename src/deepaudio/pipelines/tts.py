@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepaudio.config import resolve_dtype
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.dit import DiT
@@ -35,9 +36,6 @@ from deepaudio.text.tokenizer import Tokenizer, Vocab
 from deepaudio.v2s.contour import MEL_HOP as HOP
 from deepaudio.v2s.contour import quiet_ends
 from deepaudio.v2s.placement import place, token_kinds
-
-DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-          "fp16": torch.float16, "float16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -60,14 +58,6 @@ class TTSSettings:
             raise ConfigError(f"speed must be > 0, got {self.speed}")
         if self.max_batch < 1:
             raise ConfigError(f"max_batch must be at least 1, got {self.max_batch}")
-
-
-def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}", hint="use fp32, bf16 or fp16")
-    return DTYPES[dtype]
 
 
 def load_vocoder(vocoder, device: torch.device | str):

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from deepaudio.checkpoint import load_model, read_config
+from deepaudio.checkpoint import load_model
+from deepaudio.config import from_dict
 from deepaudio.dsp.windows import plan_windows, stitch
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.flow import make_generator
+from deepaudio.models.v2a.bundle import read_v2a_bundle
 from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig, MMAudioCodec
 from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
 from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
@@ -81,30 +83,22 @@ class V2APipeline:
 
             directory = bundled_dir("v2a")
         directory = Path(directory)
-        cfg = read_config(directory, "v2a_pipeline")["config"]
-        net = load_model(directory / cfg.get("net", "net"), expect_kind="mmaudio_net")
-        enc_cfg = cfg.get("encoder", {"type": "tiny", "dir": "encoder"})
-        if enc_cfg["type"] == "tiny":
-            encoder = load_model(directory / enc_cfg.get("dir", "encoder"), expect_kind="v2a_tiny_encoder")
-        elif enc_cfg["type"] == "official":
+        bundle = read_v2a_bundle(directory)
+        net = load_model(directory / bundle.net, expect_kind="mmaudio_net")
+        if bundle.encoder.type == "tiny":
+            encoder = load_model(directory / bundle.encoder.dir, expect_kind="v2a_tiny_encoder")
+        else:
             from deepaudio.models.v2a.official import OfficialEncoders
 
-            encoder = OfficialEncoders.from_config(directory, enc_cfg, device=device)
+            encoder = OfficialEncoders.from_config(directory, bundle.encoder, device=device)
+        vocoder = load_model(directory / bundle.codec.vocoder) if bundle.codec.vocoder else None
+        if bundle.codec.type == "mel":
+            codec = MelCodec(from_dict(MelCodecConfig, bundle.codec.settings, directory / "config.json", strict=True),
+                             vocoder)
         else:
-            raise ConfigError(f"unknown V2A encoder type {enc_cfg['type']!r}", directory / "config.json")
-        codec_cfg = cfg.get("codec", {"type": "mel"})
-        vocoder = None
-        if codec_cfg.get("vocoder"):
-            vocoder = load_model(directory / codec_cfg["vocoder"])
-        if codec_cfg["type"] == "mel":
-            codec = MelCodec(MelCodecConfig(**codec_cfg.get("settings", {})), vocoder)
-        elif codec_cfg["type"] == "mmaudio":
-            vae = load_model(directory / codec_cfg.get("vae", "vae"), expect_kind="mmaudio_vae")
-            codec = MMAudioCodec(vae, vocoder)
-        else:
-            raise ConfigError(f"unknown V2A codec type {codec_cfg['type']!r}", directory / "config.json")
-        return cls(net, encoder, codec, window=float(cfg.get("window", 8.0)), device=device, dtype=dtype,
-                   default_cfg=float(cfg.get("cfg_strength", DEFAULT_CFG)))
+            codec = MMAudioCodec(load_model(directory / bundle.codec.vae, expect_kind="mmaudio_vae"), vocoder)
+        cfg = DEFAULT_CFG if bundle.cfg_strength is None else bundle.cfg_strength
+        return cls(net, encoder, codec, window=bundle.window, device=device, dtype=dtype, default_cfg=cfg)
 
     # ------------------------------------------------------------------------------------------ parts
     def frame_requests(self, start: float, plan: SequencePlan) -> list[FrameRequest]:
