@@ -152,7 +152,8 @@ def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
     for name, rws in (("train", rows), ("val", val_rows)):
         if rws is None:
             continue
-        ds = V2SDataset(rws, cache, args.energy_source, args.v2a, args.seed, args.v2a_steps, device=acc.device)
+        ds = V2SDataset(rws, cache, args.energy_source, args.v2a, args.seed, args.v2a_steps, device=acc.device,
+                        v2a_loader=getattr(args, "_v2a_loader", None))
         ds.prepare(acc.process_index, acc.num_processes, _progress(name, len(rws), acc.is_main_process))
         acc.wait_for_everyone()
         shuffle = name == "train"
