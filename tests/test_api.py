@@ -30,7 +30,7 @@ def test_pipelines_are_exported_lazily():
 
 
 def test_from_pretrained_without_a_folder_loads_the_bundled_default():
-    from deepaudio import DeepAudio, ThinkPipeline, TTSPipeline, V2APipeline
+    from deepaudio import DeepAudio, ThinkPipeline, TTSPipeline, V2APipeline, V2SPipeline
     from deepaudio.assets import bundled_dir
 
     v2a = V2APipeline.from_pretrained()
@@ -40,6 +40,7 @@ def test_from_pretrained_without_a_folder_loads_the_bundled_default():
     pipe = DeepAudio.from_pretrained()
     assert pipe.router is not None and pipe.v2a is not None and pipe.tts is pipe.v2s is not None
     assert ThinkPipeline.from_pretrained().v2a.window == v2a.window
+    assert V2SPipeline.from_pretrained().deepaudio.v2s.model.config.energy_input
     assert bundled_dir("pipeline").is_dir()
 
 

@@ -6,7 +6,7 @@
                   reference_audio="voice.wav")
     result.audio, result.sample_rate, result.metadata
 
-The pipelines (``DeepAudio``, ``V2APipeline``, ``TTSPipeline``, ``ThinkPipeline``) and their settings
+The pipelines (``DeepAudio``, ``V2APipeline``, ``TTSPipeline``, ``V2SPipeline``, ``ThinkPipeline``) and their settings
 and result types are exported here lazily: ``import deepaudio`` imports nothing else (no torch, no
 device probing); a name is imported on first use.
 """
@@ -22,6 +22,8 @@ _EXPORTS = {
     "DeepAudioResult": "deepaudio.pipelines.deepaudio",
     "V2APipeline": "deepaudio.pipelines.v2a",
     "TTSPipeline": "deepaudio.pipelines.tts",
+    "V2SPipeline": "deepaudio.pipelines.v2s",
+    "V2SSettings": "deepaudio.pipelines.v2s",
     "ThinkPipeline": "deepaudio.pipelines.think",
     "ThinkSettings": "deepaudio.pipelines.think",
     "ThinkResult": "deepaudio.pipelines.think",
