@@ -144,3 +144,10 @@ def test_v2s_pipeline_returns_the_timed_speech_as_one_result(bundle):
     assert torch.equal(same.audio, out.audio)
     with pytest.raises(ConfigError, match="not both"):
         pipe(video, "we are late.", root / "voice.wav", seed=2, settings=V2SSettings(seed=1), **kw)
+    from deepaudio import DeepAudioSettings
+
+    whole = pipe.deepaudio(video=video, task="v2s", transcript="we are late.", reference_audio=root / "voice.wav",
+                           settings=DeepAudioSettings(seed=1), **kw)
+    assert torch.equal(whole.speech, out.audio)
+    with pytest.raises(ConfigError, match="unknown fit mode"):
+        DeepAudioSettings(fit="squeeze")

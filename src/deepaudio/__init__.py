@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "DeepAudio": "deepaudio.pipelines.deepaudio",
     "DeepAudioResult": "deepaudio.pipelines.deepaudio",
+    "DeepAudioSettings": "deepaudio.pipelines.deepaudio",
     "V2APipeline": "deepaudio.pipelines.v2a",
     "TTSPipeline": "deepaudio.pipelines.tts",
     "V2SPipeline": "deepaudio.pipelines.v2s",

@@ -28,6 +28,7 @@ from deepaudio.dsp.energy import fit_contour
 from deepaudio.dsp.mix import mix_with_ducking
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.router import Route
+from deepaudio.pipelines.result import resolve_settings
 from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE, check_timing, contour_length, timing_contour_for
 
 # Faster than this is not intelligible speech (read English runs at ~12-16 characters per second).
@@ -43,6 +44,24 @@ def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the 
         raise InputError(f"the transcript needs about {len(text.strip()) / 15:.1f} s of speech but {where} gives "
                          f"{seconds:.2f} s ({rate:.0f} characters/s)",
                          hint="shorten the text, or pass --fit speed to speak faster")
+
+
+@dataclass(frozen=True)
+class DeepAudioSettings:
+    seed: int | None = 0  # V2A and TTS noise (subtitle cue k uses seed + k)
+    duck_db: float = -12.0  # ambience level under speech when mixing (dub)
+    fit: str = "error"  # a transcript too long for its window: "error", or "speed" to speak faster
+    timing: str = "v2a"  # the V2S contour source: "v2a", "lips" or "mix"
+
+    def __post_init__(self) -> None:
+        check_timing(self.timing)
+        if self.fit not in ("error", "speed"):
+            raise ConfigError(f"unknown fit mode {self.fit!r}", hint="use error or speed")
+
+
+def _settings(settings, seed, duck_db, fit, timing) -> tuple:
+    s = resolve_settings(DeepAudioSettings, settings, seed=seed, duck_db=duck_db, fit=fit, timing=timing)
+    return s.seed, s.duck_db, s.fit, s.timing
 
 
 @dataclass(frozen=True)
@@ -202,7 +221,8 @@ class DeepAudio:
                  reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
                  timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                 timing: str = "v2a") -> DeepAudioResult:
+                 timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
+        seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         route = self.route(instruction, task)
         video = _clip(video) if route.task != "tts" else video
         text = transcript if transcript is not None else route.transcript
@@ -242,8 +262,9 @@ class DeepAudio:
     def dub_subtitles(self, video, cues, reference_audio, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                       v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                      timing: str = "v2a") -> DeepAudioResult:
+                      timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
         """Every cue spoken inside its own window, over one ambience track for the whole video."""
+        seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         from deepaudio.models.gate import TASK_MODULES
 
         if not cues:
