@@ -2,7 +2,7 @@
 
 Each handler builds our module from the sidecar's ``constructor_kwargs`` (never from fixed sizes),
 loads the official ``weights.*`` through the same key mapping the converters use, and reproduces the
-sidecar's calls (see ``shared/parity/README.md``).
+sidecar's calls (described with the reference vectors).
 """
 
 from __future__ import annotations

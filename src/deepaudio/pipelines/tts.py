@@ -162,8 +162,8 @@ class TTSPipeline:
         if isinstance(ref_energy, str):
             if ref_energy != "speech":
                 raise ConfigError(f"unknown ref_energy {ref_energy!r}", hint="give a contour tensor or 'speech'")
-            # SYSTEM-NOTES: the prompt's contour may be the energy of the prompt speech itself, computed on
-            # the processed reference so that it lines up with the prompt mel frame by frame.
+            # DeepAudio-V1 reference code: the prompt's contour may be the energy of the prompt speech itself,
+            # computed on the processed reference so that it lines up with the prompt mel frame by frame.
             from deepaudio.dsp.energy import energy_contour
 
             ref_energy = energy_contour(ref.wav[None], SAMPLE_RATE, target_len=ref_mel.shape[0])

@@ -1,6 +1,6 @@
 """English text -> ARPAbet phoneme tokens (CMU Pronouncing Dictionary), for the phoneme-input TTS.
 
-The bundled default TTS reads phonemes instead of characters (``../shared/TRAINING-NOTES.md``: phoneme
+The bundled default TTS reads phonemes instead of characters (phoneme
 input with per-phoneme durations gives the text-to-frame alignment outright). Tokens:
 
 - ARPAbet phonemes without stress digits (``AH``, ``K``, ...), first CMUdict pronunciation;

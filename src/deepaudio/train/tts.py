@@ -5,7 +5,7 @@ come with it). Without ``--init`` a preset is trained from scratch with a charac
 from the training texts (the reference's "char" tokenizer for custom data). ``--energy`` trains the
 DeepAudio V2S variant: the energy input layer is added (zero-initialised, so an F5 checkpoint still
 loads) and fed the contour of each clip's ``energy_path`` audio.
-Defaults follow SYSTEM-NOTES: AdamW, warm-up then linear decay, 3 200 frames per process, grad clip 1,
+Defaults follow the DeepAudio-V1 recipe: AdamW, warm-up then linear decay, 3 200 frames per process, grad clip 1,
 EMA; lr 1e-5 when fine-tuning (DeepAudio V2S) and 7.5e-5 from scratch (F5-TTS Base).
 """
 
@@ -153,7 +153,7 @@ def check_energy_options(args: argparse.Namespace) -> None:
 
 
 def train_config(args: argparse.Namespace):
-    """The loop settings from the command line, with the SYSTEM-NOTES defaults filled in."""
+    """The loop settings from the command line, with the DeepAudio-V1 recipe's defaults filled in."""
     from deepaudio.train.ema import EMAConfig
     from deepaudio.train.loop import TrainConfig
 
