@@ -5,7 +5,7 @@ The layers (lower may never import higher):
     1  models, convert
     2  perception, v2s, data (and the old vision/ until it is gone)
     3  pipelines + think | eval | train   (three neighbours: none imports another)
-    4  cli
+    4  cli (and a web app: serve)
 The top-level ``deepaudio/__init__.py`` is a lazy facade and is not counted.
 
 Every ``import`` in ``src/deepaudio`` is read with ``ast`` (lazy imports inside functions count
@@ -32,7 +32,7 @@ LEVEL = {
     "models": 1, "convert": 1,
     "perception": 2, "v2s": 2, "vision": 2, "data": 2,
     "pipelines": 3, "think": 3, "eval": 3, "train": 3,
-    "cli": 4,
+    "cli": 4, "serve": 4, "app": 4,  # user-facing front ends (the web app sits beside the CLI)
 }
 # Level-3 neighbours: a stage may use its own group only.
 GROUP = {"pipelines": "inference", "think": "inference", "eval": "eval", "train": "train"}
@@ -85,10 +85,7 @@ def config_systems(files: list[Path]) -> dict[str, int]:
     return {name: sum(1 for f, t in text.items() if p(f, t)) for name, p in probes.items()}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+def measure() -> dict:
     files = sorted(SRC.rglob("*.py"))
     arrows: Counter[tuple[str, str]] = Counter()
     up_lines: list[str] = []
@@ -103,30 +100,37 @@ def main() -> None:
             if runs_up(src, dst):
                 up_lines.append(f"{f.relative_to(SRC)} -> {dst}")
     up_arrows = sorted(a for a in arrows if runs_up(*a))
-    unknown = sorted({p for a in arrows for p in a if p not in LEVEL})
     big = sorted((n, str(f.relative_to(SRC))) for f in files
                  if (n := len(f.read_text().splitlines())) > 400)
-    result = {
+    return {
         "package_arrows": len(arrows),
         "arrows_running_up": [f"{a} -> {b}" for a, b in up_arrows],
         "import_statements_running_up": sorted(Counter(up_lines).items()),
-        "unknown_packages": unknown,
+        "unknown_packages": sorted({p for a in arrows for p in a if p not in LEVEL}),
         "files_over_400_lines": big,
         "config_signals": config_systems(files),
     }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    result = measure()
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    print(f"package arrows: {len(arrows)}; running up: {len(up_arrows)}"
-          f" ({len(up_lines)} import statements)")
-    for a in result["arrows_running_up"]:
+    up, lines = result["arrows_running_up"], result["import_statements_running_up"]
+    print(f"package arrows: {result['package_arrows']}; running up: {len(up)} ({sum(n for _, n in lines)} import "
+          "statements)")
+    for a in up:
         print("  up:", a)
-    for line, n in result["import_statements_running_up"]:
+    for line, n in lines:
         print(f"    {line}  x{n}")
-    if unknown:
-        print("unknown packages (give them a level):", unknown)
-    print(f"files over 400 lines: {len(big)}")
-    for n, f in big:
+    if result["unknown_packages"]:
+        print("unknown packages (give them a level):", result["unknown_packages"])
+    print(f"files over 400 lines: {len(result['files_over_400_lines'])}")
+    for n, f in result["files_over_400_lines"]:
         print(f"  {n:5d} {f}")
     for k, v in result["config_signals"].items():
         print(f"files with {k}: {v}")
