@@ -111,10 +111,10 @@ def main() -> int:
         return rescore(args.rescore)
 
     from deepaudio.dsp.mel import F5_24K, mel_spectrogram
-    from deepaudio.eval.asr import backend_name, transcribe
     from deepaudio.eval.speaker import Resemblyzer, cosine
     from deepaudio.eval.wer import wer
     from deepaudio.io.audio import load_audio
+    from deepaudio.perception.asr import backend_name, transcribe
     from deepaudio.pipelines.tts import TTSPipeline
 
     model = args.model
@@ -250,10 +250,10 @@ def v2s_following(pipe, args) -> dict:
     """Mean Pearson r between the conditioning contour and the generated speech's energy contour."""
     import csv
 
-    from deepaudio.dsp.energy import energy_contour
-    from deepaudio.eval.asr import transcribe
+    from deepaudio.dsp.energy import CONTOUR_RATE, energy_contour
     from deepaudio.eval.wer import wer
     from deepaudio.io.audio import load_audio
+    from deepaudio.perception.asr import transcribe
 
     base = args.v2s.parent
 
@@ -277,11 +277,11 @@ def v2s_following(pipe, args) -> dict:
     out = []
     for k, r in enumerate(rows):
         speech, sr = load_audio(resolve(base, r["speech"]), mono=True)
-        n = int(speech.shape[-1] / sr * 24000 / 256)
+        n = int(speech.shape[-1] / sr * CONTOUR_RATE)
         if args.contour == "speech":
             contour = energy_contour(speech, sr, target_len=n)
         else:
-            from deepaudio.vision.mouth import mouth_contour
+            from deepaudio.perception.mouth import mouth_contour
 
             contour = mouth_contour(str(resolve(base, r["video"])), n_frames=n)
         wav, gsr = pipe(r["text"], str(resolve(base, r["prompt_audio"])), ref_text=r["prompt_text"], nfe=args.nfe,

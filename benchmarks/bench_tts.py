@@ -17,11 +17,11 @@ import time
 
 import torch
 
+from deepaudio.config import DTYPES
+from deepaudio.dsp.energy import CONTOUR_RATE
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def run_case(model, frames, prompt, steps, batched, device):
@@ -52,8 +52,8 @@ def main() -> None:
     args = ap.parse_args()
 
     device = torch.device(args.device)
-    frames = int(round(args.seconds * 24000 / 256))
-    prompt = int(round(args.prompt * 24000 / 256))
+    frames = int(round(args.seconds * CONTOUR_RATE))
+    prompt = int(round(args.prompt * CONTOUR_RATE))
     base = DiT(TTS_PRESETS.get(args.preset), device=device).eval()
     rows = []
     print(f"{args.preset}, {frames} frames ({args.seconds:g} s, {args.prompt:g} s prompt), device {device}, "

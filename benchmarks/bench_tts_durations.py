@@ -62,8 +62,8 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_default_tts import test_items
 
-    from deepaudio.eval.asr import backend_name, transcribe
     from deepaudio.eval.wer import wer
+    from deepaudio.perception.asr import backend_name, transcribe
     from deepaudio.pipelines.tts import TTSPipeline
 
     doc = json.loads(args.alignments.read_text(encoding="utf-8"))

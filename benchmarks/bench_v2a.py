@@ -17,12 +17,11 @@ import time
 
 import torch
 
+from deepaudio.config import DTYPES
 from deepaudio.models.v2a.config import MMAUDIO_PRESETS, VAE_PRESETS, VAEConfig
 from deepaudio.models.v2a.mmdit import MMAudioNet
 from deepaudio.models.v2a.sampling import DEFAULT_STEPS, guided_flow
 from deepaudio.models.v2a.vae import MelVAE
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def _sync(device: torch.device) -> None:
@@ -87,7 +86,7 @@ def bench_preset(preset: str, dtype_name: str, steps: int, device: torch.device,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="+", default=["small_16k", "large_44k"], choices=MMAUDIO_PRESETS.names())
-    ap.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=list(DTYPES))
+    ap.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "fp16"])
     ap.add_argument("--steps", type=int, default=2, help="Euler steps actually timed (then extrapolated)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--warmup", action="store_true", help="one untimed step first")

@@ -5,7 +5,7 @@ timing contour (``--contour lips``: the cartoon face's mouth opening, what ``dee
 uses; ``speech``: the energy of the real speech track) is cropped of its quiet ends as the TTS pipeline
 does, and the text's phonemes are laid over it by each placement of ``pipelines.tts``:
 
-- ``align``: ``models.tts.durations.contour_durations`` (sentence ends and word gaps into quiet runs);
+- ``align``: ``v2s.placement.contour_durations`` (sentence ends and word gaps into quiet runs);
 - ``active``: the phonemes' own relative durations over the non-quiet frames;
 - ``energy``: spread along the contour's cumulative energy.
 
@@ -45,8 +45,9 @@ def main() -> int:
 
     from deepaudio.dsp.energy import energy_contour
     from deepaudio.io.audio import load_audio
-    from deepaudio.pipelines.tts import TTSPipeline, quiet_ends
-    from deepaudio.vision.mouth import mouth_contour
+    from deepaudio.perception.mouth import mouth_contour
+    from deepaudio.pipelines.tts import TTSPipeline
+    from deepaudio.v2s.contour import CONTOUR_RATE, quiet_ends
 
     torch.set_num_threads(1)
     model = args.model or Path(__file__).resolve().parents[1] / "src/deepaudio/assets/default/tts"
@@ -61,7 +62,7 @@ def main() -> int:
         if len(utts) < 2:
             continue
         speech, sr = load_audio((base / r["speech"]).resolve(), mono=True)
-        n = int(speech.shape[-1] / sr * 24000 / 256)
+        n = int(speech.shape[-1] / sr * CONTOUR_RATE)
         contour = energy_contour(speech, sr, target_len=n) if args.contour == "speech" else \
             mouth_contour(str(video), n_frames=n)
         lead, trail = quiet_ends(contour)

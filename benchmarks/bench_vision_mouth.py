@@ -29,8 +29,8 @@ import torch
 
 from deepaudio.dsp.energy import energy_contour
 from deepaudio.errors import InputError
-from deepaudio.vision.backends import available_backends
-from deepaudio.vision.mouth import mouth_track, track_to_contour
+from deepaudio.perception.faces import available_backends
+from deepaudio.perception.mouth import mouth_track, track_to_contour
 
 FPS, SR = 25, 24000
 
@@ -80,7 +80,7 @@ def photo_rows(path: Path, mouth: tuple[float, float], width: float, backends: l
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from deepaudio.data.toyworld.faces import video_energy
-    from test_vision_mouth import speechlike
+    from test_perception_mouth import speechlike
 
     img = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
     x0, y0 = int(mouth[0]) - 128, int(mouth[1]) - 148

@@ -51,7 +51,7 @@ def test_weights_fit_the_40_mb_budget_in_fp16():
 @pytest.mark.parametrize("instruction,task", [("Add the sound effects for this clip", "v2a"),
                                               ('Read "good morning" aloud in this voice', "tts")])
 def test_the_bundled_gate_routes_plain_instructions(instruction, task):
-    from deepaudio.pipelines.router import Router
+    from deepaudio.models.router import Router
 
     router = Router.from_pretrained(bundled_dir("router"))
     assert router(instruction).task == task

@@ -18,10 +18,11 @@ from deepaudio.io.srt import parse_srt
 from deepaudio.io.testmedia import moving_square_video
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
-from deepaudio.pipelines.deepaudio import MEL_HOP, SPEECH_RATE, DeepAudio
+from deepaudio.pipelines.deepaudio import DeepAudio
 from deepaudio.pipelines.tts import TTSPipeline
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 from deepaudio.train.v2a import V2A_SETUPS, TinyV2AModel, export_pipeline
+from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE
 
 VOCAB = [" "] + list("abcdefghijklmnopqrstuvwxyz',.?!")
 
@@ -126,3 +127,27 @@ def test_dub_command_writes_video_with_tracks(bundle):
     errors = [line for line in bad.stderr.splitlines() if line.startswith("deepaudio: error:")]
     assert bad.returncode == 2 and len(errors) == 1 and "same as an input" in errors[0]
     assert "Traceback" not in bad.stderr
+
+
+def test_v2s_pipeline_returns_the_timed_speech_as_one_result(bundle):
+    from deepaudio import V2SPipeline, V2SSettings
+    from deepaudio.errors import ConfigError
+
+    root, video = bundle
+    pipe = V2SPipeline.from_pretrained(root)
+    kw = dict(reference_text="hello there.", tts_kwargs={"nfe": 2}, v2a_kwargs={"steps": 2})
+    out = pipe(video, "we are late.", root / "voice.wav", settings=V2SSettings(seed=1), **kw)
+    wav, sr = out
+    assert sr == pipe.sample_rate == SPEECH_RATE and wav.shape[-1] == 2 * SPEECH_RATE
+    assert out.metadata["task"] == "v2s" and out.metadata["contour"].numel() == round(2.0 * SPEECH_RATE / MEL_HOP)
+    same = pipe(video, "we are late.", root / "voice.wav", seed=1, **kw)
+    assert torch.equal(same.audio, out.audio)
+    with pytest.raises(ConfigError, match="not both"):
+        pipe(video, "we are late.", root / "voice.wav", seed=2, settings=V2SSettings(seed=1), **kw)
+    from deepaudio import DeepAudioSettings
+
+    whole = pipe.deepaudio(video=video, task="v2s", transcript="we are late.", reference_audio=root / "voice.wav",
+                           settings=DeepAudioSettings(seed=1), **kw)
+    assert torch.equal(whole.speech, out.audio)
+    with pytest.raises(ConfigError, match="unknown fit mode"):
+        DeepAudioSettings(fit="squeeze")

@@ -162,9 +162,9 @@ def test_parts_a_folder_lacks_are_skipped_and_lip_timing_needs_no_v2a(model_dir,
 
 def test_non_finite_audio_is_named_not_passed_to_the_encoder(tmp_path):
     from deepaudio.errors import CheckpointError
+    from deepaudio.models.router import Route
     from deepaudio.pipelines.deepaudio import DeepAudioResult
     from deepaudio.pipelines.demo import Demo, DemoSettings
-    from deepaudio.pipelines.router import Route
 
     wav = torch.zeros(1, 24000)
     wav[0, 100] = float("nan")

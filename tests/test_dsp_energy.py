@@ -123,7 +123,7 @@ def test_video_rate_contour_is_what_a_lip_contour_of_the_same_speech_looks_like(
     back by the lip-contour resampler, gives the video-rate contour of that speech."""
     from deepaudio.data.toyworld.faces import video_energy
     from deepaudio.dsp.energy import video_rate_contour
-    from deepaudio.vision.mouth import MouthTrack, track_to_contour
+    from deepaudio.perception.mouth import MouthTrack, track_to_contour
 
     rng = np.random.default_rng(seed)
     sr, fps, seconds = 24000, 25, 2.0 + seed

@@ -15,8 +15,10 @@ from deepaudio.dsp.loudness import (
     k_weighting_coefficients,
     normalize_loudness,
     normalize_rms,
+    peak_normalize,
     rms,
 )
+from deepaudio.io import testmedia as tm
 
 
 def _sine(freq: float, sr: int, seconds: float, amp: float = 1.0) -> torch.Tensor:
@@ -102,3 +104,23 @@ def test_rms_normalisation():
     assert rms(x).item() == pytest.approx(0.02 / math.sqrt(2), rel=1e-3)
     assert rms(normalize_rms(x, 0.1)).item() == pytest.approx(0.1, rel=1e-5)
     assert torch.equal(normalize_rms(torch.zeros(1, 10), 0.1), torch.zeros(1, 10))
+
+
+def test_rms_and_peak_normalisation():
+    wav, _ = tm.tone(1.0, 16000, (440.0,), amplitude=0.01)
+    assert abs(float(rms(normalize_rms(wav, 0.1))) - 0.1) < 1e-5
+    loud = wav * 50
+    assert torch.equal(normalize_rms(loud, 0.1, only_boost=True), loud)  # F5-TTS: only quiet prompts rise
+    assert abs(float(rms(normalize_rms(wav, 0.1, only_boost=True))) - 0.1) < 1e-5
+    assert torch.equal(normalize_rms(torch.zeros(1, 100), 0.1), torch.zeros(1, 100))
+    assert abs(float(peak_normalize(wav, 0.9).abs().max()) - 0.9) < 1e-6
+
+
+def test_loudness_matches_bs1770_reference_and_normalises():
+    wav, sr = tm.tone(3.0, 48000, (997.0,), amplitude=1.0)
+    assert abs(integrated_loudness(wav, sr) - (-3.01)) < 0.02  # BS.1770: full-scale 997 Hz sine, one channel
+    quiet = wav * 0.01
+    assert abs(integrated_loudness(normalize_loudness(quiet, sr, -23.0), sr) + 23.0) < 0.05
+    capped = normalize_loudness(quiet, sr, target_lufs=0.0, max_peak=0.5)
+    assert abs(float(capped.abs().max()) - 0.5) < 1e-5
+    assert math.isinf(integrated_loudness(torch.zeros(1, 48000), sr))

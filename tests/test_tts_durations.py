@@ -177,7 +177,7 @@ def test_train_with_durations_then_speak(tmp_path):
 
 
 def test_quiet_runs_of_a_contour():
-    from deepaudio.pipelines.tts import quiet_runs
+    from deepaudio.v2s.contour import quiet_runs
 
     c = np.ones(40)
     c[5:8] = 0.0  # too short to be a pause
@@ -188,7 +188,7 @@ def test_quiet_runs_of_a_contour():
 
 
 def test_quiet_ends_of_a_contour():
-    from deepaudio.pipelines.tts import quiet_ends
+    from deepaudio.v2s.contour import quiet_ends
 
     c = torch.zeros(100)
     c[17:60] = 1.0
@@ -209,7 +209,7 @@ def _kinds(tokens: str) -> list[str]:
 def test_contour_durations_put_the_sentence_end_into_the_long_pause(seed):
     """Two sentences over a contour whose long pause is off the duration-proportional split: the sentence
     boundary moves into the pause, word gaps take the short dips, and the durations fill the window."""
-    from deepaudio.models.tts.durations import contour_durations
+    from deepaudio.v2s.placement import contour_durations
 
     rng = np.random.default_rng(seed)
     first, second = "ab cd ef.", "gh ij kl mn op."
@@ -233,7 +233,7 @@ def test_contour_durations_put_the_sentence_end_into_the_long_pause(seed):
 
 
 def test_contour_durations_edge_cases():
-    from deepaudio.models.tts.durations import contour_durations
+    from deepaudio.v2s.placement import contour_durations
 
     assert contour_durations(np.ones(5), np.zeros(4, dtype=bool), _kinds("abcde")) is None  # fewer frames
     with pytest.raises(ValueError, match="unknown token kind"):
@@ -250,8 +250,9 @@ def test_align_placement_speaks_around_an_inner_pause():
     """The pipeline's frame-level text under "align": a job with quiet ends and a pause between two
     sentences gets pause tokens in the quiet runs and both sentences' phonemes in their voiced spans."""
     from deepaudio.pipelines import tts as tts_mod
+    from deepaudio.v2s import placement
 
-    assert tts_mod.PLACEMENT == "align"
+    assert placement.PLACEMENT == "align"
     vocab = Vocab([" ", ",", ".", *[chr(c) for c in range(ord("a"), ord("z") + 1)]])
     pipe = tts_mod.TTSPipeline.__new__(tts_mod.TTSPipeline)
     pipe.tokenizer = Tokenizer(vocab, mode="char")

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from deepaudio.flow import cfg_combine
-from deepaudio.models.v2a.config import MMAUDIO_PRESETS, SequenceLengths
+from deepaudio.models.v2a.config import MMAUDIO_PRESETS
 from deepaudio.models.v2a.mmdit import MMAudioNet
 from deepaudio.models.v2a.sampling import guided_flow, sample_latents
+from deepaudio.models.v2a.sequence import SequencePlan
 
 
 def _net(seed: int = 0, **overrides) -> MMAudioNet:
@@ -103,9 +104,9 @@ def test_euler_sampling_is_the_reference_loop():
 
 
 def test_update_seq_lengths_and_duration_plan():
-    lens = SequenceLengths.for_duration(8.0, 16000)
-    assert (lens.latent, lens.clip, lens.sync) == (250, 64, 192)
-    assert SequenceLengths.for_duration(8.0, 44100).latent == 345
+    lens = SequencePlan.for_mmaudio(8.0, 16000)
+    assert (lens.latent, lens.clip_frames, lens.sync_tokens) == (250, 64, 192)
+    assert SequencePlan.for_mmaudio(8.0, 44100).latent == 345
     net = _net()
     net.update_seq_lengths(12, 5, 16)
     x, clip, sync, text, t = _inputs(net, b=1)

@@ -22,9 +22,9 @@ from deepaudio.models.encoders.clip_tokenizer import CLIPTokenizer, byte_symbols
 from deepaudio.models.encoders.synchformer import Synchformer, SynchformerConfig
 from deepaudio.models.v2a.config import MMAUDIO_PRESETS, VAE_PRESETS
 from deepaudio.models.v2a.mmdit import MMAudioNet
+from deepaudio.models.v2a.official import OfficialEncoders, clip_pixels, sync_pixels
 from deepaudio.models.v2a.vae import MelVAE
 from deepaudio.models.vocoders.bigvgan import BIGVGAN_PRESETS, BigVGAN
-from deepaudio.pipelines.v2a_official import OfficialEncoders, clip_pixels, sync_pixels
 
 MERGES = [("t", "h"), ("th", "e</w>"), ("d", "o"), ("do", "g</w>"), ("b", "a"), ("ba", "rk"), ("r", "k</w>"),
           ("a", "</w>"), ("c", "a"), ("ca", "t</w>")]

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from deepaudio.convert.registry import get_converter
 from deepaudio.errors import ConfigError
 from deepaudio.io.testmedia import moving_square_video
-from deepaudio.pipelines.v2a import V2APipeline, _fit_frames
+from deepaudio.models.v2a.sequence import fit_frames
+from deepaudio.pipelines.v2a import V2APipeline
 from deepaudio.train.v2a_features import FeatureShards, extract_official_features
 from test_v2a_official import make_official_files
 
@@ -50,7 +51,7 @@ def test_extraction_shards_match_the_pipeline_encoders_and_resume(setup, tmp_pat
     pipe = V2APipeline.from_pretrained(pipe_dir)
     f8, _ = read_frames(items[0]["video"], fps=8, size=32, crop="resize", duration=1.0)
     f25, _ = read_frames(items[0]["video"], fps=25, size=224, crop="center", duration=1.0)
-    clip_f, sync_f = pipe.encoder.encode_video(_fit_frames(f8, 8)[None], _fit_frames(f25, 25)[None])
+    clip_f, sync_f = pipe.encoder.encode_video(fit_frames(f8, 8)[None], fit_frames(f25, 25)[None])
     torch.testing.assert_close(s0["clip_f"][0], clip_f[0])
     torch.testing.assert_close(s0["sync_f"][0], sync_f[0])
     torch.testing.assert_close(s0["text_f"][0], pipe.encoder.encode_text(["a dog barks"])[0])
@@ -80,7 +81,8 @@ def test_pipeline_without_official_encoders_is_refused(setup, tmp_path):
     root, pipe_dir = setup
     other = tmp_path / "p"
     other.mkdir()
-    write_config(other, "v2a_pipeline", {"net": "net", "encoder": {"type": "tiny"}, "codec": {"type": "mel"}})
+    write_config(other, "v2a_pipeline", {"net": "net", "encoder": {"type": "tiny"}, "codec": {"type": "mel"},
+                                         "window": 8.0})
     with pytest.raises(ConfigError, match="official encoders"):
         extract_official_features([], other, tmp_path / "f")
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from deepaudio.io.testmedia import moving_square_video
-from deepaudio.pipelines.v2a import SequencePlan, V2APipeline
+from deepaudio.models.v2a.sequence import SequencePlan
+from deepaudio.pipelines.v2a import V2APipeline
 from deepaudio.train import v2a as stage
 
 
@@ -121,7 +122,7 @@ def test_crop_windows_are_aligned_and_drawn_reproducibly(tmp_path):
     """A 3.2 s clip gives windows at 0, 1 and 2 s of a 1 s setup; each window's frames and latent are the ones a
     clip cut at that second would give, and an epoch's draw depends only on (seed, epoch)."""
     from deepaudio.io.audio import load_audio
-    from deepaudio.pipelines.v2a_codecs import MelCodec
+    from deepaudio.models.v2a.codecs import MelCodec
 
     setup = stage.V2A_SETUPS.get("micro")
     clip = moving_square_video(tmp_path / "c.mp4", duration=3.2, width=64, height=64, beep_frames=(10, 40, 70)).path

@@ -16,12 +16,13 @@ from deepaudio.io.audio import save_audio
 from deepaudio.io.video import write_video
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
-from deepaudio.pipelines.deepaudio import MEL_HOP, SPEECH_RATE, DeepAudio
+from deepaudio.pipelines.deepaudio import DeepAudio
 from deepaudio.pipelines.tts import TTSPipeline
 from deepaudio.text.tokenizer import Tokenizer, Vocab
+from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from test_vision_mouth import FPS, talking_face  # noqa: E402
+from test_perception_mouth import FPS, talking_face  # noqa: E402
 
 VOCAB = [" "] + list("abcdefghijklmnopqrstuvwxyz',.?!")
 SECONDS = 2.0

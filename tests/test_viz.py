@@ -10,8 +10,8 @@ import torch
 
 from deepaudio.errors import InputError
 from deepaudio.io.testmedia import moving_square_video, read_code
+from deepaudio.models.router import Route
 from deepaudio.pipelines.deepaudio import DeepAudioResult
-from deepaudio.pipelines.router import Route
 from deepaudio.viz import GroundTruth, clip_figure, compare_spectrograms, log_mel_db, plot_mel_settings, read_strip
 
 SR = 24000

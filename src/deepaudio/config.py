@@ -11,6 +11,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import torch
+
 from deepaudio.errors import ConfigError
 
 T = TypeVar("T")
@@ -54,20 +56,46 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build ``cls`` from ``data`` (inverse of :func:`to_dict`); unknown keys are an error."""
+def from_dict(cls: type[T], data: dict[str, Any], where: Any = None, strict: bool = False) -> T:
+    """Build ``cls`` from ``data`` (inverse of :func:`to_dict`); unknown keys are an error.
+
+    ``strict``: keys without a default are required and scalar values must have their field's type
+    (an int may stand for a float); errors name the key and ``where`` (the file read)."""
     if not isinstance(data, dict):
-        raise ConfigError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
+        raise ConfigError(f"expected an object for {cls.__name__}, got {type(data).__name__}", where)
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    fields = dataclasses.fields(cls)
+    unknown = sorted(set(data) - {f.name for f in fields})
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
-    kwargs = {k: _coerce(hints[k], v) for k, v in data.items()}
+        raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}", where)
+    if strict:
+        missing = [f.name for f in fields if f.name not in data and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ConfigError(f"{cls.__name__} needs the key(s) {', '.join(missing)}", where)
+        for key, value in data.items():
+            _check_type(cls, key, hints[key], value, where)
+    kwargs = {k: _coerce(hints[k], v) if not (strict and dataclasses.is_dataclass(hints[k])) else
+              from_dict(hints[k], v, where, strict) for k, v in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"bad {cls.__name__} config: {exc}") from exc
+
+
+def _check_type(cls: type, key: str, tp: Any, value: Any, where: Any) -> None:
+    allowed = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    if value is None and type(None) in allowed:
+        return
+    for t in allowed:
+        if t is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return
+        if t in (int, str, bool) and isinstance(value, t) and not (t is int and isinstance(value, bool)):
+            return
+        if t not in (int, float, str, bool, type(None)):
+            return  # containers and nested configs are checked by their own readers
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed)
+    raise ConfigError(f"{cls.__name__} key {key!r} must be {names}, got {value!r}", where)
 
 
 def _coerce(tp: Any, value: Any) -> Any:
@@ -93,3 +121,19 @@ def _coerce(tp: Any, value: Any) -> Any:
             return tuple(_coerce(a, v) for a, v in zip(args, value))
         return tuple(value)
     return value
+
+
+# The one dtype table: short names (the CLI's --dtype choices) and PyTorch's long names.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
+          "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPE_NAMES = ("fp32", "bf16", "fp16")
+
+
+def resolve_dtype(dtype: str | torch.dtype, where: str | None = None) -> torch.dtype:
+    """A ``torch.dtype`` from itself or one of :data:`DTYPES`' names; ``ConfigError`` naming ``where`` else."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}" + (f" in {where}" if where else ""),
+                          hint="use fp32, bf16 or fp16 (or float32, bfloat16, float16)")
+    return DTYPES[dtype]

@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepaudio.dsp.energy import CONTOUR_RATE  # V2S contour frames per second
 from deepaudio.errors import InputError
 
 DB_PER_LN = 20.0 / np.log(10.0)  # log-magnitude (ln) -> dB
 DB_RANGE = 80.0  # dynamic range shown in spectrograms
 STRIP_FRAMES = 10
-CONTOUR_RATE = 24000 / 256  # V2S contour frames per second (the TTS mel rate)
 FIG_WIDTH = 12.0
 TRACK_COLORS = {"mix": "#333333", "ambience": "#4477aa", "speech": "#ee7733"}
 

@@ -66,4 +66,11 @@ def run(args: argparse.Namespace) -> int:
     fn = getattr(args, "_stage_main", None)
     if fn is None:
         raise ConfigError("no training stage given", hint=f"use: deepaudio train {{{','.join(stage_modules())}}} ...")
+    args._v2a_loader = _load_v2a  # stages that generate V2A output (v2s) get the pipeline from the CLI layer
     return int(fn(args) or 0)
+
+
+def _load_v2a(directory, device):
+    from deepaudio.pipelines.v2a import V2APipeline
+
+    return V2APipeline.from_pretrained(directory, device)

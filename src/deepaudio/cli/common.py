@@ -8,15 +8,14 @@ from pathlib import Path
 
 import torch
 
+from deepaudio.config import DTYPE_NAMES, resolve_dtype
 from deepaudio.errors import ConfigError, InputError
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
+from deepaudio.pipelines.outputs import VIDEO_SUFFIXES, write_result  # noqa: F401  (re-exported for the commands)
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="compute precision (default fp32)")
+    parser.add_argument("--dtype", choices=sorted(DTYPE_NAMES), default="fp32", help="compute precision (default fp32)")
 
 
 def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
@@ -27,7 +26,7 @@ def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]
         raise ConfigError(f"bad --device {name!r}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
-    dtype = DTYPES[args.dtype]
+    dtype = resolve_dtype(args.dtype)
     if device.type == "cpu" and dtype == torch.float16:
         raise ConfigError("fp16 is not supported on CPU", hint="use --dtype bf16 or fp32")
     return device, dtype
@@ -78,39 +77,3 @@ def load_deepaudio(args: argparse.Namespace):
 
     device, dtype = resolve_device(args)
     return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype)
-
-
-def write_result(result, video: Path | None, output: Path, stems: bool = True) -> list[Path]:
-    """Write a DeepAudio result: ``.wav/.flac`` -> the mix; a video suffix -> the video with the mix as
-    track 1 and (``stems``) speech and ambience as extra tracks; ``<stem>.json`` beside it lists the route
-    and spoken segments. Returns the files written."""
-    import json
-
-    from deepaudio.io.atomic import atomic_path, check_output_path
-    from deepaudio.io.audio import save_audio
-
-    check_output_path(output, [video] if video else [])
-    written = []
-    sr = result.sample_rate
-    if output.suffix.lower() in VIDEO_SUFFIXES:
-        if video is None:
-            raise InputError("a video output needs an input video", output, "write .wav instead")
-        from deepaudio.io.mux import mux_audio
-
-        tracks = [(result.mix, sr, "mix")]
-        if stems and result.speech is not None:
-            tracks.append((result.speech, sr, "speech"))
-        if stems and result.ambience is not None and result.speech is not None:
-            tracks.append((result.ambience, sr, "ambience"))
-        mux_audio(video, tracks, output)
-    else:
-        save_audio(output, result.mix, sr, inputs=[video] if video else [])
-    written.append(output)
-    info = {"task": result.route.task, "explanation": result.route.explain(),
-            "probabilities": result.route.probabilities,
-            "segments": [{"start": a, "end": b, "text": t} for a, b, t in result.segments]}
-    side = output.with_suffix(".json")
-    with atomic_path(side) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-    written.append(side)
-    return written

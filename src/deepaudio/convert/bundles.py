@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import load_state_strict, load_weights_file, write_config
+from deepaudio.config import resolve_dtype
 from deepaudio.convert.registry import register_converter
 from deepaudio.errors import CheckpointError, ConfigError
 from deepaudio.io.atomic import atomic_dir
@@ -39,7 +40,6 @@ from deepaudio.models.encoders.clip_tokenizer import MERGE_FILE_NAMES, CLIPToken
 CLIP_WEIGHT_NAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pt")
 # Keys of older CLIP pickles that are metadata, not weights, and the SigLIP-style logit bias (unused here).
 _CLIP_META_KEYS = ("input_resolution", "context_length", "vocab_size", "attn_mask", "text.attn_mask", "logit_bias")
-_DTYPES = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 # -------------------------------------------------------------------------------------------- CLIP
@@ -136,10 +136,9 @@ def load_open_clip(source: Path, options: Mapping[str, str] | None = None) -> tu
 
 
 def _dtype(options: Mapping[str, str]) -> torch.dtype | None:
-    name = options.get("dtype", "float32")
-    if name not in _DTYPES:
-        raise ConfigError(f"unknown dtype {name!r}", hint=f"choose one of: {', '.join(_DTYPES)}")
-    return _DTYPES[name]
+    """The converted weights' dtype (``--set dtype=``); None keeps float32 as stored."""
+    dtype = resolve_dtype(options.get("dtype", "float32"), "--set dtype")
+    return None if dtype == torch.float32 else dtype
 
 
 def save_open_clip(model: OpenCLIP, merges: Path, out_dir: Path, dtype: torch.dtype | None, source: str) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import load_state_strict, load_weights_file, save_checkpoint
+from deepaudio.config import resolve_dtype
 from deepaudio.convert.registry import register_converter
 from deepaudio.errors import CheckpointError, ConfigError
 from deepaudio.models.tts.config import TTS_PRESETS, DiTConfig
@@ -30,7 +31,6 @@ from deepaudio.text.tokenizer import Vocab
 
 _DROP = ("initted", "step")
 _LEGACY_PREFIX = "mel_spec."
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def official_to_dit_state(obj: Mapping, source: str | Path = "checkpoint") -> dict[str, torch.Tensor]:
@@ -128,13 +128,11 @@ def convert(sources: list[Path], out_dir: Path, options: dict[str, str], default
         print(f"deepaudio: {vocab_path}: {len(vocab)} tokens for {config.text_num_embeds} embeddings",
               file=sys.stderr)
     check_strict(config, state, weights)
-    dtype = options.get("dtype", "fp32")
-    if dtype not in _DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}", hint="fp32, fp16 or bf16")
+    dtype = resolve_dtype(options.get("dtype", "fp32"), "--set dtype")
     meta = {"source": str(weights.name), "converter": "deepaudio-v2c" if require_energy else "f5tts",
             "preset": preset}
     return save_checkpoint(out_dir, DiT.kind, config, state, meta=meta, extra_files={"vocab.txt": vocab.to_text()},
-                           dtype=_DTYPES[dtype])
+                           dtype=dtype)
 
 
 @register_converter("f5tts", "F5-TTS .pt/.safetensors (EMA weights) + vocab.txt -> TTS folder (--set preset=...)")

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import load_state_strict, load_weights_file
+from deepaudio.config import resolve_dtype
 from deepaudio.convert.registry import register_converter
 from deepaudio.errors import CheckpointError, ConfigError
 from deepaudio.models.encoders.synchformer import Synchformer, SynchformerConfig, official_state_to_ours
@@ -35,7 +36,6 @@ from deepaudio.models.v2a.vae_layers import MPConv1d, mp_effective_weight
 
 # Derived tables the reference may have saved with older code; they are recomputed from the config.
 NETWORK_DERIVED_KEYS = ("t_embed.freqs", "latent_rot", "clip_rot")
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 # ------------------------------------------------------------------------------------- builders
@@ -142,10 +142,9 @@ def _read_single(sources: list[Path]) -> tuple[Path, dict[str, torch.Tensor]]:
 
 
 def _dtype(options: dict[str, str]) -> torch.dtype | None:
-    name = options.get("dtype", "float32")
-    if name not in _DTYPES:
-        raise ConfigError(f"unknown dtype {name!r}", hint=f"choose one of: {', '.join(_DTYPES)}")
-    return None if name == "float32" else _DTYPES[name]
+    """The converted weights' dtype (``--set dtype=``); None keeps float32 as stored."""
+    dtype = resolve_dtype(options.get("dtype", "float32"), "--set dtype")
+    return None if dtype == torch.float32 else dtype
 
 
 def _unknown(options: dict[str, str], allowed: set[str]) -> None:

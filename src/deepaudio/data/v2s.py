@@ -19,7 +19,7 @@ audio comes from is ``source``:
   fixed seed and cached as a wav, or the ``ambience`` file the manifest names (precomputed V2A output);
 - ``speech``: the ground-truth speech itself (useful before any V2A model exists; the paper trains on
   the V2A output, so the contour at inference differs from what such a model saw in training);
-- ``mouth``: the mouth-opening contour of the video (``deepaudio.vision.mouth``; beyond the paper).
+- ``mouth``: the mouth-opening contour of the video (``deepaudio.perception.mouth``; beyond the paper).
 
 Cache: one safetensors file per clip (``mel`` (T, M), ``energy`` (T,)), keyed by a hash of every input
 file's path, size and mtime, the source, the V2A model folder, seed and steps, and the mel settings, so
@@ -31,7 +31,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -131,13 +131,17 @@ def _hash(parts: Sequence[str]) -> str:
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
+# (V2A pipeline folder, device) -> a callable ``(video, steps=, seed=) -> (wav, sr)`` (V2APipeline.from_pretrained)
+V2ALoader = Callable[[Path, "str | torch.device"], Callable]
+
+
 class V2SDataset:
     """``ds[i] -> {"mel": (T, M) float32, "text": str, "energy": (T,) float32}`` (the TTS item layout)."""
 
     def __init__(self, rows: Sequence[V2SRow], cache_dir: str | Path, source: str = "v2a",
                  v2a_dir: str | Path | None = None, seed: int = 0, v2a_steps: int = 25,
                  settings: MelSettings = F5_24K, device: str | torch.device = "cpu",
-                 min_seconds: float = 0.3, max_seconds: float = 30.0):
+                 min_seconds: float = 0.3, max_seconds: float = 30.0, v2a_loader: V2ALoader | None = None):
         if source not in ENERGY_SOURCES:
             raise ConfigError(f"unknown energy source {source!r}", hint=f"choose from {', '.join(ENERGY_SOURCES)}")
         self.rows = list(rows)
@@ -155,8 +159,14 @@ class V2SDataset:
                 raise ConfigError(f"line {need[0].line}: no ambience file and no V2A model for {need[0].video.name}",
                                   hint="pass --v2a V2A_PIPELINE_DIR, add an 'ambience' column, or use "
                                        "--energy-source speech")
+        if source == "v2a" and self.v2a_dir is not None and v2a_loader is None:
+            raise ConfigError("generating the clips' V2A output needs a V2A loader",
+                              hint="pass v2a_loader=V2APipeline.from_pretrained (deepaudio train v2s does)")
         if source == "mouth":
             mouth_contour()  # fail now, not after the first clips
+        # The V2A pipeline is an inference-layer object: the caller (the CLI) hands over its loader, so
+        # the data layer never imports pipelines/.
+        self._v2a_loader = v2a_loader
         self._v2a = None
         self._v2a_id = _folder_desc(self.v2a_dir) if source == "v2a" and self.v2a_dir is not None else []
         self._lengths: list[int] | None = None
@@ -225,9 +235,7 @@ class V2SDataset:
         path = self.cache_dir / "v2a" / key[:2] / f"{key}.wav"
         if not path.is_file():
             if self._v2a is None:
-                from deepaudio.pipelines.v2a import V2APipeline
-
-                self._v2a = V2APipeline.from_pretrained(self.v2a_dir, self.device)
+                self._v2a = self._v2a_loader(self.v2a_dir, self.device)
             wav, sr = self._v2a(row.video, steps=self.v2a_steps, seed=self.seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             save_audio(path, wav.float().cpu(), sr, inputs=[row.video])
@@ -257,14 +265,14 @@ class V2SDataset:
 
 
 def mouth_contour():
-    """``deepaudio.vision.mouth.mouth_contour(video, n_frames=...)`` (frames at 93.75/s, in [0, 1])."""
+    """``deepaudio.perception.mouth.mouth_contour(video, n_frames=...)`` (frames at 93.75/s, in [0, 1])."""
     try:
-        from deepaudio.vision import mouth
+        from deepaudio.perception import mouth
     except ImportError as exc:
-        raise BackendUnavailable("the mouth energy source needs deepaudio.vision.mouth, which is not available",
+        raise BackendUnavailable("the mouth energy source needs deepaudio.perception.mouth, which is not available",
                                  hint="use --energy-source v2a or speech") from exc
     fn = getattr(mouth, "mouth_contour", None)
     if not callable(fn):
-        raise BackendUnavailable("deepaudio.vision.mouth has no mouth_contour(video) function",
+        raise BackendUnavailable("deepaudio.perception.mouth has no mouth_contour(video) function",
                                  hint="use --energy-source v2a or speech")
     return fn

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 
 TTS_SAMPLE_RATE = 24000
 TTS_HOP = 256
+# The one V2S contour rate: one value per TTS mel frame (F5-TTS/Vocos 24 kHz, hop 256) = 93.75 per second.
+CONTOUR_RATE = TTS_SAMPLE_RATE / TTS_HOP
 DB_FLOOR_AMPLITUDE = 1e-5  # -100 dB, librosa.amplitude_to_db's default amin
 
 
@@ -146,7 +148,7 @@ def video_rate_contour(wav: torch.Tensor, sr: int, fps: float, target_len: int |
 
 
 def video_frames_to_contour(centres: np.ndarray, values: np.ndarray, duration: float, n_frames: int,
-                            frame_rate: float = TTS_SAMPLE_RATE / TTS_HOP) -> torch.Tensor:
+                            frame_rate: float = CONTOUR_RATE) -> torch.Tensor:
     """Per-video-frame values (each at the centre of the interval its frame is shown) -> float32 (n_frames,)
     in [0, 1] at ``frame_rate``: contour frame centres interpolated linearly between them, zero past
     ``duration`` (like :func:`fit_contour`'s padding), divided by the maximum."""

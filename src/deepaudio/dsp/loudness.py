@@ -143,26 +143,53 @@ def integrated_loudness(wav: torch.Tensor, sr: int, channel_weights: list[float]
         return float(_lufs(kept.mean()))
 
 
+def db_to_gain(db: float) -> float:
+    return 10.0 ** (db / 20.0)
+
+
 def normalize_loudness(wav: torch.Tensor, sr: int, target_lufs: float = -23.0,
-                       channel_weights: list[float] | None = None) -> torch.Tensor:
+                       channel_weights: list[float] | None = None, max_peak: float | None = None) -> torch.Tensor:
     """Scale ``wav`` so its integrated loudness is ``target_lufs`` (EBU R128: -23; streaming: -14 to -16).
 
-    Silence (loudness -inf) is returned unchanged. No limiter: peaks may exceed 1 when the target is high.
+    Silence (loudness -inf) is returned unchanged. No limiter: peaks may exceed 1 when the target is high,
+    unless ``max_peak`` caps the gain so that no sample exceeds it (very peaky audio then ends up quieter
+    than the target).
     """
+    wav = torch.as_tensor(wav)
     measured = integrated_loudness(wav, sr, channel_weights)
     if not math.isfinite(measured):
         return wav
-    return wav * (10.0 ** ((target_lufs - measured) / 20.0))
+    gain = db_to_gain(target_lufs - measured)
+    if max_peak is not None:
+        top = float(wav.abs().max())
+        if top * gain > max_peak:
+            gain = max_peak / top
+    return wav * gain
 
 
 def rms(wav: torch.Tensor) -> torch.Tensor:
-    """Root mean square over all samples and channels (a 0-d tensor)."""
-    return wav.float().square().mean().sqrt()
+    """Root mean square over all samples and channels (a 0-d tensor; 0 for an empty one)."""
+    x = torch.as_tensor(wav).float()
+    return x.square().mean().sqrt() if x.numel() else torch.zeros(())
 
 
-def normalize_rms(wav: torch.Tensor, target_rms: float = 0.1, eps: float = 1e-8) -> torch.Tensor:
-    """Scale ``wav`` to RMS ``target_rms`` (F5-TTS levels prompts to 0.1); silence stays silence."""
-    level = rms(wav)
-    if level <= eps:
+def normalize_rms(wav: torch.Tensor, target_rms: float = 0.1, only_boost: bool = False,
+                  eps: float = 1e-8) -> torch.Tensor:
+    """Scale ``wav`` to RMS ``target_rms``; silence stays silence.
+
+    ``only_boost=True`` reproduces F5-TTS inference: a reference prompt quieter than ``target_rms``
+    (0.1 there) is raised to it and louder prompts are left alone; the generated speech is later
+    scaled back by the same factor.
+    """
+    wav = torch.as_tensor(wav)
+    level = float(rms(wav))
+    if level <= eps or (only_boost and level >= target_rms):
         return wav
-    return wav * (target_rms / level).to(wav.dtype)
+    return wav * torch.tensor(target_rms / level, dtype=wav.dtype)
+
+
+def peak_normalize(wav: torch.Tensor, peak: float = 0.99, eps: float = 1e-8) -> torch.Tensor:
+    """Scale ``wav`` so that its largest absolute sample equals ``peak`` (silence unchanged)."""
+    x = torch.as_tensor(wav).float()
+    top = float(x.abs().max()) if x.numel() else 0.0
+    return x if top < eps else x * (peak / top)

@@ -11,28 +11,15 @@
 
 from __future__ import annotations
 
-import functools
-import warnings
-
 import numpy as np
 import torch
 
 from deepaudio.dsp.energy import is_silent, silent_fraction
 from deepaudio.errors import BackendUnavailable
+from deepaudio.perception.vad import SR16, VAD_BACKEND, mono16k, speech_segments  # noqa: F401  (VAD_BACKEND: named in reports)
 
-SR16 = 16000
 DNSMOS_BACKEND = "DNSMOS P.835/P.808 (speechmos ONNX)"
-VAD_BACKEND = "silero-vad 6 (packaged)"
 SILENCE_BACKEND = "frame RMS < -50 dB (2048/512)"
-
-
-def _mono16k(wav: torch.Tensor, sr: int) -> np.ndarray:
-    x = (wav if wav.dim() == 1 else wav.mean(0)).detach().to(torch.float32).cpu().numpy()
-    if sr != SR16:
-        import soxr
-
-        x = soxr.resample(x, sr, SR16, quality="HQ")
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def dnsmos(wav: torch.Tensor, sr: int) -> dict[str, float]:
@@ -41,34 +28,12 @@ def dnsmos(wav: torch.Tensor, sr: int) -> dict[str, float]:
         from speechmos import dnsmos as dns
     except ImportError as exc:
         raise BackendUnavailable("speechmos is not installed", hint="pip install 'deepaudio[eval]'") from exc
-    x = np.clip(_mono16k(wav, sr), -1.0, 1.0)
+    x = np.clip(mono16k(wav, sr), -1.0, 1.0)
     if x.size == 0 or not np.any(x):
         return {"ovrl": float("nan"), "sig": float("nan"), "bak": float("nan"), "p808": float("nan")}
     out = dns.run(x, SR16)
     return {"ovrl": float(out["ovrl_mos"]), "sig": float(out["sig_mos"]), "bak": float(out["bak_mos"]),
             "p808": float(out["p808_mos"])}
-
-
-@functools.lru_cache(maxsize=1)
-def _vad_model():
-    try:
-        from silero_vad import load_silero_vad
-    except ImportError as exc:
-        raise BackendUnavailable("silero-vad is not installed", hint="pip install 'deepaudio[eval]'") from exc
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_silero_vad(onnx=True)
-
-
-def speech_segments(wav: torch.Tensor, sr: int, threshold: float = 0.5) -> list[tuple[float, float]]:
-    """Speech segments (start, end) in seconds found by Silero VAD."""
-    from silero_vad import get_speech_timestamps
-
-    x = torch.from_numpy(_mono16k(wav, sr))
-    if x.numel() < 512:
-        return []
-    stamps = get_speech_timestamps(x, _vad_model(), threshold=threshold, sampling_rate=SR16)
-    return [(s["start"] / SR16, s["end"] / SR16) for s in stamps]
 
 
 def speech_presence(wav: torch.Tensor, sr: int) -> dict[str, float]:

@@ -87,8 +87,8 @@ class _Scorer:
         return _load(item.ref, self.cache)
 
     def wer(self, item: Item) -> dict:
-        from deepaudio.eval.asr import transcribe
         from deepaudio.eval.wer import wer
+        from deepaudio.perception.asr import transcribe
 
         if not item.text:
             raise _Skip("no transcript (NAME.txt)")
@@ -174,7 +174,8 @@ class _Skip(Exception):
 
 def backend_names(opts: EvalOptions) -> dict[str, str]:
     """Backend name for every per-item metric, as the report prints it."""
-    from deepaudio.eval import asr, mcd, quality, sync
+    from deepaudio.eval import mcd, quality, sync
+    from deepaudio.perception import asr
 
     spk = f"wavlm-xvector ({opts.wavlm_sv})" if opts.wavlm_sv else "resemblyzer-ge2e (packaged)"
     return {

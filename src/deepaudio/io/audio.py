@@ -9,7 +9,6 @@ interpolation, so a tone keeps its frequency and nothing aliases.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -147,9 +146,9 @@ def _pcm_bytes(subtype: str) -> int:
 def _read_pyav(p: Path, index: int) -> tuple[torch.Tensor, int]:
     import av
 
-    from deepaudio.io.video import _open
+    from deepaudio.io.media import open_media, short_error
 
-    with _open(p) as container:
+    with open_media(p) as container:
         streams = container.streams.audio
         if len(streams) <= index:
             what = "has no audio stream" if not streams else f"has only {len(streams)} audio stream(s)"
@@ -169,8 +168,8 @@ def _read_pyav(p: Path, index: int) -> tuple[torch.Tensor, int]:
                 chunks.append(out.to_ndarray())
         except av.FFmpegError as exc:
             if not chunks:
-                raise MediaError(f"audio cannot be decoded ({_short(exc)})", p, "the file is corrupt") from exc
-            raise MediaError(f"audio stops with a decoding error ({_short(exc)})", p,
+                raise MediaError(f"audio cannot be decoded ({short_error(exc)})", p, "the file is corrupt") from exc
+            raise MediaError(f"audio stops with a decoding error ({short_error(exc)})", p,
                              "the file is truncated or corrupt; re-export it") from exc
         expected = float(st.duration * st.time_base) if st.duration and st.time_base else None
     if not chunks:
@@ -183,11 +182,6 @@ def _read_pyav(p: Path, index: int) -> tuple[torch.Tensor, int]:
         raise MediaError(f"file is truncated: {data.shape[1] / sr:.2f} s decoded of {expected:.2f} s announced",
                          p, "re-export the file")
     return torch.from_numpy(np.ascontiguousarray(data)), int(sr)
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:160]
 
 
 # ----------------------------------------------------------------------------------------- writing
@@ -331,68 +325,3 @@ def resample(wav: torch.Tensor | np.ndarray, sr_in: int, sr_out: int, quality: s
     out = soxr.resample(np.ascontiguousarray(flat.T), int(sr_in), int(sr_out), quality=quality)
     out = np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(-1, flat.shape[0]).T)
     return torch.from_numpy(out).reshape(*lead, out.shape[-1]).to(device)
-
-
-# ------------------------------------------------------------------------------------------ levels
-
-
-def rms(wav: torch.Tensor) -> torch.Tensor:
-    """Root mean square over all channels and samples (a 0-d tensor)."""
-    x = torch.as_tensor(wav).float()
-    return x.pow(2).mean().sqrt() if x.numel() else torch.zeros(())
-
-
-def normalize_rms(wav: torch.Tensor, target_rms: float = 0.1, only_boost: bool = False,
-                  eps: float = 1e-8) -> torch.Tensor:
-    """Scale ``wav`` so that its RMS equals ``target_rms``; silence is returned unchanged.
-
-    ``only_boost=True`` reproduces F5-TTS inference: a reference prompt quieter than ``target_rms``
-    (0.1 there) is raised to it and louder prompts are left alone; the generated speech is later
-    scaled back by the same factor.
-    """
-    x = torch.as_tensor(wav).float()
-    level = float(rms(x))
-    if level < eps or (only_boost and level >= target_rms):
-        return x
-    return x * (target_rms / level)
-
-
-def peak_normalize(wav: torch.Tensor, peak: float = 0.99, eps: float = 1e-8) -> torch.Tensor:
-    """Scale ``wav`` so that its largest absolute sample equals ``peak`` (silence unchanged)."""
-    x = torch.as_tensor(wav).float()
-    top = float(x.abs().max()) if x.numel() else 0.0
-    return x if top < eps else x * (peak / top)
-
-
-def db_to_gain(db: float) -> float:
-    return 10.0 ** (db / 20.0)
-
-
-def loudness_lufs(wav: torch.Tensor, sr: int) -> float:
-    """Integrated loudness (ITU-R BS.1770-4, LUFS) of ``wav`` ``[C, N]``; ``-inf`` for silence.
-
-    The measurement itself lives in ``deepaudio.dsp.loudness`` (one implementation for the project).
-    """
-    from deepaudio.dsp.loudness import integrated_loudness
-
-    return float(integrated_loudness(as_waveform(wav).float(), int(sr)))
-
-
-def normalize_loudness(wav: torch.Tensor, sr: int, target_lufs: float = -23.0,
-                       max_peak: float | None = 0.99) -> torch.Tensor:
-    """Scale ``wav`` to ``target_lufs`` integrated loudness (EBU R128 uses -23, streaming about -14).
-
-    Unlike ``dsp.loudness.normalize_loudness``, ``max_peak`` then caps the gain so that no sample exceeds
-    it (a plain gain, no limiter): very peaky audio can end up quieter than the target. Silence is
-    returned unchanged.
-    """
-    x = as_waveform(wav)
-    level = loudness_lufs(x, sr)
-    if not math.isfinite(level):
-        return x
-    gain = db_to_gain(target_lufs - level)
-    if max_peak is not None:
-        top = float(x.abs().max())
-        if top * gain > max_peak:
-            gain = max_peak / top
-    return x * gain

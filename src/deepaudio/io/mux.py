@@ -16,8 +16,8 @@ import torch
 
 from deepaudio.errors import MediaError, OutputPathError
 from deepaudio.io.atomic import atomic_path
-from deepaudio.io.audio import _short, add_audio_stream, as_waveform, check_media_file, encode_audio_packets
-from deepaudio.io.video import _open, _video_stream
+from deepaudio.io.audio import add_audio_stream, as_waveform, check_media_file, encode_audio_packets
+from deepaudio.io.media import open_media, short_error, video_stream
 from deepaudio.io.video_write import _CONTAINERS
 
 Track = tuple  # (wav [C, N], sample_rate, title) or (wav, sample_rate, title, language)
@@ -61,8 +61,8 @@ def mux_audio(video_path: str | Path, tracks: Sequence[Track], out_path: str | P
             raise ValueError(f"audio track {title!r} is empty")
         if wav.shape[0] not in (1, 2):
             raise ValueError(f"audio track {title!r} has {wav.shape[0]} channels; mux mono or stereo")
-    with _open(src) as inp:
-        vin = _video_stream(inp, src)
+    with open_media(src) as inp:
+        vin = video_stream(inp, src)
         tb = vin.time_base
         origin_s = float(vin.start_time * tb) if vin.start_time is not None else 0.0
         v_duration = float(vin.duration * tb) if vin.duration else (inp.duration or 0) / 1e6
@@ -73,7 +73,7 @@ def mux_audio(video_path: str | Path, tracks: Sequence[Track], out_path: str | P
             try:
                 output = av.open(str(tmp), "w", format=fmt, options=options)
             except av.FFmpegError as exc:
-                raise OutputPathError(f"cannot be created ({_short(exc)})", out) from exc
+                raise OutputPathError(f"cannot be created ({short_error(exc)})", out) from exc
             with output:
                 vout = output.add_stream_from_template(vin)
                 queues = []
@@ -89,7 +89,7 @@ def mux_audio(video_path: str | Path, tracks: Sequence[Track], out_path: str | P
                 try:
                     _copy_interleaved(inp, vin, vout, output, queues)
                 except av.FFmpegError as exc:
-                    raise MediaError(f"video packets cannot be copied into {out.suffix} ({_short(exc)})", src,
+                    raise MediaError(f"video packets cannot be copied into {out.suffix} ({short_error(exc)})", src,
                                      "try an .mkv output") from exc
     return out
 

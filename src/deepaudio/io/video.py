@@ -24,10 +24,13 @@ import numpy as np
 import torch
 
 from deepaudio.errors import MediaError
-from deepaudio.io.audio import _short, check_media_file
+from deepaudio.io.audio import check_media_file
+from deepaudio.io.media import open_media, short_error, video_stream
+from deepaudio.io.pictures import resize_plan, target_size, to_rgb  # noqa: F401  (resize_plan: re-exported)
 from deepaudio.io.video_write import pick_video_codec, write_video  # re-exported: writing is video I/O too
 
-__all__ = ["VideoInfo", "iter_frames", "pick_video_codec", "probe_video", "read_frames", "write_video"]
+__all__ = ["FrameRequest", "VideoInfo", "iter_frames", "pick_video_codec", "probe_video", "read_frames",
+           "read_requests", "sample_frames", "write_video"]
 
 _EPS = 1e-6  # seconds; absorbs float rounding of pts * time_base against k / fps
 
@@ -59,45 +62,6 @@ class VideoInfo:
         return dataclasses.asdict(self)
 
 
-def _open(path: Path):
-    """Open ``path`` for reading; raise ``MediaError`` for garbage, stream-less or truncated files."""
-    import av
-
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise MediaError(f"cannot be opened as media ({_short(exc)})", path,
-                         "the file is corrupt, truncated or not a media file") from exc
-    try:
-        if not container.streams:
-            raise MediaError("contains no readable streams", path, "the file is truncated or not a media file")
-        _check_complete(container, path)
-    except BaseException:
-        container.close()
-        raise
-    return container
-
-
-def _check_complete(container, path: Path) -> None:
-    """A seek index (mp4 sample tables) that points past the end of the file means a cut-off download."""
-    size = path.stat().st_size
-    for st in container.streams:
-        try:
-            entries = st.index_entries
-            last = entries[len(entries) - 1] if len(entries) else None
-        except Exception:  # no index for this format
-            continue
-        if last is not None and last.pos >= 0 and last.pos + last.size > size:
-            raise MediaError(f"file is truncated: its index needs {last.pos + last.size} bytes, the file has {size}",
-                             path, "re-export or re-download it")
-
-
-def _video_stream(container, path: Path):
-    if not container.streams.video:
-        raise MediaError("has no video stream", path, "give a video file")
-    return container.streams.video[0]
-
-
 def _stream_origin(stream) -> int:
     return stream.start_time if stream.start_time is not None else 0
 
@@ -124,7 +88,7 @@ def probe_video(path: str | Path, require_video: bool = True) -> VideoInfo:
     describes audio-only files (``has_video=False``) instead of raising.
     """
     p = check_media_file(path)
-    with _open(p) as container:
+    with open_media(p) as container:
         audio = container.streams.audio
         a0 = audio[0] if audio else None
         base = dict(path=str(p), has_audio=bool(audio), n_audio_streams=len(audio),
@@ -189,7 +153,7 @@ def _first_frame(container, st, p: Path):
         for frame in container.decode(st):
             return frame
     except av.FFmpegError as exc:
-        raise MediaError(f"video cannot be decoded ({_short(exc)})", p, "the file is corrupt") from exc
+        raise MediaError(f"video cannot be decoded ({short_error(exc)})", p, "the file is corrupt") from exc
     raise MediaError("has zero duration (no decodable video frames)", p, "use a video with content")
 
 
@@ -200,63 +164,35 @@ def _count_packets(p: Path, container, st) -> int:
     if p.stat().st_size > 256 << 20:
         rate = st.average_rate or st.guessed_rate
         return int(round(_video_duration(container, st) * float(rate))) if rate else 0
-    with _open(p) as again:
+    with open_media(p) as again:
         vs = again.streams.video[0]
         return sum(1 for pkt in again.demux(vs) if pkt.size)
 
 
-# ----------------------------------------------------------------------------------------- geometry
-
-
-def _target_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
-    if size is None:
-        return None
-    if isinstance(size, int):
-        return (size, size)
-    h, w = (int(v) for v in size)
-    return (h, w)
-
-
-def _resize_plan(w: int, h: int, size: tuple[int, int] | None, crop: str) -> tuple[int, int, tuple[int, int] | None]:
-    """Scaled (width, height) and the centre-crop box (top, left) for a displayed ``w x h`` picture.
-
-    ``crop='center'`` scales so the picture covers the target (for a square target: short side equals
-    the size, the long side truncated like torchvision's ``Resize(int)``) and cuts the middle;
-    ``crop='resize'`` stretches to the target (MMAudio's CLIP input, ``Resize((384, 384))``).
-    """
-    if size is None:
-        return w, h, None
-    th, tw = size
-    if crop == "resize":
-        return tw, th, None
-    if crop != "center":
-        raise ValueError(f"crop must be 'center' or 'resize', got {crop!r}")
-    scale = max(th / h, tw / w)
-    if th == tw:
-        short, long_ = min(w, h), max(w, h)
-        new_long = max(th, int(th * long_ / short))
-        sw, sh = (th, new_long) if w <= h else (new_long, th)
-    else:
-        sw, sh = max(tw, int(round(w * scale))), max(th, int(round(h * scale)))
-    return sw, sh, ((sh - th) // 2, (sw - tw) // 2)
-
-
-def _to_rgb(frame, rotation: int, size: tuple[int, int] | None, crop: str, interpolation: str) -> np.ndarray:
-    quarter = (rotation // 90) % 4
-    cw, ch = frame.width, frame.height
-    dw, dh = (ch, cw) if quarter % 2 else (cw, ch)
-    sw, sh, box = _resize_plan(dw, dh, size, crop)
-    ow, oh = (sh, sw) if quarter % 2 else (sw, sh)  # scale in coded orientation, rotate after
-    img = frame.reformat(width=ow, height=oh, format="rgb24", interpolation=interpolation).to_ndarray()
-    if quarter:
-        img = np.rot90(img, k=quarter)
-    if box is not None:
-        top, left = box
-        img = img[top:top + size[0], left:left + size[1]]
-    return np.ascontiguousarray(img)
-
-
 # ----------------------------------------------------------------------------------------- sampling
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameRequest:
+    """One stream of sampled frames: at ``fps`` (None: every frame) over [start, start + duration), each
+    turned into a ``size`` picture (``crop`` 'center' or 'resize', see ``io.pictures.resize_plan``)."""
+
+    fps: float | None = None
+    size: int | tuple[int, int] | None = None
+    crop: str = "center"
+    start: float = 0.0
+    duration: float | None = None
+    interpolation: str = "BICUBIC"
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.start < 0 or (self.duration is not None and self.duration <= 0):
+            raise ValueError(f"need start >= 0 and duration > 0, got start={self.start}, duration={self.duration}")
+
+    @property
+    def stop(self) -> float:
+        return math.inf if self.duration is None else self.start + self.duration
 
 
 def iter_frames(path: str | Path, fps: float | None = None, size: int | Sequence[int] | None = None,
@@ -268,32 +204,45 @@ def iter_frames(path: str | Path, fps: float | None = None, size: int | Sequence
     the end of the video (the last frame's time plus its duration); each gets the latest frame at or
     before it. Memory: one pending decoded frame plus the one being yielded.
     """
+    request = FrameRequest(fps, None if size is None else target_size(size), crop, start, duration, interpolation)
+    for _, img, t in sample_frames(path, [request], autorotate):
+        yield img, t
+
+
+def sample_frames(path: str | Path, requests: Sequence[FrameRequest],
+                  autorotate: bool = True) -> Iterator[tuple[int, torch.Tensor, float]]:
+    """One decode pass serving several :class:`FrameRequest` s: yields ``(request index, frame, time)``.
+
+    Each request gets exactly the frames ``iter_frames`` would give it alone (the latest frame at or
+    before each target time), so the V2A streams at 8 and 25 fps of every window need one pass.
+    """
     import av
 
     p = check_media_file(path)
-    if fps is not None and not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    if start < 0 or (duration is not None and duration <= 0):
-        raise ValueError(f"need start >= 0 and duration > 0, got start={start}, duration={duration}")
-    target = _target_size(size)
-    stop = math.inf if duration is None else start + duration
-    with _open(p) as container:
-        st = _video_stream(container, p)
+    requests = list(requests)
+    if not requests:
+        return
+    targets = [target_size(r.size) for r in requests]
+    first = min(r.start for r in requests)
+    with open_media(p) as container:
+        st = video_stream(container, p)
         st.thread_type = "AUTO"
         tb, origin = st.time_base, _stream_origin(st)
-        if start > 0:
-            container.seek(origin + int(start / tb), stream=st, backward=True, any_frame=False)
+        if first > 0:
+            container.seek(origin + int(first / tb), stream=st, backward=True, any_frame=False)
         rotation = None
-        cache: tuple[object, torch.Tensor] | None = None  # (decoded frame, its converted picture)
-        prev, prev_end, k, n_seen = None, None, 0, 0
+        caches: list[tuple[object, torch.Tensor] | None] = [None] * len(requests)  # (frame, its picture)
+        ks = [0] * len(requests)
+        prev, prev_end, n_seen = None, None, 0
 
-        def picture(frame) -> torch.Tensor:
-            nonlocal cache
-            if cache is not None and cache[0] is frame:  # a repeat (fps above the source rate): own copy
-                return cache[1].clone()
-            rot = rotation if autorotate else 0
-            cache = (frame, torch.from_numpy(_to_rgb(frame, rot, target, crop, interpolation)))
-            return cache[1]
+        def picture(i: int, frame) -> torch.Tensor:
+            cached = caches[i]
+            if cached is not None and cached[0] is frame:  # a repeat (fps above the source rate): own copy
+                return cached[1].clone()
+            r = requests[i]
+            img = to_rgb(frame, rotation if autorotate else 0, targets[i], r.crop, r.interpolation)
+            caches[i] = (frame, torch.from_numpy(img))
+            return caches[i][1]
 
         try:
             for frame in container.decode(st):
@@ -303,30 +252,34 @@ def iter_frames(path: str | Path, fps: float | None = None, size: int | Sequence
                 if rotation is None:
                     rotation = _rotation_of(frame, st)
                 t = float((frame.pts - origin) * tb)
-                if fps is None:
-                    if t >= stop - _EPS:
-                        break
-                    if t >= start - _EPS:
-                        yield picture(frame), t
-                    continue
-                # Emit every target time that falls before this frame: the previous frame is shown then.
-                while prev is not None and start + k / fps < min(t, stop) - _EPS:
-                    yield picture(prev), start + k / fps
-                    k += 1
-                if start + k / fps >= stop - _EPS:
+                done = True
+                for i, r in enumerate(requests):
+                    if r.fps is None:
+                        if r.start - _EPS <= t < r.stop - _EPS:
+                            yield i, picture(i, frame), t
+                        done = done and t >= r.stop - _EPS
+                        continue
+                    # Emit every target time that falls before this frame: the previous frame is shown then.
+                    while prev is not None and r.start + ks[i] / r.fps < min(t, r.stop) - _EPS:
+                        yield i, picture(i, prev), r.start + ks[i] / r.fps
+                        ks[i] += 1
+                    done = done and r.start + ks[i] / r.fps >= r.stop - _EPS
+                if done:
                     break
                 prev = frame
                 prev_end = t + _frame_duration(frame, st)
         except av.FFmpegError as exc:
-            raise MediaError(f"video stops with a decoding error ({_short(exc)})", p,
+            raise MediaError(f"video stops with a decoding error ({short_error(exc)})", p,
                              "the file is truncated or corrupt") from exc
         if n_seen == 0:
             raise MediaError("has no decodable video frames", p, "the file is empty, truncated or corrupt")
-        if fps is not None and prev is not None:
-            end = min(prev_end, stop)
-            while start + k / fps < end - _EPS:
-                yield picture(prev), start + k / fps
-                k += 1
+        for i, r in enumerate(requests):
+            if r.fps is None or prev is None:
+                continue
+            end = min(prev_end, r.stop)
+            while r.start + ks[i] / r.fps < end - _EPS:
+                yield i, picture(i, prev), r.start + ks[i] / r.fps
+                ks[i] += 1
 
 
 def _frame_duration(frame, st) -> float:
@@ -344,23 +297,40 @@ def read_frames(path: str | Path, fps: float | None = None, size: int | Sequence
     ``max_bytes`` refuses, before decoding, a request whose stacked frames would exceed it (use
     ``iter_frames`` or a lower fps/size for long videos).
     """
-    info = probe_video(path)
+    request = FrameRequest(fps, None if size is None else target_size(size), crop, start, duration, interpolation)
+    return read_requests(path, [request], max_bytes=max_bytes)[0]
+
+
+def read_requests(path: str | Path, requests: Sequence[FrameRequest], info: VideoInfo | None = None,
+                  max_bytes: int | None = 4 << 30) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Stacked ``(frames, times)`` of each request, all from one decode pass (``sample_frames``).
+
+    ``info`` (a probe already made, e.g. by ``io.clip.VideoClip``) saves probing the file again;
+    ``max_bytes`` bounds the frames of all requests together.
+    """
+    info = info or probe_video(path)
     if max_bytes is not None:
-        span = max(0.0, min(info.duration - start, duration if duration is not None else math.inf))
-        count = math.ceil(span * (fps or info.fps)) + 1
-        th, tw = _target_size(size) or (info.height, info.width)
-        need = count * th * tw * 3
+        need, count, th, tw = 0, 0, 0, 0
+        for r in requests:
+            span = max(0.0, min(info.duration - r.start, r.duration if r.duration is not None else math.inf))
+            count = math.ceil(span * (r.fps or info.fps)) + 1
+            th, tw = target_size(r.size) or (info.height, info.width)
+            need += count * th * tw * 3
         if need > max_bytes:
             raise MediaError(f"sampling {count} frames of {tw}x{th} needs {need / 2**30:.1f} GiB (limit "
                              f"{max_bytes / 2**30:.1f} GiB)", path,
                              "lower fps/size, give start/duration, or stream with iter_frames")
-    frames, times = [], []
-    for img, t in iter_frames(path, fps, size, crop, start, duration, interpolation):
-        if frames and img.shape != frames[0].shape:  # mid-stream resolution change without a size
+    frames: list[list[torch.Tensor]] = [[] for _ in requests]
+    times: list[list[float]] = [[] for _ in requests]
+    for i, img, t in sample_frames(path, requests):
+        if frames[i] and img.shape != frames[i][0].shape:  # mid-stream resolution change without a size
             raise MediaError("frame size changes inside the video", path, "give size= to resize every frame")
-        frames.append(img)
-        times.append(t)
-    if not frames:
-        raise MediaError(f"no frames between {start:.3f} s and the end of the video ({info.duration:.3f} s)", path,
-                         "check start and duration")
-    return torch.stack(frames), torch.tensor(times, dtype=torch.float64)
+        frames[i].append(img)
+        times[i].append(t)
+    out = []
+    for r, fs, ts in zip(requests, frames, times):
+        if not fs:
+            raise MediaError(f"no frames between {r.start:.3f} s and the end of the video ({info.duration:.3f} s)",
+                             path, "check start and duration")
+        out.append((torch.stack(fs), torch.tensor(ts, dtype=torch.float64)))
+    return out

@@ -8,7 +8,7 @@ for ``v2s`` (speech only) and ``dub`` (speech mixed over the ambience with ducki
 
 Timing (beyond the paper): the V2S contour comes from the V2A output's energy (``timing='v2a'``, the
 paper's audio knowledge), from the speaker's mouth opening in the video (``timing='lips'``, see
-``deepaudio.vision.mouth``; needs no V2A model: without one the ambience is skipped and the result is
+``deepaudio.v2s.contour``; needs no V2A model: without one the ambience is skipped and the result is
 speech only), from the mean of both (``timing='mix'``), or from a contour the caller supplies
 (``timing_contour``, which wins over ``timing``).
 Subtitle dubbing speaks each SRT cue inside its own window: the contour is cut to the cue and the
@@ -23,16 +23,16 @@ from pathlib import Path
 import torch
 
 from deepaudio.checkpoint import read_config
-from deepaudio.dsp.energy import energy_contour, fit_contour
+from deepaudio.config import from_dict
+from deepaudio.dsp.energy import fit_contour
 from deepaudio.dsp.mix import mix_with_ducking
 from deepaudio.errors import ConfigError, InputError
-from deepaudio.pipelines.router import Route
+from deepaudio.models.router import Route
+from deepaudio.pipelines.result import resolve_settings
+from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE, check_timing, contour_length, timing_contour_for
 
-SPEECH_RATE = 24000
-MEL_HOP = 256  # TTS mel frames: 24000 / 256 = 93.75 per second
 # Faster than this is not intelligible speech (read English runs at ~12-16 characters per second).
 MAX_CHARS_PER_SECOND = 20.0
-TIMINGS = ("v2a", "lips", "mix")
 
 
 def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the video") -> None:
@@ -46,6 +46,35 @@ def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the 
                          hint="shorten the text, or pass --fit speed to speak faster")
 
 
+@dataclass(frozen=True)
+class DeepAudioSettings:
+    seed: int | None = 0  # V2A and TTS noise (subtitle cue k uses seed + k)
+    duck_db: float = -12.0  # ambience level under speech when mixing (dub)
+    fit: str = "error"  # a transcript too long for its window: "error", or "speed" to speak faster
+    timing: str = "v2a"  # the V2S contour source: "v2a", "lips" or "mix"
+
+    def __post_init__(self) -> None:
+        check_timing(self.timing)
+        if self.fit not in ("error", "speed"):
+            raise ConfigError(f"unknown fit mode {self.fit!r}", hint="use error or speed")
+
+
+def _settings(settings, seed, duck_db, fit, timing) -> tuple:
+    s = resolve_settings(DeepAudioSettings, settings, seed=seed, duck_db=duck_db, fit=fit, timing=timing)
+    return s.seed, s.duck_db, s.fit, s.timing
+
+
+@dataclass(frozen=True)
+class DeepAudioBundle:
+    """The ``config.json`` of a DeepAudio folder: each part's sub-folder, or None where it has none."""
+
+    router: str | None = None  # the instruction gate (without one, calls must name the task)
+    v2a: str | None = None
+    tts: str | None = None
+    v2s: str | None = None  # the energy-conditioned TTS (may be the same folder as tts)
+    vocoder: str | None = None  # a Vocos folder for the TTS parts (None: Griffin-Lim)
+
+
 @dataclass
 class DeepAudioResult:
     route: Route
@@ -55,6 +84,17 @@ class DeepAudioResult:
     speech: torch.Tensor | None = None
     contour: torch.Tensor | None = None  # the V2S timing contour (frames at 93.75/s)
     segments: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) spoken
+
+    # The attributes every pipeline result has (``pipelines.result.GenerationResult``).
+    @property
+    def audio(self) -> torch.Tensor:
+        return self.mix
+
+    @property
+    def metadata(self) -> dict:
+        return {"task": self.route.task, "explanation": self.route.explain(),
+                "probabilities": self.route.probabilities,
+                "segments": [{"start": a, "end": b, "text": t} for a, b, t in self.segments]}
 
 
 def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
@@ -86,37 +126,13 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
     return wav, sr
 
 
-def contour_frames(seconds: float) -> int:
-    return int(round(seconds * SPEECH_RATE / MEL_HOP))
+def _clip(video):
+    """The video probed once for the whole run (V2A, lip timing and length all read this clip)."""
+    if video is None:
+        return None
+    from deepaudio.io.clip import VideoClip
 
-
-def check_timing(timing: str) -> None:
-    if timing not in TIMINGS:
-        raise ConfigError(f"unknown timing {timing!r}", hint=f"use one of {', '.join(TIMINGS)}")
-
-
-def timing_contour_for(video, timing: str, ambience: torch.Tensor | None, frames: int) -> torch.Tensor:
-    """The V2S contour (frames,) for ``timing``: V2A energy, mouth opening, or their mean. Each part is
-    divided by its own maximum first (both are in [0, 1] with peak 1), so ``mix`` lies between them."""
-    check_timing(timing)
-    parts = []
-    if timing in ("v2a", "mix"):
-        if ambience is None:
-            raise ConfigError(f"timing '{timing}' needs a V2A model", hint="add a 'v2a' part, or use --timing lips")
-        energy = fit_contour(energy_contour(ambience, SPEECH_RATE), frames)
-        peak = energy.max() if energy.numel() else energy.new_zeros(())
-        parts.append(energy / peak if peak > 0 else energy)
-    if timing in ("lips", "mix"):
-        from deepaudio.vision.mouth import mouth_contour
-
-        parts.append(mouth_contour(video, n_frames=frames).to(parts[0].device if parts else "cpu"))
-    return parts[0] if len(parts) == 1 else 0.5 * (parts[0] + parts[1])
-
-
-def _video_samples(video) -> int:
-    from deepaudio.io.video import probe_video
-
-    return int(round(probe_video(video).duration * SPEECH_RATE))
+    return VideoClip.of(video)
 
 
 class DeepAudio:
@@ -124,17 +140,24 @@ class DeepAudio:
         self.router, self.v2a, self.tts, self.v2s = router, v2a, tts, v2s
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
+    def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32, encoder_path: str | None = None) -> DeepAudio:
-        from deepaudio.pipelines.router import Router
+        """Load a DeepAudio folder (``config.json`` of kind ``deepaudio_pipeline`` naming its parts);
+        ``None`` loads the bundled default (``deepaudio/assets/default``)."""
+        from deepaudio.models.router import Router
         from deepaudio.pipelines.tts import TTSPipeline
         from deepaudio.pipelines.v2a import V2APipeline
 
+        if directory is None:
+            from deepaudio.assets import bundled_dir
+
+            directory = bundled_dir("pipeline")
         directory = Path(directory)
-        cfg = read_config(directory, "deepaudio_pipeline")["config"]
+        parts = from_dict(DeepAudioBundle, read_config(directory, "deepaudio_pipeline")["config"],
+                          directory / "config.json", strict=True)
 
         def part(name):
-            return directory / cfg[name] if cfg.get(name) else None
+            return directory / getattr(parts, name) if getattr(parts, name) else None
 
         router = Router.from_pretrained(part("router"), encoder_path, device) if part("router") else None
         v2a = V2APipeline.from_pretrained(part("v2a"), device, dtype) if part("v2a") else None
@@ -152,7 +175,7 @@ class DeepAudio:
             if task is None:
                 raise ConfigError("this pipeline has no instruction gate", hint="pass task= (v2a, tts, v2s, dub)")
             from deepaudio.models.gate import TASK_MODULES
-            from deepaudio.pipelines.router import extract_transcript
+            from deepaudio.models.router import extract_transcript
 
             return Route(task, {}, extract_transcript(instruction or ""), True, TASK_MODULES[task])
         return self.router(instruction, task)
@@ -198,8 +221,10 @@ class DeepAudio:
                  reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
                  timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                 timing: str = "v2a") -> DeepAudioResult:
+                 timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
+        seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         route = self.route(instruction, task)
+        video = _clip(video) if route.task != "tts" else video
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
         if route.task in ("tts", "v2s", "dub"):
@@ -220,8 +245,8 @@ class DeepAudio:
             ambience = self.ambience(video, seed, **v2a_kwargs)
             return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
         ambience = self._timed_ambience(video, route.task, timing, seed, v2a_kwargs)
-        total = ambience.shape[-1] if ambience is not None else _video_samples(video)
-        frames = contour_frames(total / SPEECH_RATE)
+        total = ambience.shape[-1] if ambience is not None else int(round(video.duration * SPEECH_RATE))
+        frames = contour_length(total / SPEECH_RATE)
         contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
             timing_contour_for(video, timing, ambience, frames)
         speech = self.speech_timed(text, reference_audio, reference_text, contour, seed, fit,
@@ -237,16 +262,18 @@ class DeepAudio:
     def dub_subtitles(self, video, cues, reference_audio, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                       v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                      timing: str = "v2a") -> DeepAudioResult:
+                      timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
         """Every cue spoken inside its own window, over one ambience track for the whole video."""
+        seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         from deepaudio.models.gate import TASK_MODULES
 
         if not cues:
             raise InputError("the subtitle file has no cues")
+        video = _clip(video)
         reference_audio = check_reference(reference_audio)
         ambience = self._timed_ambience(video, "dub", timing, seed, dict(v2a_kwargs or {}))
-        total = ambience.shape[-1] if ambience is not None else _video_samples(video)
-        frames = contour_frames(total / SPEECH_RATE)
+        total = ambience.shape[-1] if ambience is not None else int(round(video.duration * SPEECH_RATE))
+        frames = contour_length(total / SPEECH_RATE)
         contour = fit_contour(timing_contour, frames) if timing_contour is not None else \
             timing_contour_for(video, timing, ambience, frames)
         speech = torch.zeros(1, total) if ambience is None else torch.zeros_like(ambience[:1])

@@ -152,8 +152,8 @@ class Demo:
         return f"{what}\n" + default_title(result, self.model_name, s.seed, ", ".join(steps))
 
     def _write(self, stem: str, result, clip: DemoClip | None) -> list[Path]:
-        from deepaudio.cli.common import write_result
         from deepaudio.io.audio import save_audio
+        from deepaudio.pipelines.outputs import write_result
 
         bad = [k for k in ("mix", "ambience", "speech") if getattr(result, k) is not None
                and not bool(torch.isfinite(getattr(result, k)).all())]

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.errors import ConfigError, InputError
+from deepaudio.pipelines.result import GenerationResult
 from deepaudio.think.evidence import describe, gather_evidence, silence_stats
 from deepaudio.think.reasoners import Answer, Media, PerceptionReasoner, Reasoner, make_reasoner
 from deepaudio.think.removal import NEGATIVE_PROMPT, SPAN_PAD_S, NegativePromptRemover, SpanSuppressor, regenerate
@@ -33,6 +34,23 @@ from deepaudio.think.trace import Step, Trace
 from deepaudio.think.visual import mouth_signals
 
 POST_MODES = ("rm", "rep", "neg")
+
+
+@dataclass(frozen=True)
+class ThinkResult(GenerationResult):
+    """The cleaned sound track, its rate and metadata, plus the step-by-step ``trace``; unpacks as
+    ``wav, sr, trace`` like the tuple it replaces."""
+
+    trace: Trace | None = None
+
+    def __iter__(self):
+        return iter((self.audio, self.sample_rate, self.trace))
+
+    def __getitem__(self, index: int):
+        return (self.audio, self.sample_rate, self.trace)[index]
+
+    def __len__(self) -> int:
+        return 3
 
 
 def remnant_spans(segments, removed, pad: float = SPAN_PAD_S) -> list[tuple[float, float]]:
@@ -86,6 +104,17 @@ class ThinkPipeline:
         self.remover = remover  # a SeparatorRemover, or None for the defaults
         self.device = torch.device(device)
         self._fallback = PerceptionReasoner()
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path | None = None, reasoner: str = "perception",
+                        separator: str | Path | None = None, device: str | torch.device = "cpu",
+                        dtype: torch.dtype = torch.float32) -> ThinkPipeline:
+        """DeepSound-V1 over the V2A pipeline folder ``directory`` (``None``: the bundled default V2A)."""
+        if directory is None:
+            from deepaudio.assets import bundled_dir
+
+            directory = bundled_dir("v2a")
+        return cls.from_options(directory, reasoner, separator, device, dtype)
 
     @classmethod
     def from_options(cls, model: str | Path | None = None, reasoner: str = "perception",
@@ -147,7 +176,7 @@ class ThinkPipeline:
 
     # ------------------------------------------------------------------------------------------ call
     def __call__(self, video: str | Path, audio: str | Path | tuple[torch.Tensor, int] | None = None,
-                 settings: ThinkSettings | None = None) -> tuple[torch.Tensor, int, Trace]:
+                 settings: ThinkSettings | None = None) -> ThinkResult:
         settings = settings or ThinkSettings()
         video = Path(video)
         if not video.is_file():
@@ -173,7 +202,7 @@ class ThinkPipeline:
         trace.add(_step("verify", Answer("Measure the output.", describe(ev), "", f"{len(ev.off_screen())} "
                                          "off-screen speech segment(s) remain."), backend="perception",
                         evidence=ev.to_dict()), t0)
-        return wav, sr, trace
+        return ThinkResult(wav, sr, {"task": "think", "outcome": trace.outcome}, trace)
 
     def _first_audio(self, video: Path, audio, settings: ThinkSettings, trace: Trace) -> tuple[torch.Tensor, int]:
         """Step 1: V2A audio from the video, or the user's track."""

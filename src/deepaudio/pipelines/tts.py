@@ -1,8 +1,8 @@
 """Text-to-speech with a reference voice: F5-TTS inference (Chen et al. 2024) plus the DeepAudio V2S
 energy input.
 
-    pipe = TTSPipeline.from_pretrained("ckpt/f5tts_v1_base", vocoder="ckpt/vocos")
-    wav, sr = pipe("Text to say.", "voice.wav", ref_text="What the voice says.")
+    pipe = TTSPipeline.from_pretrained("ckpt/f5tts_v1_base", vocoder="ckpt/vocos")  # or () for the bundled one
+    wav, sr = pipe("Text to say.", "voice.wav", ref_text="What the voice says.")  # a GenerationResult
 
 Flow: reference clip -> 24 kHz mono, clipped/trimmed/RMS-raised (``tts_reference``) -> log-mel prompt;
 text -> sentence chunks; each chunk's length comes from its own text (reference frames per reference
@@ -15,40 +15,47 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from deepaudio.config import resolve_dtype
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.dit import DiT
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
-from deepaudio.models.tts.durations import DurationTable, contour_durations, expand, integer_durations
+from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
+from deepaudio.pipelines.result import GenerationResult, resolve_settings
 from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
-
-HOP = 256
-# V2S phoneme placement: "align" (a dynamic programme puts the text's pauses, sentence ends first, into the
-# contour's quiet runs: models.tts.durations.contour_durations), "active" (phonemes at their own durations
-# over the non-quiet frames) or "energy" (spread along the contour itself). Sentence starts on the toy
-# world's multi-sentence clips, lip contour: median 68 ms from the real ones with "align", 259 ms with
-# "active", 282 ms with "energy" (test split; validation 36 / 418 / 334 ms; benchmarks/bench_v2s_placement.py).
-PLACEMENT = "align"
-SENTENCE_ENDS = ".!?;:\u3002\uff01\uff1f\uff1b"
-BILABIALS = {"P", "B", "M", "p", "b", "m"}
-QUIET_FLOOR, QUIET_MIN_FRAMES = 0.1, 10  # contour below 10 % of its peak for >= 10 frames (107 ms): a pause
-DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-          "fp16": torch.float16, "float16": torch.float16}
+from deepaudio.v2s.contour import MEL_HOP as HOP
+from deepaudio.v2s.contour import quiet_ends
+from deepaudio.v2s.placement import place, token_kinds
 
 
-def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}", hint="use fp32, bf16 or fp16")
-    return DTYPES[dtype]
+@dataclass(frozen=True)
+class TTSSettings:
+    nfe: int = 32  # ODE steps
+    cfg_strength: float = 2.0
+    sway: float | None = -1.0  # F5-TTS sway sampling coefficient (None: uniform steps)
+    solver: str = "euler"
+    schedule: str = "uniform"
+    seed: int | None = None  # None: a fresh random seed
+    speed: float = 1.0  # free-length speech only
+    cross_fade_s: float = 0.15  # between sentence chunks
+    max_batch: int = 8  # chunks sampled together
+    batched_cfg: bool = True  # conditional and unconditional passes in one batch
+
+    def __post_init__(self) -> None:
+        if self.nfe < 1:
+            raise ConfigError(f"nfe must be at least 1, got {self.nfe}")
+        if self.speed <= 0:
+            raise ConfigError(f"speed must be > 0, got {self.speed}")
+        if self.max_batch < 1:
+            raise ConfigError(f"max_batch must be at least 1, got {self.max_batch}")
 
 
 def load_vocoder(vocoder, device: torch.device | str):
@@ -91,10 +98,15 @@ class TTSPipeline:
             self.vocoder.eval()
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, vocoder=None, device: torch.device | str = "cpu",
+    def from_pretrained(cls, directory: str | Path | None = None, vocoder=None, device: torch.device | str = "cpu",
                         dtype: str | torch.dtype = "fp32", tokenizer: str = "auto",
                         strict_text: bool = False) -> TTSPipeline:
-        """Load a converted checkpoint folder (config.json, model.safetensors, vocab.txt)."""
+        """Load a converted checkpoint folder (config.json, model.safetensors, vocab.txt); ``None`` loads the
+        bundled default (``deepaudio/assets/default/tts``, energy-conditioned, so it serves V2S too)."""
+        if directory is None:
+            from deepaudio.assets import bundled_dir
+
+            directory = bundled_dir("tts")
         model = DiT.from_pretrained(directory)
         folder = Path(directory).expanduser()
         vocab = Vocab.load(folder / "vocab.txt")
@@ -115,16 +127,19 @@ class TTSPipeline:
                  schedule: str = "uniform", seed: int | None = None, speed: float = 1.0,
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
-                 batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None):
-        """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> ``(wav [1, L], 24000)``.
+                 batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None,
+                 settings: TTSSettings | None = None):
+        """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> a ``GenerationResult``
+        (``audio`` [1, L] at 24 kHz; unpacks as ``wav, sr``). Settings as keywords or one ``TTSSettings``.
 
         A list of texts gives a list of results, sampled together. ``duration`` (seconds) fixes the length
         of the new speech; ``energy`` (frames at 93.75/s, values in [0, 1]) is the V2S contour of the
         target window and also fixes its length; ``ref_energy`` the prompt's contour (zeros if absent,
         ``"speech"``: the energy of the reference recording).
         """
-        if speed <= 0:
-            raise ConfigError(f"speed must be > 0, got {speed}")
+        st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
+                              schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
+                              max_batch=max_batch, batched_cfg=batched_cfg)
         texts = [text] if isinstance(text, str) else list(text)
         if not texts or any(not t.strip() for t in texts):
             raise InputError("empty text to speak", hint="give at least one non-empty sentence")
@@ -148,23 +163,26 @@ class TTSPipeline:
             energy = energy.reshape(-1)[lead:energy.shape[-1] - trail]
         jobs, fades = [], []  # jobs: (text index, chunk text, generated frames, energy slice)
         for i, t in enumerate(texts):
-            planned, fade = self._plan(i, t, ref, ref_mel.shape[0], speed, duration, energy, cross_fade_s)
+            planned, fade = self._plan(i, t, ref, ref_mel.shape[0], st.speed, duration, energy, st.cross_fade_s)
             jobs += planned
             fades.append(fade)
-        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else torch.Generator()
-        if seed is None:
+        gen = torch.Generator().manual_seed(int(st.seed)) if st.seed is not None else torch.Generator()
+        if st.seed is None:
             gen.seed()
         mels: list[torch.Tensor] = []
-        for start in range(0, len(jobs), max_batch):
-            mels += self._sample(jobs[start:start + max_batch], ref, ref_mel, ref_energy, gen, nfe, cfg_strength,
-                                 sway, solver, schedule, batched_cfg, progress)
+        for start in range(0, len(jobs), st.max_batch):
+            mels += self._sample(jobs[start:start + st.max_batch], ref, ref_mel, ref_energy, gen, st.nfe,
+                                 st.cfg_strength, st.sway, st.solver, st.schedule, st.batched_cfg, progress)
         results = []
         for i in range(len(texts)):
             parts = [self._decode(m) / ref.gain for m, job in zip(mels, jobs) if job[0] == i]
             wav = cross_fade(parts, samples=fades[i]).float().cpu()
             if lead or trail:
                 wav = torch.nn.functional.pad(wav, (lead * HOP, trail * HOP))
-            results.append((wav.unsqueeze(0), SAMPLE_RATE))
+            meta = {"task": "tts", "text": texts[i], "reference_text": ref.text, "chunks": sum(j[0] == i for j in jobs),
+                    "seed": st.seed, "nfe": st.nfe, "cfg_strength": st.cfg_strength, "timed_by_contour": energy
+                    is not None}
+            results.append(GenerationResult(wav.unsqueeze(0), SAMPLE_RATE, meta))
         return results[0] if isinstance(text, str) else results
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -186,7 +204,7 @@ class TTSPipeline:
         if wav.numel() < SAMPLE_RATE // 10:
             raise InputError("reference audio is shorter than 0.1 s", hint="give 3-15 s of clean speech")
         if ref_text is None or not ref_text.strip():
-            from deepaudio.eval.asr import transcribe
+            from deepaudio.perception.asr import transcribe
 
             ref_text = transcribe(wav[None], SAMPLE_RATE)
             print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
@@ -284,89 +302,16 @@ class TTSPipeline:
         return out.to(self.device)
 
     def place(self, ids, contour: torch.Tensor | None, n: int, placement: str | None = None):
-        """Whole-frame durations (N,) of the tokens ``ids`` over ``n`` frames, and the (n,) bool mask of the
-        frames that become pause tokens (None without a contour). ``placement`` (default ``PLACEMENT``):
-
-        - "align": ``contour_durations`` on the contour's quiet runs; the job's own quiet ends (a chunk that
-          starts or ends in a pause) stay outside the speech, and a phoneme the programme chose to keep on
-          quiet frames (a closed-lip consonant, a soft sound) is not turned into a pause. Falls back to
-          "active" when the tokens do not fit;
-        - "active": the phonemes at their own relative durations over the non-quiet frames;
-        - "energy": spread along the contour's cumulative energy.
-        Every quiet frame outside those kept phonemes is a pause: the contour says nobody talks there."""
-        placement = placement or PLACEMENT
-        if placement not in ("align", "active", "energy"):
-            raise ConfigError(f"unknown placement {placement!r}", hint="use align, active or energy")
-        frames = self._token_frames(ids)
-        if contour is None:
-            return integer_durations(frames, n), None
-        c = contour.float().cpu().numpy()
-        quiet = quiet_runs(c)
-        active = np.flatnonzero(~quiet)
-        if placement == "align" and active.size:
-            a, b = int(active[0]), int(active[-1]) + 1
-            kinds = self._token_kinds(ids)
-            durs = contour_durations(frames, quiet[a:b], kinds)
-            if durs is not None:
-                spoken = torch.zeros(n, dtype=torch.bool)
-                spoken[a:b] = expand([k in ("phoneme", "closed") for k in kinds], durs).bool()
-                durs = durs.copy()
-                durs[0] += a  # the quiet ends go to the first and last token, and become pause
-                durs[-1] += n - b
-                return durs, torch.from_numpy(quiet) & ~spoken
-        density = c if placement == "energy" else (~quiet).astype("float64")
-        return integer_durations(frames, n, density), torch.from_numpy(quiet)
+        """Whole-frame durations of the tokens ``ids`` over ``n`` frames and the pause mask
+        (:func:`deepaudio.v2s.placement.place`), at this model's token durations."""
+        return place(self._token_frames(ids), self._token_kinds(ids), contour, n, placement)
 
     def _token_kinds(self, ids) -> list[str]:
-        """Each token's kind for ``contour_durations``: a word gap, phrase or sentence punctuation, a
-        bilabial ("closed": the lips shut) or another sound."""
-        out = []
-        for i in ids:
-            tok = self.tokenizer.vocab.tokens[int(i)]
-            if not tok.strip():
-                out.append("word")
-            elif tok in SENTENCE_ENDS:
-                out.append("sentence")
-            elif not any(ch.isalnum() for ch in tok):
-                out.append("phrase")
-            else:
-                out.append("closed" if tok in BILABIALS else "phoneme")
-        return out
+        return token_kinds([self.tokenizer.vocab.tokens[int(i)] for i in ids])
 
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         wav = self.vocoder.decode(mel.transpose(0, 1)[None].float())  # (1, L)
         return wav.reshape(-1).float()
-
-
-def quiet_runs(contour, floor: float | None = None, min_frames: int | None = None):
-    """(T,) bool: frames inside runs of at least ``min_frames`` where the contour stays below ``floor`` x its
-    peak. Such stretches are given the pause token, so a contour's silences stay silent."""
-    import numpy as np
-
-    floor = QUIET_FLOOR if floor is None else floor
-    min_frames = QUIET_MIN_FRAMES if min_frames is None else min_frames
-    c = np.asarray(contour, dtype=np.float64).reshape(-1)
-    low = c < floor * max(float(c.max(initial=0.0)), 1e-12)
-    out = np.zeros(c.size, dtype=bool)
-    start = None
-    for i, q in enumerate(np.append(low, False)):
-        if q and start is None:
-            start = i
-        elif not q and start is not None:
-            if i - start >= min_frames:
-                out[start:i] = True
-            start = None
-    return out
-
-
-def quiet_ends(contour) -> tuple[int, int]:
-    """(leading, trailing) frames of the contour that belong to a quiet run (``quiet_runs``) at its start and
-    end; (0, 0) when it is quiet throughout (nothing says where the speech goes, so all of it is kept)."""
-    quiet = quiet_runs(contour.reshape(-1).float().cpu().numpy() if torch.is_tensor(contour) else contour)
-    active = np.flatnonzero(~quiet)
-    if active.size == 0:
-        return 0, 0
-    return int(active[0]), int(quiet.size - 1 - active[-1])
 
 
 def _split_frames(total: int, sizes: list[int]) -> list[int]:

@@ -1,8 +1,11 @@
 """Video-to-audio: ambient sound synchronised with the picture (DeepAudio stage 1 = MMAudio).
 
-``V2APipeline.from_pretrained(dir)`` then ``pipe(video, prompt=..., ...) -> (waveform [1, L], rate)``.
+``V2APipeline.from_pretrained(dir)`` then ``pipe(video, prompt=..., ...)`` -> a ``GenerationResult``
+(``audio`` [1, L], ``sample_rate``, ``metadata``; it unpacks as ``wav, sr``). Settings come as keywords or
+as one frozen :class:`V2ASettings`.
 The video is cut into windows of the network's trained length (overlapping, last one end-aligned);
-per window the frames are sampled at 8 fps and 25 fps, encoded once (semantic, sync and text
+the video is probed once and the frames of every window at 8 fps and 25 fps are sampled in one decode
+pass (``io.clip.VideoClip``); per window they are encoded once (semantic, sync and text
 streams), and the latent is integrated from seeded noise with CFG; the windows' audio is cross-faded
 into one continuous track as long as the video.
 
@@ -13,55 +16,43 @@ for MMAudio weights, or mel settings [+ ``vocoder``] for the tiny default).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from deepaudio.checkpoint import load_model, read_config
+from deepaudio.checkpoint import load_model
+from deepaudio.config import from_dict
+from deepaudio.dsp.windows import plan_windows, stitch
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.flow import make_generator
+from deepaudio.models.v2a.bundle import read_v2a_bundle
+from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig, MMAudioCodec
 from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
-from deepaudio.pipelines.v2a_codecs import MelCodec, MelCodecConfig, MMAudioCodec
-from deepaudio.pipelines.windows import plan_windows, stitch
+from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
+from deepaudio.pipelines.result import GenerationResult, resolve_settings
 
-CLIP_FPS = 8.0
-SYNC_FPS = 25.0
-SYNC_WINDOW, SYNC_STRIDE, SYNC_TOKENS = 16, 8, 8
+if TYPE_CHECKING:
+    from deepaudio.io.video import FrameRequest
+
+# (latents (1, N, C) un-normalised, window start in seconds) -> edited latents of the same shape
+LatentEdit = Callable[[torch.Tensor, float], torch.Tensor]
 
 
 @dataclass(frozen=True)
-class SequencePlan:
-    """Token counts of one window (MMAudio ``SequenceConfig`` generalised to any latent rate)."""
+class V2ASettings:
+    steps: int = DEFAULT_STEPS  # Euler steps of the flow ODE
+    cfg_strength: float | None = None  # None: the model's own default (V2APipeline.default_cfg)
+    seed: int | None = None  # None: a fresh random seed
+    overlap: float = 1.0  # seconds shared by consecutive windows (cross-faded)
 
-    duration: float
-    latent: int
-    clip_frames: int
-    sync_frames: int
-
-    @property
-    def sync_tokens(self) -> int:
-        return ((self.sync_frames - SYNC_WINDOW) // SYNC_STRIDE + 1) * SYNC_TOKENS
-
-    @classmethod
-    def for_duration(cls, duration: float, latent_rate: float) -> SequencePlan:
-        sync_frames = int(duration * SYNC_FPS)
-        if sync_frames < SYNC_WINDOW:
-            raise InputError(f"video window of {duration:.2f} s is too short",
-                             hint=f"V2A needs at least {SYNC_WINDOW / SYNC_FPS:.2f} s of video")
-        return cls(duration, int(math.ceil(duration * latent_rate - 1e-6)), int(duration * CLIP_FPS), sync_frames)
-
-
-def _fit_frames(frames: torch.Tensor, n: int) -> torch.Tensor:
-    """Crop or pad (repeating the last frame) to exactly n frames, as MMAudio does for short streams."""
-    if frames.shape[0] >= n:
-        return frames[:n]
-    if frames.shape[0] == 0:
-        raise InputError("no frames could be decoded in this part of the video")
-    pad = frames[-1:].expand(n - frames.shape[0], *frames.shape[1:])
-    return torch.cat([frames, pad])
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"steps must be at least 1, got {self.steps}")
+        if self.overlap < 0:
+            raise ConfigError(f"overlap must be >= 0 seconds, got {self.overlap}")
 
 
 class V2APipeline:
@@ -84,51 +75,58 @@ class V2APipeline:
         return self.codec.sample_rate
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
+    def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32) -> V2APipeline:
-        directory = Path(directory)
-        cfg = read_config(directory, "v2a_pipeline")["config"]
-        net = load_model(directory / cfg.get("net", "net"), expect_kind="mmaudio_net")
-        enc_cfg = cfg.get("encoder", {"type": "tiny", "dir": "encoder"})
-        if enc_cfg["type"] == "tiny":
-            encoder = load_model(directory / enc_cfg.get("dir", "encoder"), expect_kind="v2a_tiny_encoder")
-        elif enc_cfg["type"] == "official":
-            from deepaudio.pipelines.v2a_official import OfficialEncoders
+        """Load a V2A pipeline folder; ``None`` loads the bundled default (``deepaudio/assets/default/v2a``)."""
+        if directory is None:
+            from deepaudio.assets import bundled_dir
 
-            encoder = OfficialEncoders.from_config(directory, enc_cfg, device=device)
+            directory = bundled_dir("v2a")
+        directory = Path(directory)
+        bundle = read_v2a_bundle(directory)
+        net = load_model(directory / bundle.net, expect_kind="mmaudio_net")
+        if bundle.encoder.type == "tiny":
+            encoder = load_model(directory / bundle.encoder.dir, expect_kind="v2a_tiny_encoder")
         else:
-            raise ConfigError(f"unknown V2A encoder type {enc_cfg['type']!r}", directory / "config.json")
-        codec_cfg = cfg.get("codec", {"type": "mel"})
-        vocoder = None
-        if codec_cfg.get("vocoder"):
-            vocoder = load_model(directory / codec_cfg["vocoder"])
-        if codec_cfg["type"] == "mel":
-            codec = MelCodec(MelCodecConfig(**codec_cfg.get("settings", {})), vocoder)
-        elif codec_cfg["type"] == "mmaudio":
-            vae = load_model(directory / codec_cfg.get("vae", "vae"), expect_kind="mmaudio_vae")
-            codec = MMAudioCodec(vae, vocoder)
+            from deepaudio.models.v2a.official import OfficialEncoders
+
+            encoder = OfficialEncoders.from_config(directory, bundle.encoder, device=device)
+        vocoder = load_model(directory / bundle.codec.vocoder) if bundle.codec.vocoder else None
+        if bundle.codec.type == "mel":
+            codec = MelCodec(from_dict(MelCodecConfig, bundle.codec.settings, directory / "config.json", strict=True),
+                             vocoder)
         else:
-            raise ConfigError(f"unknown V2A codec type {codec_cfg['type']!r}", directory / "config.json")
-        return cls(net, encoder, codec, window=float(cfg.get("window", 8.0)), device=device, dtype=dtype,
-                   default_cfg=float(cfg.get("cfg_strength", DEFAULT_CFG)))
+            codec = MMAudioCodec(load_model(directory / bundle.codec.vae, expect_kind="mmaudio_vae"), vocoder)
+        cfg = DEFAULT_CFG if bundle.cfg_strength is None else bundle.cfg_strength
+        return cls(net, encoder, codec, window=bundle.window, device=device, dtype=dtype, default_cfg=cfg)
 
     # ------------------------------------------------------------------------------------------ parts
-    def read_window_frames(self, video: str | Path, start: float, plan: SequencePlan) -> tuple[torch.Tensor, ...]:
-        from deepaudio.io.video import read_frames
+    def frame_requests(self, start: float, plan: SequencePlan) -> list[FrameRequest]:
+        """The window's two frame streams: 8 fps squashed to the semantic encoder's size, 25 fps
+        centre-cropped to the sync encoder's size (MMAudio's preprocessing)."""
+        from deepaudio.io.video import FrameRequest
 
-        clip, _ = read_frames(video, fps=CLIP_FPS, size=self.encoder.clip_size, crop="resize", start=start,
-                              duration=plan.duration)
-        sync, _ = read_frames(video, fps=SYNC_FPS, size=self.encoder.sync_size, crop="center", start=start,
-                              duration=plan.duration)
-        return _fit_frames(clip, plan.clip_frames)[None], _fit_frames(sync, plan.sync_frames)[None]
+        return [FrameRequest(CLIP_FPS, self.encoder.clip_size, "resize", start, plan.duration),
+                FrameRequest(SYNC_FPS, self.encoder.sync_size, "center", start, plan.duration)]
+
+    def read_window_frames(self, video, start: float, plan: SequencePlan) -> tuple[torch.Tensor, ...]:
+        """One window's uint8 frames (1, T, H, W, 3) at 8 and 25 fps (``video``: a path or a VideoClip)."""
+        from deepaudio.io.clip import VideoClip
+
+        (clip, _), (sync, _) = VideoClip.of(video).read(self.frame_requests(start, plan))
+        return fit_frames(clip, plan.clip_frames)[None], fit_frames(sync, plan.sync_frames)[None]
 
     @torch.no_grad()
     def generate_from_frames(self, frames_clip: torch.Tensor | None, frames_sync: torch.Tensor | None,
                              plan: SequencePlan, prompt: str = "", negative_prompt: str = "",
                              steps: int = DEFAULT_STEPS, cfg_strength: float | None = None,
                              generator: torch.Generator | None = None,
-                             progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """One window: uint8 frames (1, T, H, W, 3) at 8 and 25 fps (None = no video) -> waveform (1, L)."""
+                             progress: Callable[[int, int], None] | None = None,
+                             latent_edit: LatentEdit | None = None, start: float = 0.0) -> torch.Tensor:
+        """One window: uint8 frames (1, T, H, W, 3) at 8 and 25 fps (None = no video) -> waveform (1, L).
+
+        ``latent_edit(latents, start)`` may change the generated, un-normalised latents (1, N, C) of the
+        window that begins at ``start`` seconds before they are decoded (voice-over removal clamps spans)."""
         net = self.net
         cfg_strength = self.default_cfg if cfg_strength is None else cfg_strength
         net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
@@ -144,33 +142,45 @@ class V2APipeline:
         # Noise on CPU from an explicit generator: the same seed gives the same audio on every device.
         x0 = torch.randn(1, plan.latent, net.config.latent_dim, generator=generator).to(dev, dt)
         x1 = sample_latents(net, x0, conditions, empty, cfg_strength=cfg_strength, steps=steps, progress=progress)
-        wav = self.codec.decode(net.unnormalize(x1).float())
+        latents = net.unnormalize(x1).float()
+        if latent_edit is not None:
+            latents = latent_edit(latents, start)
+        wav = self.codec.decode(latents)
         n = int(round(plan.duration * self.sample_rate))
         wav = wav[..., :n]
         return torch.nn.functional.pad(wav, (0, n - wav.shape[-1]))
 
     # ------------------------------------------------------------------------------------------- call
-    def __call__(self, video: str | Path, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
+    def __call__(self, video, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
                  steps: int = DEFAULT_STEPS, cfg_strength: float | None = None, seed: int | None = None,
-                 overlap: float = 1.0, progress: Callable[[str], None] | None = None) -> tuple[torch.Tensor, int]:
-        """Ambient audio for ``video`` (whole length, or the first ``duration`` seconds); ``cfg_strength`` None
-        takes the model's default (:attr:`default_cfg`)."""
-        from deepaudio.io.video import probe_video
+                 overlap: float = 1.0, progress: Callable[[str], None] | None = None,
+                 latent_edit: LatentEdit | None = None, settings: V2ASettings | None = None) -> GenerationResult:
+        """Ambient audio for ``video`` (a path or an ``io.clip.VideoClip``; whole length, or the first
+        ``duration`` seconds); ``cfg_strength`` None takes the model's default (:attr:`default_cfg`);
+        ``latent_edit`` see :meth:`generate_from_frames`."""
+        from deepaudio.io.clip import VideoClip
 
-        info = probe_video(video)
-        total = info.duration if duration is None else min(float(duration), info.duration)
+        s = resolve_settings(V2ASettings, settings, steps=steps, cfg_strength=cfg_strength, seed=seed,
+                             overlap=overlap)
+        clip = VideoClip.of(video)
+        total = clip.duration if duration is None else min(float(duration), clip.duration)
         if total <= 0:
-            raise InputError("nothing to generate: duration is zero", video)
-        generator = make_generator(seed)
-        windows = plan_windows(total, self.window, min(overlap, self.window / 2))
+            raise InputError("nothing to generate: duration is zero", clip.path)
+        generator = make_generator(s.seed)
+        windows = plan_windows(total, self.window, min(s.overlap, self.window / 2))
+        plans = [SequencePlan.for_duration(win.duration, self.codec.latent_rate) for win in windows]
+        frames = clip.read_grouped([self.frame_requests(w.start, p) for w, p in zip(windows, plans)])
         chunks = []
-        for k, win in enumerate(windows):
-            plan = SequencePlan.for_duration(win.duration, self.codec.latent_rate)
-            frames_clip, frames_sync = self.read_window_frames(video, win.start, plan)
+        for k, (win, plan, ((f8, _), (f25, _))) in enumerate(zip(windows, plans, frames)):
             step_cb = None
             if progress is not None:
                 def step_cb(i, n, k=k):
                     progress(f"window {k + 1}/{len(windows)} step {i}/{n}")
-            chunks.append(self.generate_from_frames(frames_clip, frames_sync, plan, prompt, negative_prompt, steps,
-                                                    cfg_strength, generator, step_cb).cpu())
-        return stitch(chunks, windows, self.sample_rate, total), self.sample_rate
+            chunks.append(self.generate_from_frames(fit_frames(f8, plan.clip_frames)[None],
+                                                    fit_frames(f25, plan.sync_frames)[None], plan, prompt,
+                                                    negative_prompt, s.steps, s.cfg_strength, generator, step_cb,
+                                                    latent_edit, win.start).cpu())
+        meta = {"task": "v2a", "duration": total, "windows": [(w.start, w.end) for w in windows],
+                "steps": s.steps, "cfg_strength": self.default_cfg if s.cfg_strength is None else s.cfg_strength,
+                "seed": s.seed, "prompt": prompt, "negative_prompt": negative_prompt}
+        return GenerationResult(stitch(chunks, windows, self.sample_rate, total), self.sample_rate, meta)

@@ -1,6 +1,6 @@
 """Measurements behind every decision: speech segments, visible talking, level and silence.
 
-Speech segments come from the packaged Silero VAD (``deepaudio.eval.quality.speech_segments``, default
+Speech segments come from the packaged Silero VAD (``deepaudio.perception.vad.speech_segments``, default
 0.5 probability, >= 250 ms). Each segment is scored for visible talking (``visual.talking_score``)
 against the speech envelope with the ambience floor (measured outside the segments) subtracted. The
 silence numbers are DeepSound-V1's step-4 test (frame RMS below -50 dB on more than 90 % of the frames).
@@ -53,7 +53,7 @@ class Evidence:
 
 
 def speech_segments(wav: torch.Tensor, sr: int) -> list[tuple[float, float]]:
-    from deepaudio.eval.quality import speech_segments as vad
+    from deepaudio.perception.vad import speech_segments as vad
 
     return vad(wav, sr)
 

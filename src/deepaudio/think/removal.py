@@ -138,51 +138,24 @@ class NegativePromptRemover:
         return out, info
 
 
-@torch.no_grad()
-def _window_latents(pipe, frames_clip, frames_sync, plan, negative_prompt, steps, cfg_strength, generator):
-    """One window's generated latents (un-normalised) with the V2A pipeline's own parts."""
-    from deepaudio.models.v2a.sampling import sample_latents
-
-    net, dev, dt = pipe.net, pipe.device, pipe.dtype
-    net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
-    clip_f, sync_f = pipe.encoder.encode_video(frames_clip.to(dev), frames_sync.to(dev))
-    neg_f = pipe.encoder.encode_text([negative_prompt]).to(dt) if negative_prompt else None
-    conditions = net.preprocess_conditions(clip_f.to(dt), sync_f.to(dt), net.empty_string_sequence(1).to(dt))
-    empty = net.get_empty_conditions(1, negative_text_features=neg_f)
-    x0 = torch.randn(1, plan.latent, net.config.latent_dim, generator=generator).to(dev, dt)
-    return net.unnormalize(sample_latents(net, x0, conditions, empty, cfg_strength=cfg_strength, steps=steps)).float()
-
-
 def regenerate(pipe, video: str | Path, spans, seed: int | None = 0, steps: int | None = None,
                cfg_strength: float | None = None, negative_prompt: str = NEGATIVE_PROMPT,
                duration: float | None = None) -> tuple[torch.Tensor, dict]:
-    """V2A audio for ``video`` generated with ``negative_prompt``; ``spans`` suppressed before decoding."""
-    from deepaudio.flow import make_generator
-    from deepaudio.io.video import probe_video
-    from deepaudio.models.v2a.sampling import DEFAULT_STEPS
-    from deepaudio.pipelines.v2a import SequencePlan
-    from deepaudio.pipelines.v2a_codecs import MelCodec
-    from deepaudio.pipelines.windows import plan_windows, stitch
+    """V2A audio for ``video`` generated with ``negative_prompt``; ``spans`` suppressed before decoding.
 
-    info = probe_video(video)
-    total = info.duration if duration is None else min(float(duration), info.duration)
-    generator = make_generator(seed)
-    windows = plan_windows(total, pipe.window, min(1.0, pipe.window / 2))
+    The V2A pipeline runs as usual; for the log-mel codec a latent-edit hook clamps the spans in each
+    window's latent before it is decoded, for VAE latents the decoded audio is suppressed instead."""
+    from deepaudio.models.v2a.codecs import MelCodec
+    from deepaudio.models.v2a.sampling import DEFAULT_STEPS
+
     in_latent = isinstance(pipe.codec, MelCodec)
-    chunks = []
-    for win in windows:
-        plan = SequencePlan.for_duration(win.duration, pipe.codec.latent_rate)
-        frames_clip, frames_sync = pipe.read_window_frames(video, win.start, plan)
-        lat = _window_latents(pipe, frames_clip, frames_sync, plan, negative_prompt, steps or DEFAULT_STEPS,
-                              pipe.default_cfg if cfg_strength is None else cfg_strength, generator)  # (1, n, m)
-        if in_latent and spans:
-            mask = span_mask(lat.shape[1], pipe.codec.latent_rate, spans, offset=win.start).to(lat.device)
-            lat = clamp_frames(lat[0], mask)[None]
-        wav = pipe.codec.decode(lat).cpu()
-        n = int(round(plan.duration * pipe.sample_rate))
-        wav = torch.nn.functional.pad(wav[..., :n], (0, max(0, n - wav.shape[-1])))
-        chunks.append(wav)
-    out = stitch(chunks, windows, pipe.sample_rate, total)
+
+    def clamp_spans(lat: torch.Tensor, start: float) -> torch.Tensor:  # (1, n, m)
+        mask = span_mask(lat.shape[1], pipe.codec.latent_rate, spans, offset=start).to(lat.device)
+        return clamp_frames(lat[0], mask)[None]
+
+    out, _ = pipe(video, negative_prompt=negative_prompt, duration=duration, steps=steps or DEFAULT_STEPS,
+                  cfg_strength=cfg_strength, seed=seed, latent_edit=clamp_spans if in_latent and spans else None)
     if spans and not in_latent:
         out = suppress_spans(out, pipe.sample_rate, spans)
     where = "in the log-mel latent before decoding" if in_latent else "in the decoded audio (VAE latents)"

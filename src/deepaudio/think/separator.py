@@ -17,7 +17,7 @@ import torch
 
 from deepaudio.checkpoint import load_state_strict, load_weights_file
 from deepaudio.errors import CheckpointError
-from deepaudio.think.bsroformer import BSROFORMER_PRESETS, BSRoFormer, BSRoFormerConfig
+from deepaudio.models.separation.bsroformer import BSROFORMER_PRESETS, BSRoFormer, BSRoFormerConfig
 
 
 def _unwrap(obj: dict, path: Path) -> dict[str, torch.Tensor]:

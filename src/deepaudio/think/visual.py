@@ -4,7 +4,7 @@ DeepSound-V1 asks its video-audio LLM whether the speech in the generated audio 
 picture. The offline reasoner answers the same question from measurements: for each speech segment it
 correlates the speech envelope (RMS per video frame) with mouth movement over the same span.
 
-Mouth movement comes from ``deepaudio.vision.mouth.mouth_track`` (face backends) when it finds a face,
+Mouth movement comes from ``deepaudio.perception.mouth.mouth_track`` (face backends) when it finds a face,
 and always from a model-free measurement beside it: the mean brightness of small image blocks over time. An opening
 mouth changes the brightness of the blocks it covers in step with the speech energy, so the best block's
 |Pearson r| against the envelope is high for an on-screen talker and low for off-screen speech, where no
@@ -70,7 +70,7 @@ def block_signals(frames: torch.Tensor | np.ndarray, block: int = FALLBACK_BLOCK
 def _landmark_track(video: Path):
     """(times, opening, face_present) from the landmark tracker, or None when it is missing or sees no face."""
     try:
-        from deepaudio.vision.mouth import mouth_track
+        from deepaudio.perception.mouth import mouth_track
     except ImportError:
         return None
     from deepaudio.errors import BackendUnavailable, InputError

@@ -20,7 +20,7 @@ from torch import nn
 
 from deepaudio.data.instructions import Instruction, generate, read_instructions
 from deepaudio.models.gate import TASKS, GateConfig, MoFGate
-from deepaudio.pipelines.router import Router
+from deepaudio.models.router import Router
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.ema import EMAConfig
 from deepaudio.train.loop import TrainConfig, train

@@ -1,7 +1,7 @@
 """Stage 1: train the V2A flow (``deepaudio train v2a``).
 
 Tiny configuration (the bundled default): the condition encoders are small CNNs/transformers that
-train jointly with the MM-DiT, and the latent is the log-mel of :class:`~deepaudio.pipelines.v2a_codecs.
+train jointly with the MM-DiT, and the latent is the log-mel of :class:`~deepaudio.models.v2a.codecs.
 MelCodec`. Extraction first caches, per clip, the 8 fps and 25 fps frames, the target latents and the
 prompt's byte ids (``features/*.safetensors``, resumable); training then runs the shared loop:
 rectified flow with ``min_sigma = 0``, condition dropout 0.1 for CFG (video and text dropped
@@ -32,10 +32,10 @@ from deepaudio.errors import DeepAudioError, InputError
 from deepaudio.flow import FlowPath
 from deepaudio.models.encoders.tiny import TinyEncoderConfig
 from deepaudio.models.encoders.tiny_bundle import TinyV2AEncoder
+from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig
 from deepaudio.models.v2a.config import MMAudioConfig
 from deepaudio.models.v2a.mmdit import MMAudioNet
-from deepaudio.pipelines.v2a import CLIP_FPS, SYNC_FPS, SequencePlan, _fit_frames
-from deepaudio.pipelines.v2a_codecs import MelCodec, MelCodecConfig
+from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
 from deepaudio.train.loop import TrainConfig, train
 
@@ -148,11 +148,11 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
             w = torch.nn.functional.pad(w, (0, max(0, n - w.shape[-1])))
             latents.append(codec.encode(w)[0, : plan.latent])  # (N, M)
         if crops:
-            frames8 = _fit_frames(f8, plan.clip_frames + int(CLIP_FPS) * (count - 1))
-            frames25 = _fit_frames(f25, plan.sync_frames + int(SYNC_FPS) * (count - 1))
+            frames8 = fit_frames(f8, plan.clip_frames + int(CLIP_FPS) * (count - 1))
+            frames25 = fit_frames(f25, plan.sync_frames + int(SYNC_FPS) * (count - 1))
             latent = torch.stack(latents)
         else:
-            frames8, frames25 = _fit_frames(f8, plan.clip_frames), _fit_frames(f25, plan.sync_frames)
+            frames8, frames25 = fit_frames(f8, plan.clip_frames), fit_frames(f25, plan.sync_frames)
             latent = latents[0]
         tensors = {"frames8": frames8.contiguous(), "frames25": frames25.contiguous(), "latent": latent.contiguous(),
                    "text_ids": text.tokenize([item["prompt"]])[0],

@@ -32,9 +32,10 @@ from deepaudio.checkpoint import load_model, read_config, write_config
 from deepaudio.errors import ConfigError, DeepAudioError, InputError
 from deepaudio.flow import FlowPath
 from deepaudio.io.atomic import atomic_dir, atomic_path
+from deepaudio.models.v2a.bundle import read_v2a_bundle
 from deepaudio.models.v2a.config import MMAUDIO_PRESETS, MMAudioConfig
 from deepaudio.models.v2a.mmdit import MMAudioNet
-from deepaudio.pipelines.v2a import CLIP_FPS, SYNC_FPS, SequencePlan, _fit_frames
+from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
 from deepaudio.train.batching import FrameBudgetBatcher
 
 INDEX_NAME = "index.json"
@@ -55,16 +56,15 @@ class OfficialFeatureExtractor:
 
     def __init__(self, pipeline: Path, duration: float, device: str | torch.device = "cpu"):
         from deepaudio.dsp.mel import MMAUDIO_16K, MMAUDIO_44K
-        from deepaudio.pipelines.v2a_official import OfficialEncoders
+        from deepaudio.models.v2a.official import OfficialEncoders
 
         self.pipeline = Path(pipeline)
-        cfg = read_config(self.pipeline, "v2a_pipeline")["config"]
-        enc_cfg, codec_cfg = cfg.get("encoder", {}), cfg.get("codec", {})
-        if enc_cfg.get("type") != "official" or codec_cfg.get("type") != "mmaudio":
+        bundle = read_v2a_bundle(self.pipeline)
+        if bundle.encoder.type != "official" or bundle.codec.type != "mmaudio":
             raise ConfigError("feature extraction needs a pipeline with the official encoders and the MMAudio VAE",
                               self.pipeline, "build one with: deepaudio convert mmaudio-pipeline")
-        self.encoders = OfficialEncoders.from_config(self.pipeline, enc_cfg, device=device)
-        self.vae = load_model(self.pipeline / codec_cfg.get("vae", "vae"), device=device, expect_kind="mmaudio_vae")
+        self.encoders = OfficialEncoders.from_config(self.pipeline, bundle.encoder, device=device)
+        self.vae = load_model(self.pipeline / bundle.codec.vae, device=device, expect_kind="mmaudio_vae")
         self.mel = MMAUDIO_16K if self.vae.config.data_dim == 80 else MMAUDIO_44K
         down = self.vae.config.downsample
         self.plan = SequencePlan.for_duration(duration, self.mel.sample_rate / self.mel.hop_length / down)
@@ -86,8 +86,8 @@ class OfficialFeatureExtractor:
         if wav.shape[-1] < 0.95 * self.duration * sr or f25.shape[0] < 0.95 * plan.sync_frames:
             return None
         wav = torch.nn.functional.pad(wav[:, : self.n_samples], (0, max(0, self.n_samples - wav.shape[-1])))
-        clip_f, sync_f = enc.encode_video(_fit_frames(f8, plan.clip_frames)[None],
-                                          _fit_frames(f25, plan.sync_frames)[None])
+        clip_f, sync_f = enc.encode_video(fit_frames(f8, plan.clip_frames)[None],
+                                          fit_frames(f25, plan.sync_frames)[None])
         spec = mel_spectrogram(wav.to(self.device), self.mel)[..., : plan.latent * self.vae.config.downsample]
         post = self.vae.encode_latents(spec)
         prompt = item.get("prompt", "")
@@ -223,10 +223,11 @@ def export_feature_pipeline(model: FeatureV2AModel, source: Path, window: float,
 
     cfg = read_config(source, "v2a_pipeline")["config"]
     enc, codec = dict(cfg["encoder"]), dict(cfg["codec"])
+    bundle = read_v2a_bundle(source)
     with atomic_dir(folder) as tmp:
         model.net.save_pretrained(tmp / "net", meta=meta)
-        for sub in {enc.get("clip", "clip"), enc.get("synchformer", "synchformer"), codec.get("vae", "vae"),
-                    codec.get("vocoder", "vocoder")}:
+        parts = {bundle.encoder.clip, bundle.encoder.synchformer, bundle.codec.vae, bundle.codec.vocoder or "vocoder"}
+        for sub in parts:
             link_or_copy_tree(source / sub, tmp / sub)
         write_config(tmp, "v2a_pipeline", {"net": "net", "encoder": enc, "codec": codec, "window": window}, meta)
 

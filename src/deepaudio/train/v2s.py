@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--v2a", type=Path, help="V2A pipeline folder that makes each clip's ambience (energy source v2a)")
     p.add_argument("--energy-source", choices=("v2a", "speech", "mouth"), default="v2a",
                    help="contour from the V2A output (the paper), the ground-truth speech, or the mouth "
-                        "opening (needs deepaudio.vision.mouth)")
+                        "opening (needs deepaudio.perception.mouth)")
     p.add_argument("--drop-mode", choices=tuple(DROP_MODES), default="reference",
                    help="reference: audio 0.3 / text 0.2, energy never dropped; paper: 25%% each incl. energy")
     p.add_argument("--v2a-steps", type=int, default=25, help="Euler steps of the V2A model (default 25)")
@@ -152,7 +152,8 @@ def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
     for name, rws in (("train", rows), ("val", val_rows)):
         if rws is None:
             continue
-        ds = V2SDataset(rws, cache, args.energy_source, args.v2a, args.seed, args.v2a_steps, device=acc.device)
+        ds = V2SDataset(rws, cache, args.energy_source, args.v2a, args.seed, args.v2a_steps, device=acc.device,
+                        v2a_loader=getattr(args, "_v2a_loader", None))
         ds.prepare(acc.process_index, acc.num_processes, _progress(name, len(rws), acc.is_main_process))
         acc.wait_for_everyone()
         shuffle = name == "train"

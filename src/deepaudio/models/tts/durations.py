@@ -13,7 +13,7 @@ to), the network only has to learn what each phoneme sounds like. The durations 
   uniform segmentation, then per-phoneme Gaussian means re-estimated from the best path, a few
   rounds) on per-utterance normalised cepstra of the log-mel; word gaps may take zero frames;
 - inference: :class:`DurationTable` (mean frames per token over the aligned training set), scaled so
-  the tokens fill the planned number of frames; for V2S, :func:`contour_durations` moves the text's
+  the tokens fill the planned number of frames; for V2S, ``deepaudio.v2s.placement`` moves the text's
   pauses into the timing contour's quiet runs (or :func:`integer_durations` spreads the tokens along it).
 """
 
@@ -104,87 +104,6 @@ def integer_durations(durations: np.ndarray, total: int, density: torch.Tensor |
     ends[-1] = total
     ends = np.maximum.accumulate(ends)
     return np.diff(np.concatenate([[0], ends]))
-
-
-# Contour alignment (V2S placement "align"). A token expected to last mu frames that gets L costs (ln L/mu)^2;
-# each contour-quiet frame under it costs its kind's price below. Pauses (word gaps, punctuation) pay the
-# log cost only for their non-quiet frames, so they stretch over quiet runs; a sentence end does so for
-# free, a word gap for a little (a 20-frame pause in mid-sentence costs 1.2, about a phoneme at 3x its
-# length), a phoneme said with open lips for 0.1 a frame (lip and energy contours dip inside words too).
-QUIET_COST = {"phoneme": 0.1, "closed": 0.0, "word": 0.06, "phrase": 0.02, "sentence": 0.0}
-MAX_STRETCH = 4.0  # a phoneme lasts at most 4x (and at least 1 frame) its expected length ...
-MAX_EXTRA = 8  # ... or 8 frames more, whichever is longer
-
-
-def contour_durations(durations: np.ndarray, quiet: np.ndarray, kinds: Sequence[str]) -> np.ndarray | None:
-    """Whole-frame durations (N,) summing to ``len(quiet)`` that put the text's pauses where the contour is quiet.
-
-    ``durations``: (N,) expected frames per token at any rate; ``quiet``: (T,) bool, frames where the
-    contour says nobody talks (``quiet_runs``); ``kinds``: each token's kind, a key of ``QUIET_COST``
-    ("phoneme", "closed" for bilabials, whose lips shut, "word" gap, "phrase" or "sentence" punctuation).
-    The expected durations are scaled to fill the window less its longest quiet runs, one per sentence
-    boundary; a monotonic dynamic programme (every token at least one frame) then minimises the summed
-    span costs, so sentence and word boundaries move into the contour's pauses instead of being spread
-    over the window by duration alone. None when the tokens cannot fit (fewer frames than tokens).
-    """
-    d = np.clip(np.asarray(durations, dtype=np.float64).reshape(-1), 1e-3, None)
-    q = np.asarray(quiet, dtype=bool).reshape(-1)
-    kinds = list(kinds)
-    n, t = d.size, q.size
-    if n == 0 or t < n or len(kinds) != n:
-        return None
-    unknown = set(kinds) - set(QUIET_COST)
-    if unknown:
-        raise ValueError(f"unknown token kind(s) {sorted(unknown)}; use {sorted(QUIET_COST)}")
-    price = np.array([QUIET_COST[k] for k in kinds])
-    pause = np.array([k in ("word", "phrase", "sentence") for k in kinds])
-    runs = sorted(_runs(q), reverse=True)
-    boundaries = sum(k == "sentence" for k in kinds[:-1])
-    speaking = max(1, t - sum(runs[:boundaries]))
-    mu = d * speaking / d.sum()
-    cq = np.concatenate([[0], np.cumsum(q)])
-    cost = np.full(t + 1, np.inf)
-    cost[0] = 0.0
-    back = np.zeros((n, t + 1), dtype=np.int32)
-    longest = runs[0] if runs else 0
-    for i in range(n):
-        if pause[i]:  # its own length plus the longest quiet run (and slack)
-            lmax = int(mu[i] + 2 * MAX_EXTRA) + longest
-        else:
-            lmax = int(max(MAX_STRETCH * mu[i], mu[i] + MAX_EXTRA, 1))
-        new = np.full(t + 1, np.inf)
-        best = np.zeros(t + 1, dtype=np.int32)
-        for length in range(1, min(lmax, t) + 1):
-            starts = np.arange(0, t + 1 - length)
-            qn = cq[starts + length] - cq[starts]
-            timed = length - qn + 1.0 if pause[i] else np.full(starts.size, float(length))
-            span = np.log(timed / (mu[i] + (1.0 if pause[i] else 0.0))) ** 2 + price[i] * qn
-            cand = cost[starts] + span
-            ends = starts + length
-            better = cand < new[ends]
-            new[ends[better]] = cand[better]
-            best[ends[better]] = length
-        cost, back[i] = new, best
-    if not np.isfinite(cost[t]):
-        return None
-    out = np.zeros(n, dtype=np.int64)
-    pos = t
-    for i in range(n - 1, -1, -1):
-        out[i] = back[i, pos]
-        pos -= out[i]
-    return out
-
-
-def _runs(mask: np.ndarray) -> list[int]:
-    """Lengths of the runs of True in ``mask``."""
-    out, run = [], 0
-    for v in list(mask) + [False]:
-        if v:
-            run += 1
-        elif run:
-            out.append(run)
-            run = 0
-    return out
 
 
 def expand(ids: Sequence[int], frames: np.ndarray) -> torch.Tensor:

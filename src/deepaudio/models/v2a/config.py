@@ -9,7 +9,6 @@ those of an 8 s clip (``mmaudio/model/sequence_config.py``): latents at sr/hop/2
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 from deepaudio.config import Registry
@@ -49,30 +48,6 @@ class MMAudioConfig:
     @property
     def joint_depth(self) -> int:
         return self.depth - self.fused_depth
-
-
-@dataclass(frozen=True)
-class SequenceLengths:
-    """Token counts for a clip of ``duration`` seconds (MMAudio ``SequenceConfig``)."""
-
-    latent: int
-    clip: int
-    sync: int
-
-    @classmethod
-    def for_duration(cls, duration: float, sample_rate: int) -> SequenceLengths:
-        hop = 256 if sample_rate == 16000 else 512
-        latent = int(math.ceil(duration * sample_rate / hop / 2))
-        clip = int(duration * 8)
-        frames = duration * 25
-        segments = (frames - 16) // 8 + 1
-        if segments < 1:
-            raise ConfigError(f"clip of {duration:.2f} s is too short: the visual sync encoder needs >= 0.64 s")
-        return cls(latent, clip, int(segments * 16 / 2))
-
-    def audio_samples(self, sample_rate: int) -> int:
-        hop = 256 if sample_rate == 16000 else 512
-        return self.latent * hop * 2
 
 
 MMAUDIO_PRESETS: Registry[MMAudioConfig] = Registry("MMAudio network preset")

@@ -33,7 +33,7 @@ def test_word_edit_counts():
 
 
 def test_transcribe_real_speech_low_wer():
-    from deepaudio.eval.asr import transcribe
+    from deepaudio.perception.asr import transcribe
 
     try:
         items = samples.librivox_utterances()[:2]
@@ -48,7 +48,7 @@ def test_transcribe_real_speech_low_wer():
 
 
 def test_transcribe_resamples_and_accepts_mono_1d():
-    from deepaudio.eval.asr import transcribe
+    from deepaudio.perception.asr import transcribe
 
     text = "The weather was calm and the river was quiet."
     try:
@@ -59,7 +59,7 @@ def test_transcribe_resamples_and_accepts_mono_1d():
     assert wer(text, hyp) <= 0.2, hyp
     assert transcribe(torch.zeros(1, 0), 16000) == ""
     # a local CTranslate2 folder given explicitly (here the packaged one) takes the same path as large-v3 would
-    from deepaudio.eval.asr import backend_name, default_model_path
+    from deepaudio.perception.asr import backend_name, default_model_path
 
     folder = str(default_model_path())
     assert transcribe(wav, sr, model=folder, beam_size=1) == transcribe(wav, sr, beam_size=1)
@@ -67,7 +67,7 @@ def test_transcribe_resamples_and_accepts_mono_1d():
 
 
 def test_missing_model_folder_is_a_user_error(tmp_path):
-    from deepaudio.eval.asr import transcribe
+    from deepaudio.perception.asr import transcribe
 
     with pytest.raises(CheckpointError, match="not found"):
         transcribe(torch.zeros(1, 1600), 16000, model=str(tmp_path / "large-v3"))

@@ -9,7 +9,7 @@ area inside the mouth box divided by r^2, with anti-aliased edge pixels counted 
 linearly with the drawn mouth height.
 
 It only works on that drawing style and is not a general face detector; real video should use the
-``mediapipe`` or ``dlib`` backend (see :mod:`deepaudio.vision.backends`).
+``mediapipe`` or ``dlib`` backend (see :mod:`deepaudio.perception.faces`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepaudio.errors import BackendUnavailable
-from deepaudio.vision.backends import MouthObservation
+from deepaudio.perception.faces import MouthObservation
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 

@@ -10,8 +10,8 @@ from deepaudio.data.toyworld.faces import random_face, video_energy
 from deepaudio.data.toyworld.render import Canvas
 from deepaudio.dsp.energy import energy_contour
 from deepaudio.errors import InputError
-from deepaudio.vision.backends import available_backends, make_backend
-from deepaudio.vision.mouth import fill_gaps, mouth_contour, mouth_track, track_to_contour
+from deepaudio.perception.faces import available_backends, make_backend
+from deepaudio.perception.mouth import fill_gaps, mouth_contour, mouth_track, track_to_contour
 
 SR, FPS, SIZE = 24000, 25, 112
 
@@ -115,7 +115,7 @@ def test_unknown_backend_is_a_config_error():
 
 def test_large_video_is_scaled_down_and_sampled_at_the_given_rate(tmp_path):
     from deepaudio.io.video import write_video
-    from deepaudio.vision.mouth import MAX_SIDE
+    from deepaudio.perception.mouth import MAX_SIDE
 
     frames, wav, _ = talking_face(4, seconds=1.6)
     big = np.repeat(np.repeat(frames, 6, axis=1), 6, axis=2)  # 672 x 672

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deepaudio.errors import CheckpointError, ConfigError
-from deepaudio.think.bsroformer import BSROFORMER_PRESETS, BSRoFormer
+from deepaudio.models.separation.bsroformer import BSROFORMER_PRESETS, BSRoFormer
 from deepaudio.think.removal import SeparatorRemover
 from deepaudio.think.separator import load_separator, separate
 

@@ -3,7 +3,7 @@
 DeepAudio-V1 times speech with the energy of the V2A output (mean |x| per 256-sample frame at 24 kHz,
 divided by its maximum). On a talking-head video the picture itself says when someone speaks: the
 mouth opens. ``mouth_track`` measures the opening per video frame with a face backend
-(:mod:`deepaudio.vision.backends`); ``mouth_contour`` turns it into a contour on the TTS mel grid
+(:mod:`deepaudio.perception.faces`); ``mouth_contour`` turns it into a contour on the TTS mel grid
 (93.75 frames/s) normalised like the energy, so the V2S model can take either, and dubbing works
 without V2A weights.
 
@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepaudio.dsp.energy import CONTOUR_RATE
 from deepaudio.errors import InputError
-from deepaudio.vision.backends import available_backends, detection_rate, make_backend, probe_indices
+from deepaudio.perception.faces import available_backends, detection_rate, make_backend, probe_indices
 
-TTS_FRAME_RATE = 24000 / 256  # 93.75 mel frames per second (F5-TTS / Vocos)
+TTS_FRAME_RATE = CONTOUR_RATE  # 93.75 mel frames per second (F5-TTS / Vocos)
 MAX_FPS = 25.0  # mouths move slower than this; decoding more frames only costs time
 MAX_SIDE = 640  # frames are scaled down to at most this many pixels on the long side
 MIN_FACE_FRACTION = 0.5  # a contour needs a face in at least this share of frames

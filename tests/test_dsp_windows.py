@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from deepaudio.pipelines.windows import Window, plan_windows, stitch
+from deepaudio.dsp.windows import Window, plan_windows, stitch
 
 
 @pytest.mark.parametrize("duration", [3.0, 8.0, 8.5, 20.0, 120.0, 121.3])

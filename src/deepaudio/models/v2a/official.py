@@ -30,10 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepaudio.checkpoint import load_model
+from deepaudio.config import from_dict, resolve_dtype
 from deepaudio.errors import CheckpointError, ConfigError, InputError
 from deepaudio.models.encoders.clip import CLIP_MEAN, CLIP_STD, OpenCLIP
 from deepaudio.models.encoders.clip_tokenizer import CLIPTokenizer, find_merges_file
 from deepaudio.models.encoders.synchformer import Synchformer
+from deepaudio.models.v2a.bundle import EncoderSpec
 
 MMAUDIO_CLIP_SIZE = 384  # MMAudio squashes frames to 384x384 (the DFN5B-384 hub config)
 SYNC_SEGMENT, SYNC_STEP = 16, 8
@@ -96,26 +98,23 @@ class OfficialEncoders(nn.Module):
         self.batch_size = int(batch_size)
 
     @classmethod
-    def from_config(cls, directory: str | Path, enc_cfg: Mapping[str, Any],
+    def from_config(cls, directory: str | Path, enc_cfg: Mapping[str, Any] | EncoderSpec,
                     device: str | torch.device = "cpu") -> OfficialEncoders:
         """Load the parts a pipeline folder names (paths relative to ``directory``)."""
         directory = Path(directory)
-        dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-        if enc_cfg.get("dtype", "float32") not in dtypes:
-            raise ConfigError(f"unknown encoder dtype {enc_cfg['dtype']!r}", directory / "config.json",
-                              f"choose one of: {', '.join(dtypes)}")
-        dtype = dtypes[enc_cfg.get("dtype", "float32")]
-        clip_dir = directory / enc_cfg.get("clip", "clip")
+        spec = enc_cfg if isinstance(enc_cfg, EncoderSpec) else \
+            from_dict(EncoderSpec, dict(enc_cfg), directory / "config.json", strict=True)
+        dtype = resolve_dtype(spec.dtype, f"{directory / 'config.json'} (encoder dtype)")
+        clip_dir = directory / spec.clip
         clip = load_model(clip_dir, device=device, dtype=dtype, expect_kind="open_clip")
-        sync = load_model(directory / enc_cfg.get("synchformer", "synchformer"), device=device, dtype=dtype,
-                          expect_kind="synchformer")
+        sync = load_model(directory / spec.synchformer, device=device, dtype=dtype, expect_kind="synchformer")
         merges = find_merges_file(clip_dir)
         if merges is None:
             raise CheckpointError("the CLIP folder has no BPE merges file", clip_dir,
                                   "re-create it with deepaudio convert mmaudio-pipeline (or open-clip)")
         tokenizer = CLIPTokenizer.from_file(merges, vocab_size=clip.config.vocab_size)
-        size = int(enc_cfg.get("clip_size", clip.config.image_size))
-        return cls(clip, sync, tokenizer, clip_size=size, batch_size=int(enc_cfg.get("batch_size", 0)))
+        size = clip.config.image_size if spec.clip_size is None else spec.clip_size
+        return cls(clip, sync, tokenizer, clip_size=size, batch_size=spec.batch_size)
 
     def train(self, mode: bool = True) -> OfficialEncoders:
         return super().train(False)  # frozen encoders never leave eval mode

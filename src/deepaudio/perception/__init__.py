@@ -1,8 +1,12 @@
-"""Vision: faces and mouths in video, for lip-driven dubbing timing (``--timing lips``).
+"""Perception: what the input shows and says, used by inference and by evaluation alike.
 
-``deepaudio.vision.mouth``: :func:`~deepaudio.vision.mouth.mouth_track` (opening per video frame) and
-:func:`~deepaudio.vision.mouth.mouth_contour` (a [0, 1] contour at the TTS mel frame rate, 93.75/s).
-``deepaudio.vision.backends``: the pluggable face backends, tried in this order by ``backend='auto'``
+``deepaudio.perception.asr``: speech recognition (faster-whisper), e.g. a reference voice's transcript.
+``deepaudio.perception.vad``: where someone speaks (Silero VAD).
+Faces and mouths in video, for lip-driven dubbing timing (``--timing lips``):
+
+``deepaudio.perception.mouth``: :func:`~deepaudio.perception.mouth.mouth_track` (opening per video frame) and
+:func:`~deepaudio.perception.mouth.mouth_contour` (a [0, 1] contour at the TTS mel frame rate, 93.75/s).
+``deepaudio.perception.faces``: the pluggable face backends, tried in this order by ``backend='auto'``
 (the first that sees a face in half of 12 frames spread over the clip runs on the whole clip):
 
 * ``mediapipe`` (478-point face mesh) when installed. Not in the ``vision`` extra: ``mediapipe==0.10.21``
@@ -30,5 +34,5 @@ of the mel-rate contour with the energy contour of the clip's speech):
 
 Voice-over clips (no face, or a face that stays still) are refused with an ``InputError`` (8 of 8, every
 backend). "photo, warped" is a portrait photograph whose jaw is opened by an image warp following a speech-like track.
-Nothing is imported here, so ``import deepaudio.vision`` loads no model package.
+Nothing is imported here, so ``import deepaudio.perception`` loads no model package.
 """

@@ -13,7 +13,7 @@ does not look like a wider-open mouth). Three backends, tried in this order by `
   300-W data and is licensed for non-commercial use only.
 * ``toon`` - no model at all: the flat-shaded cartoon faces of the toy world (a skin disc, two dark
   eyes, a dark mouth ellipse; see ``deepaudio.data.toyworld.faces``), which face models trained on
-  photographs do not detect. See :mod:`deepaudio.vision.toon`.
+  photographs do not detect. See :mod:`deepaudio.perception.toon`.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def make_backend(name: str) -> Backend:
     if name == "dlib":
         return DlibBackend()
     if name == "toon":
-        from deepaudio.vision.toon import ToonBackend
+        from deepaudio.perception.toon import ToonBackend
 
         return ToonBackend()
     raise ConfigError(f"unknown face backend {name!r}", hint=f"choose auto, {', '.join(BACKEND_ORDER)}")

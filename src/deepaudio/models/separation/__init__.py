@@ -1,0 +1,1 @@
+"""Separation networks (BS-RoFormer) for voice-over removal."""
