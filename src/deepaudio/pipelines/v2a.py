@@ -14,7 +14,8 @@ for MMAudio weights, or mel settings [+ ``vocoder``] for the tiny default).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,16 +156,26 @@ class V2APipeline:
                  overlap: float = 1.0, progress: Callable[[str], None] | None = None) -> tuple[torch.Tensor, int]:
         """Ambient audio for ``video`` (whole length, or the first ``duration`` seconds); ``cfg_strength`` None
         takes the model's default (:attr:`default_cfg`)."""
+        from deepaudio import checks
+        from deepaudio.io.limits import check_declared_duration
         from deepaudio.io.video import probe_video
 
+        checks.text("prompt", prompt), checks.text("negative_prompt", negative_prompt)
+        checks.number("steps", steps, 1, 10000, integer=True), checks.seed("seed", seed)
+        checks.optional_number("cfg_strength", cfg_strength, -100, 100), checks.number("overlap", overlap, 0)
+        checks.optional_number("duration", duration, 0.01)
+        if not isinstance(video, (str, Path)):
+            raise InputError(f"video must be a file path, got {type(video).__name__}")
         info = probe_video(video)
+        if duration is None:
+            check_declared_duration(info.duration, video, "video")
         total = info.duration if duration is None else min(float(duration), info.duration)
         if total <= 0:
             raise InputError("nothing to generate: duration is zero", video)
         generator = make_generator(seed)
         windows = plan_windows(total, self.window, min(overlap, self.window / 2))
         chunks = []
-        for k, win in enumerate(windows):
+        for k, win in enumerate(_progress(windows, progress)):
             plan = SequencePlan.for_duration(win.duration, self.codec.latent_rate)
             frames_clip, frames_sync = self.read_window_frames(video, win.start, plan)
             step_cb = None
@@ -174,3 +185,12 @@ class V2APipeline:
             chunks.append(self.generate_from_frames(frames_clip, frames_sync, plan, prompt, negative_prompt, steps,
                                                     cfg_strength, generator, step_cb).cpu())
         return stitch(chunks, windows, self.sample_rate, total), self.sample_rate
+
+
+def _progress(windows: list, progress) -> Iterable:
+    """A progress bar on stderr for long videos (more than 8 windows) when the caller shows none."""
+    if progress is not None or len(windows) <= 8:
+        return windows
+    from tqdm import tqdm
+
+    return tqdm(windows, desc="v2a windows", unit="window", file=sys.stderr, leave=False)
