@@ -32,19 +32,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepaudio import checks
     from deepaudio.errors import InputError
-    from deepaudio.io.atomic import check_output_path
-    from deepaudio.io.audio import save_audio
+    from deepaudio.io.audio import check_audio_output, check_media_file, save_audio
     from deepaudio.pipelines.tts import TTSPipeline
 
     device, dtype = resolve_device(args)
-    check_output_path(args.output, [args.ref_audio])
+    # Everything a user can get wrong is checked before the model is loaded.
+    check_audio_output(args.output, [args.ref_audio] + ([args.text_file] if args.text_file else []))
+    check_media_file(args.ref_audio)
     text = args.text
     if args.text_file is not None:
         try:
             text = args.text_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read the text file ({exc})", args.text_file) from exc
+        except OSError as exc:
+            raise InputError(f"cannot read the text file ({exc.strerror})", args.text_file) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"text file is not UTF-8 (byte {exc.start})", args.text_file,
+                             "save it as UTF-8") from exc
+        checks.text("text file", text)
     pipe = TTSPipeline.from_pretrained(args.ckpt or default_model_dir("tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
     wav, sr = pipe(text, args.ref_audio, ref_text=args.ref_text, nfe=args.nfe, cfg_strength=args.cfg,

@@ -219,6 +219,20 @@ def _short(exc: BaseException) -> str:
 # ----------------------------------------------------------------------------------------- writing
 
 
+def check_audio_output(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+    """An output path with a suffix we can write audio to (checked before any work is done)."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in _SF_WRITE and suffix not in _AV_WRITE:
+        known = ", ".join(sorted([*_SF_WRITE, *_AV_WRITE]))
+        raise OutputPathError(f"unknown audio format '{suffix or '(none)'}'", out, f"use one of {known}")
+    if inputs:
+        from deepaudio.io.atomic import check_output_path
+
+        check_output_path(out, inputs)
+    return out
+
+
 def save_audio(path: str | Path, wav: torch.Tensor | np.ndarray, sr: int, inputs: Sequence[str | Path] = (),
                subtype: str | None = None, bitrate: int | None = None) -> Path:
     """Write ``wav`` ``[C, N]`` (or ``[N]``) atomically; the suffix picks the format.
@@ -227,11 +241,8 @@ def save_audio(path: str | Path, wav: torch.Tensor | np.ndarray, sr: int, inputs
     ogg/opus/mka through PyAV. Samples outside [-1, 1] are clipped for integer formats. ``inputs`` are
     paths the output must not overwrite.
     """
-    out = Path(path)
+    out = check_audio_output(path)
     suffix = out.suffix.lower()
-    if suffix not in _SF_WRITE and suffix not in _AV_WRITE:
-        known = ", ".join(sorted([*_SF_WRITE, *_AV_WRITE]))
-        raise OutputPathError(f"unknown audio format '{suffix or '(none)'}'", out, f"use one of {known}")
     x = as_waveform(wav).detach().cpu()
     if x.shape[-1] == 0:
         raise ValueError("refusing to write an empty waveform")

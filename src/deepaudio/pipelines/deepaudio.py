@@ -175,6 +175,16 @@ class DeepAudio:
             return None
         return self.ambience(video, seed, **v2a_kwargs)
 
+    def _check_speakable(self, text: str, what: str, reference_text: str | None, task: str = "dub") -> None:
+        """Refuse text (and a reference transcript) the speaking model has no tokens for."""
+        model = self.tts if task == "tts" else (self.v2s or self.tts)
+        tokenizer = getattr(model, "tokenizer", None)
+        if tokenizer is None:
+            return
+        tokenizer.check_speakable(text, what)
+        if reference_text and reference_text.strip():
+            tokenizer.check_speakable(reference_text, "reference text")
+
     def speech_timed(self, transcript: str, reference_audio, reference_text, contour: torch.Tensor,
                      seed: int | None, fit: str = "error", where: str = "the video", samples: int | None = None,
                      **tts_kwargs) -> torch.Tensor:
@@ -208,6 +218,7 @@ class DeepAudio:
                                  hint='pass --text, or quote it in the instruction: saying "..."')
             if reference_audio is None:
                 raise InputError(f"the task '{route.task}' needs a reference voice", hint="pass --ref-audio voice.wav")
+            self._check_speakable(text, "transcript", reference_text, route.task)
             reference_audio = check_reference(reference_audio)
         if route.task in ("v2a", "v2s", "dub") and video is None:
             raise InputError(f"the task '{route.task}' needs a video", hint="pass --video")
@@ -243,6 +254,8 @@ class DeepAudio:
 
         if not cues:
             raise InputError("the subtitle file has no cues")
+        for cue in cues:  # before anything is generated: a cue in another script is named, not crashed on
+            self._check_speakable(cue.text, f"subtitle {cue.index} ({cue.start:.2f}-{cue.end:.2f} s)", reference_text)
         reference_audio = check_reference(reference_audio)
         ambience = self._timed_ambience(video, "dub", timing, seed, dict(v2a_kwargs or {}))
         total = ambience.shape[-1] if ambience is not None else _video_samples(video)
