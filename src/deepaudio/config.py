@@ -63,7 +63,12 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
-    kwargs = {k: _coerce(hints[k], v) for k, v in data.items()}
+    kwargs = {}
+    for k, v in data.items():
+        try:
+            kwargs[k] = _coerce(hints[k], v)
+        except ConfigError as exc:
+            raise ConfigError(f"{cls.__name__}.{k}: {exc}") from None
     try:
         return cls(**kwargs)
     except TypeError as exc:
@@ -75,6 +80,7 @@ def _coerce(tp: Any, value: Any) -> Any:
     args = typing.get_args(tp)
     if value is None:
         return None
+    _check_scalar(tp, value)
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_dict(tp, value)
     if origin in (typing.Union, types.UnionType):
@@ -93,3 +99,21 @@ def _coerce(tp: Any, value: Any) -> Any:
             return tuple(_coerce(a, v) for a, v in zip(args, value))
         return tuple(value)
     return value
+
+
+MAX_INT = 2**40  # no size or count in a config is larger; bigger numbers are damage or an attack
+
+
+def _check_scalar(tp: Any, value: Any) -> None:
+    """A JSON value must have the field's scalar type (an int where an int belongs, finite floats)."""
+    import math
+
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"expected true/false, got {value!r}"[:120])
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INT):
+        raise ConfigError(f"expected an integer, got {value!r}"[:120])
+    if tp is float and (isinstance(value, bool) or not isinstance(value, (int, float))
+                        or not math.isfinite(value)):
+        raise ConfigError(f"expected a finite number, got {value!r}"[:120])
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"expected text, got {value!r}"[:120])
