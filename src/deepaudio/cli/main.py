@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from deepaudio.offline import go_offline
+
+    go_offline()
     try:
         return _main(argv)
     except KeyboardInterrupt:  # also while torch & co. are imported by build_parser

@@ -38,6 +38,9 @@ def _mono16k(wav: torch.Tensor, sr: int) -> np.ndarray:
 def dnsmos(wav: torch.Tensor, sr: int) -> dict[str, float]:
     """DNSMOS scores of one clip: ``ovrl``, ``sig``, ``bak``, ``p808``."""
     try:
+        from deepaudio.offline import go_offline
+
+        go_offline()  # before onnxruntime is imported: no telemetry
         from speechmos import dnsmos as dns
     except ImportError as exc:
         raise BackendUnavailable("speechmos is not installed", hint="pip install 'deepaudio[eval]'") from exc
