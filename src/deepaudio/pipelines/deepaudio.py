@@ -86,6 +86,27 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
     return wav, sr
 
 
+def _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit) -> None:
+    """API arguments checked like the CLI's, raising the project's error types."""
+    from deepaudio import checks
+
+    checks.text("instruction", instruction)
+    for name, value in (("transcript", transcript), ("reference_text", reference_text)):
+        if value is not None:
+            checks.text(name, value)
+    checks.seed("seed", seed), checks.number("duck_db", duck_db, -120, 0)
+    if fit not in ("error", "speed"):
+        raise ConfigError(f"unknown fit {fit!r}", hint="use 'error' or 'speed'")
+    if reference_audio is not None and not isinstance(reference_audio, (str, Path)):
+        if not (isinstance(reference_audio, (tuple, list)) and len(reference_audio) == 2):
+            raise InputError("reference_audio must be a file path or (waveform, sample_rate)")
+        wav, sr = reference_audio
+        checks.number("reference sample rate", sr, 1, integer=True)
+        if torch.as_tensor(wav).ndim not in (1, 2):
+            raise InputError(f"reference waveform must be [samples] or [channels, samples], got "
+                             f"{torch.as_tensor(wav).ndim} dimensions")
+
+
 def contour_frames(seconds: float) -> int:
     return int(round(seconds * SPEECH_RATE / MEL_HOP))
 
@@ -209,6 +230,7 @@ class DeepAudio:
                  timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
                  timing: str = "v2a") -> DeepAudioResult:
+        _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit)
         route = self.route(instruction, task)
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
@@ -252,6 +274,7 @@ class DeepAudio:
         """Every cue spoken inside its own window, over one ambience track for the whole video."""
         from deepaudio.models.gate import TASK_MODULES
 
+        _check_call("", None, reference_audio, reference_text, seed, duck_db, fit)
         if not cues:
             raise InputError("the subtitle file has no cues")
         for cue in cues:  # before anything is generated: a cue in another script is named, not crashed on
