@@ -260,7 +260,7 @@ def read_config(directory: str | Path, expect_kind: str | tuple[str, ...] | None
     except OSError as exc:
         raise CheckpointError(f"config.json cannot be read ({exc.strerror})", cfg_path) from exc
     if not isinstance(doc, dict):
-        raise CheckpointError(f"config.json holds a {type(doc).__name__}, expected an object", cfg_path,
+        raise CheckpointError(f"config.json holds {_json_type(doc)}, expected an object", cfg_path,
                               "re-export or re-convert the checkpoint")
     version = doc.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
@@ -276,6 +276,11 @@ def read_config(directory: str | Path, expect_kind: str | tuple[str, ...] | None
         if doc.get("kind") not in allowed:
             raise CheckpointError(f"folder holds a {doc.get('kind')!r}, expected {' or '.join(allowed)}", directory)
     return doc
+
+
+def _json_type(value) -> str:
+    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def write_config(directory: str | Path, kind: str, config: Mapping[str, Any], meta: Mapping[str, Any] | None = None

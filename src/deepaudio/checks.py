@@ -58,6 +58,6 @@ def text(name: str, value, max_chars: int = MAX_TEXT_CHARS, allow_empty: bool = 
 
 
 def _fmt(v) -> str:
-    if isinstance(v, numbers.Integral) and abs(v) >= 10**12:
+    if isinstance(v, numbers.Integral) and abs(v) >= 10**40:
         return f"{float(v):.3e}"
     return str(v) if isinstance(v, numbers.Integral) else f"{float(v):g}"

@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, argument errors: a return code for in-process callers
+        return exc.code if isinstance(exc.code, int) else EXIT_USER
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USER

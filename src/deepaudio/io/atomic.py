@@ -125,12 +125,20 @@ def write_failure(exc: BaseException, final: Path) -> DeepAudioError:
     """The one-line error for an exception raised while writing ``final`` (full disk, I/O errors)."""
     if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
         return OutputPathError("cannot write: the disk is full", final, "free some space or write elsewhere")
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and not _nearly_full(final):
         return OutputPathError(f"cannot write ({exc.strerror or exc})", final)
     text = " ".join(str(exc).split())
-    if "space" in text.lower():
+    if "space" in text.lower() or _nearly_full(final):  # libsndfile reports ENOSPC as "System error."
         return OutputPathError("cannot write: the disk is full", final, "free some space or write elsewhere")
     return OutputPathError(f"cannot write ({text[:160]})", final)
+
+
+def _nearly_full(final: Path) -> bool:
+    try:
+        st = os.statvfs(final.resolve().parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20)
 
 
 def _is_write_error(exc: BaseException) -> bool:
