@@ -129,7 +129,7 @@ def test_two_processes_writing_the_same_output(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(out), str(go), v], stdout=subprocess.PIPE,
                               text=True, env=env) for v in ("0.25", "0.5")]
-    time.sleep(3.0)  # both imported and waiting
+    time.sleep(2.0)  # both imported and waiting
     go.touch()
     results = [p.communicate(timeout=120)[0] for p in procs]
     assert any(r.startswith("wrote") for r in results), results

@@ -340,9 +340,8 @@ def test_corpus_size():
 
 @pytest.mark.parametrize("argv,expect", [
     (["tts", "--text", b"caf\xe9", "--ref-audio", "{A}/ref.wav", "--ref-text", "hi", "-o", "{O}/o.wav"], "UTF-8"),
-    (["v2a", "{A}/clip.mp4", "-o", "{O}/o.wav", "--steps", "0"], "--steps"),
     (["tts", "--text", "hi", "--ref-audio", "{A}/sparse.wav", "--ref-text", "hi", "-o", "{O}/o.wav"], "sparse.wav"),
-], ids=["tts-raw-latin1-bytes", "v2a-steps-0", "tts-sparse-reference"])
+], ids=["tts-raw-latin1-bytes", "tts-sparse-reference"])
 def test_bad_input_as_a_process(argv, expect, assets, sandbox):
     """As a real process: raw non-UTF-8 argv bytes, and the peak memory of a sparse 11.6 h reference."""
     out_dir = sandbox / "out" / "sub"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from deepaudio.errors import DeepAudioError
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 VALID_SRT = b"1\n00:00:00,100 --> 00:00:01,000\nhello there\n\n2\n00:00:01,200 --> 00:00:02,000\nbye\n"
 VALID_MANIFEST = b"audio_path,text,speaker\na.wav,hello there,s1\nb.wav,good bye,s2\n"
