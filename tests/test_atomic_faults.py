@@ -17,7 +17,7 @@ import torch
 
 from deepaudio.cli.common import write_sidecar
 from deepaudio.errors import DeepAudioError, InputError, OutputPathError
-from deepaudio.io.atomic import TAG, atomic_path, check_output_path
+from deepaudio.io.atomic import HOST, TAG, atomic_path, check_output_path
 from deepaudio.io.audio import save_audio
 
 
@@ -90,12 +90,14 @@ def test_non_finite_audio_is_never_written(tmp_path, value):
 def test_stale_temporary_files_of_dead_writers_are_cleaned(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / f".x.wav{TAG}{dead.pid}-deadbeef.wav"
+    stale = tmp_path / f".x.wav{TAG}{HOST}-{dead.pid}-deadbeef.wav"
     stale.write_bytes(b"half a file")
-    live = tmp_path / f".y.wav{TAG}{os.getppid()}-cafebabe.wav"  # a running process: not ours to delete
+    live = tmp_path / f".y.wav{TAG}{HOST}-{os.getppid()}-cafebabe.wav"  # a running process: not ours to delete
     live.write_bytes(b"in progress")
+    remote = tmp_path / f".z.wav{TAG}000000-{dead.pid}-cafebabe.wav"  # another machine's write on a shared disk
+    remote.write_bytes(b"in progress elsewhere")
     save_audio(tmp_path / "other.wav", _tone(0.1), 24000)
-    assert not stale.exists() and live.exists()
+    assert not stale.exists() and live.exists() and remote.exists()
 
 
 def test_second_of_two_writers_to_a_new_file_says_so(tmp_path):

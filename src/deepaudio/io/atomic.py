@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
 import shutil
+import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from deepaudio.errors import DeepAudioError, OutputPathError
 
 TAG = ".deepaudio-tmp-"
-_STALE = re.compile(r"^\..*" + re.escape(TAG) + r"(\d+)-[0-9a-f]+")
+# The writer's host and pid: on a folder shared between machines (NFS, a multi-node run) only temporary
+# files of this host's dead processes are removed, never another machine's write in progress.
+HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_STALE = re.compile(r"^\..*" + re.escape(TAG) + r"([0-9a-f]{6})-(\d+)-[0-9a-z]+")
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -59,7 +64,7 @@ def clean_stale(folder: Path) -> list[Path]:
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             m = _STALE.match(entry.name)
-            if m is None or _alive(int(m.group(1))):
+            if m is None or m.group(1) != HOST or _alive(int(m.group(2))):
                 continue
             path = Path(entry.path)
             with contextlib.suppress(OSError):
@@ -86,7 +91,7 @@ def _alive(pid: int) -> bool:
 def _tmp_name(final: Path, kind: str = "") -> str:
     # Hidden, tagged with our pid, and ending in the final suffix so format-sniffing writers (soundfile,
     # PyAV) pick the right container.
-    return f".{final.name[:80]}{TAG}{os.getpid()}-{secrets.token_hex(4)}{kind}{final.suffix}"
+    return f".{final.name[:80]}{TAG}{HOST}-{os.getpid()}-{secrets.token_hex(4)}{kind}{final.suffix}"
 
 
 def _make_parents(folder: Path) -> list[Path]:

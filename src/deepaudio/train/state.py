@@ -73,7 +73,7 @@ def find_checkpoint(run: str | Path, step: int | None = None) -> Path:
 def prune_checkpoints(root: str | Path, keep: int) -> None:
     """Keep the newest ``keep`` checkpoints (all if ``keep <= 0``) and drop temporary folders that a killed
     save left behind (only the main process writes here, right before calling this)."""
-    from deepaudio.io.atomic import TAG, clean_stale
+    from deepaudio.io.atomic import HOST, TAG, clean_stale
 
     root = Path(root)
     clean_stale(root)
@@ -86,7 +86,7 @@ def prune_checkpoints(root: str | Path, keep: int) -> None:
     for old in doomed:
         # Renamed away first (atomic), then deleted: a kill in between leaves a hidden temporary folder that
         # the next save removes, never a half-deleted step_* folder.
-        gone = root / f".{old.name}{TAG}{os.getpid()}-prune"
+        gone = root / f".{old.name}{TAG}{HOST}-{os.getpid()}-prune"
         try:
             os.replace(old, gone)
         except OSError:
