@@ -24,9 +24,8 @@ KILLS = 10
 
 def _worker(out: str, resume: bool) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_train_loop import TinyFlow, ToyData, _cfg
-
     from deepaudio.train.loop import train
+    from test_train_loop import TinyFlow, ToyData, _cfg
 
     torch.manual_seed(0)
     cfg = _cfg(steps=STEPS, save_every=3, keep_checkpoints=2, lr=3e-3)

@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepaudio.errors import InputError
     from deepaudio.cli.common import check_result_output
+    from deepaudio.errors import InputError
     from deepaudio.io.audio import check_media_file
 
     if not args.video.is_file():

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if all(summary.get(m) is None for m in opts.chosen()):
         from deepaudio.errors import BackendUnavailable
 
-        raise BackendUnavailable(f"nothing could be scored ({len(res.problems)} problem(s))", Path(args.out) / "report.md",
+        raise BackendUnavailable(f"nothing could be scored ({len(res.problems)} problem(s))",
+                                 Path(args.out) / "report.md",
                                  "see the report for why; install the backends or give the reference files")
     return 0

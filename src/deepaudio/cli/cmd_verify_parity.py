@@ -14,10 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from deepaudio.convert.parity import run_case
     from deepaudio.errors import DeepAudioError
-
-    import sys
 
     failed = unreadable = 0
     for path in args.files:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepaudio import checks
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.dit import DiT
@@ -27,7 +28,6 @@ from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
 from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, contour_durations, expand, integer_durations
-from deepaudio import checks
 from deepaudio.pipelines.tts_reference import (
     MAX_REFERENCE_SECONDS,
     SAMPLE_RATE,
@@ -247,7 +247,8 @@ class TTSPipeline:
                                  f"{tuple(wav.shape)}")
             wav, where, keep = (wav.mean(dim=0) if wav.ndim == 2 else wav), None, None
         else:
-            raise InputError(f"ref_audio must be a file path or (waveform, sample_rate), got {type(ref_audio).__name__}")
+            raise InputError("ref_audio must be a file path or (waveform, sample_rate), got "
+                             f"{type(ref_audio).__name__}")
         check_voice(wav, int(sr), where)
         longer = wav.numel() > MAX_REFERENCE_SECONDS * sr
         if keep is not None:
