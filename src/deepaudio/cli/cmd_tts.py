@@ -55,7 +55,23 @@ def run(args: argparse.Namespace) -> int:
                                        dtype=dtype)
     wav, sr = pipe(text, args.ref_audio, ref_text=args.ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
-                   duration=args.duration)
+                   duration=args.duration, progress=_progress(text))
     save_audio(args.output, wav, sr, inputs=[args.ref_audio])
     print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s)")
     return 0
+
+
+def _progress(text: str):
+    """A progress line on stderr for long texts (several batches of chunks), None for short ones."""
+    import sys
+
+    if len(text) < 400:
+        return None
+    state = {"batch": 0}
+
+    def show(i: int, n: int) -> None:
+        state["batch"] += i == 1
+        end = "\n" if i == n and not sys.stderr.isatty() else ""
+        print(f"\rdeepaudio: batch {state['batch']} step {i}/{n}", end=end, file=sys.stderr, flush=True)
+
+    return show
