@@ -32,10 +32,11 @@ def main() -> int:
     passed = {m.group(1) for m in re.finditer(r"PASSED tests/test_bad_inputs\.py::test_bad_input\[(.+?)\]", out)}
     kill = re.search(r"kill -9 x(\d+): steps at the kills (\[.*?\]), checkpoints lost (\d+), max weight difference "
                      r"(\S+)", out)
-    peaks = [float(x) for x in re.findall(r"peak memory (\d+) MB", out)]
+    peaks = dict(zip(re.findall(r"test_bad_input_as_a_process\[(.+?)\]", out),
+                     [float(x) for x in re.findall(r"peak memory (\d+) MB", out)]))
     offline = sorted(m.group(1) for m in re.finditer(r"PASSED tests/test_offline\.py::test_command_runs_with_the_"
                                                      r"network_cut_off\[(.+?)\]", out))
-    summary = re.findall(r"=+ (.*(?:passed|failed).*) =+", out)
+    summary = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", out, re.M)
     result = {
         "corpus_cases": len(CASES), "corpus_passing": len(passed),
         "corpus_commands": sorted({argv[0] for _, argv, _ in CASES}),

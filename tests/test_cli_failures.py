@@ -134,3 +134,30 @@ def test_think_settings_raise_the_project_error(kwargs):
 
     with pytest.raises(DeepAudioError):
         ThinkSettings(**kwargs)
+
+
+def test_batch_accounting_is_honest(tmp_path, capsys):
+    """Two inputs with one output name: the second fails with the reason (not counted done); --mux into the
+    input folder refuses to overwrite the inputs; a CSV row with a bad duration fails that row only."""
+    import shutil
+
+    from deepaudio.io import testmedia as tm
+
+    src = tmp_path / "in"
+    src.mkdir()
+    clip = tm.moving_square_video(src / "talk.mp4", duration=1.0, fps=10)
+    shutil.copy(clip.path, src / "talk.mkv")
+    assert cli_main.main(["v2a", str(src), "-o", str(tmp_path / "out"), "--steps", "1"]) == 2
+    cap = capsys.readouterr()
+    assert "1/2 videos done, 1 failed" in cap.out
+    assert "talk.mp4" in cap.err and "already written for" in cap.err
+    assert cli_main.main(["v2a", str(src), "-o", str(tmp_path / "out"), "--steps", "1"]) == 2
+    assert "0/2 videos done, 1 skipped" in capsys.readouterr().out  # skipped is not done
+    assert cli_main.main(["v2a", str(src), "--mux", str(src), "--steps", "1"]) == 2
+    cap = capsys.readouterr()
+    assert "would overwrite an input" in cap.err and "0/2 videos done, 2 failed" in cap.out
+    (src / "list.csv").write_text("video,duration\ntalk.mp4,abc\ntalk.mkv,0.9\n")
+    assert cli_main.main(["v2a", str(src / "list.csv"), "-o", str(tmp_path / "csv"), "--steps", "1"]) == 2
+    cap = capsys.readouterr()
+    assert "duration='abc'" in cap.err and "1/2 videos done, 1 failed" in cap.out
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["talk.wav"]
