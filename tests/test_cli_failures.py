@@ -115,16 +115,21 @@ def test_long_reference_is_cut_and_says_so(tts, tmp_path, capsys):
 @pytest.mark.parametrize("kwargs", [{"steps": 0}, {"cfg_strength": float("nan")}, {"prompt": 3}, {"overlap": -1.0},
                                     {"seed": 2**70}, {"duration": float("inf")}, {"video": 12}],
                          ids=lambda kw: next(iter(kw)))
-def test_v2a_api_raises_the_project_error(kwargs, tmp_path):
+def test_v2a_api_raises_the_project_error(kwargs, v2a):
+    pipe, clip = v2a
+    call = {"video": clip, "steps": 1, **kwargs}
+    with pytest.raises(DeepAudioError):
+        pipe(call.pop("video"), **call)
+
+
+@pytest.fixture(scope="module")
+def v2a(tmp_path_factory):
     from deepaudio.assets import bundled_dir
     from deepaudio.io import testmedia as tm
     from deepaudio.pipelines.v2a import V2APipeline
 
-    pipe = V2APipeline.from_pretrained(bundled_dir("v2a"))
-    clip = tm.moving_square_video(tmp_path / "c.mp4", duration=1.0, fps=10)
-    call = {"video": clip.path, "steps": 1, **kwargs}
-    with pytest.raises(DeepAudioError):
-        pipe(call.pop("video"), **call)
+    clip = tm.moving_square_video(tmp_path_factory.mktemp("v2a") / "c.mp4", duration=1.0, fps=10)
+    return V2APipeline.from_pretrained(bundled_dir("v2a")), clip.path
 
 
 @pytest.mark.parametrize("kwargs", [{"max_rounds": 0}, {"seed": -3}, {"steps": 0}, {"cfg_strength": float("inf")},
