@@ -8,10 +8,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_train_loop import TinyFlow, ToyData, _cfg  # noqa: E402
-
 from deepaudio.train import state  # noqa: E402
 from deepaudio.train.loop import train  # noqa: E402
+from test_train_loop import TinyFlow, ToyData, _cfg  # noqa: E402
 
 
 def test_resume_with_the_same_settings_says_nothing_changed(tmp_path, capsys):
