@@ -166,8 +166,8 @@ def test_energy_from_the_clips_own_speech_at_video_rate(speech, tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--energy-drop", "0.5"], "--energy-drop given without --energy"),
     (["--energy-source", "self"], "--energy-source self given without --energy"),
-    (["--energy", "--energy-drop", "1.5"], "not a probability"),
-    (["--energy", "--energy-source", "self", "--energy-fps", "-25"], "negative"),
+    (["--energy", "--energy-drop", "1.5"], "--energy-drop must be at most 1"),
+    (["--energy", "--energy-source", "self", "--energy-fps", "-25"], "--energy-fps must be at least 0"),
 ])
 def test_energy_options_are_checked(speech, tmp_path, capsys, flags, message):
     args = _common(speech, tmp_path / "bad", 1) + flags

@@ -14,6 +14,7 @@ Official ``.pt/.pth/.bin`` files are read with ``torch.load(weights_only=True)``
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from deepaudio.config import from_dict, to_dict
-from deepaudio.errors import CheckpointError
+from deepaudio.errors import CheckpointError, DeepAudioError
 from deepaudio.io.atomic import atomic_dir
 
 FORMAT_VERSION = 1
@@ -121,19 +122,36 @@ def load_weights_file(path: str | Path) -> dict[str, Any]:
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
                expect_kind: str | tuple[str, ...] | None = None):
-    """Build the registered model class named in ``config.json`` and load its weights strictly."""
-    doc, state = read_checkpoint(directory)
+    """Build the registered model class named in ``config.json`` and load its weights strictly.
+
+    The config is validated and the model is first built on the ``meta`` device (no memory), and its
+    parameter shapes are compared with the weights file's header: a config declaring a giant or negative
+    size fails in one line before anything is allocated. Weights with NaN or infinite values are refused.
+    """
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise CheckpointError("checkpoint folder not found", directory,
+                              "give a folder holding config.json and model.safetensors")
+    doc = read_config(directory, expect_kind)
     kind = doc.get("kind")
-    if expect_kind is not None:
-        allowed = (expect_kind,) if isinstance(expect_kind, str) else expect_kind
-        if kind not in allowed:
-            raise CheckpointError(f"checkpoint holds a {kind!r} model, expected {' or '.join(allowed)}", directory)
     if kind not in _MODEL_CLASSES:
         _import_model_modules()
     cls = _MODEL_CLASSES.get(kind)
     if cls is None:
         raise CheckpointError(f"unknown model kind {kind!r}", directory)
-    config = from_dict(cls.config_class, doc["config"])
+    if not isinstance(doc.get("config"), dict):
+        raise CheckpointError("config.json has no 'config' object", directory / CONFIG_NAME)
+    try:
+        config = from_dict(cls.config_class, doc["config"])
+    except DeepAudioError as exc:
+        raise CheckpointError(f"bad model config: {exc}", directory / CONFIG_NAME) from exc
+    weights = directory / WEIGHTS_NAME
+    check_shapes(_meta_model(cls, config, directory), weight_shapes(weights), directory)
+    state = load_safetensors(weights)
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"weights hold NaN or infinite values (e.g. {bad})", weights,
+                              "the training run diverged or the file is damaged; use an earlier checkpoint")
     model = cls(config)
     load_state_strict(model, state, directory)
     model.checkpoint_meta = doc.get("meta", {})
@@ -141,12 +159,52 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu", dtype:
     return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
 
 
+def _meta_model(cls, config, directory: Path):
+    """The model built without memory; a config that cannot build (negative size, ...) is one line."""
+    try:
+        with torch.device("meta"):
+            return cls(config)
+    except Exception as exc:  # noqa: BLE001 - any failure to build means the config is invalid
+        detail = " ".join(str(exc).split())[:160]
+        raise CheckpointError(f"config.json describes no valid model ({type(exc).__name__}: {detail})",
+                              directory / CONFIG_NAME, "re-export or re-convert the checkpoint") from exc
+
+
+def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from a safetensors header (nothing is loaded)."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise CheckpointError("weights file not found", path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read safetensors file ({exc})", path, "the file may be truncated") from exc
+
+
+def check_shapes(module: torch.nn.Module, shapes: Mapping[str, tuple[int, ...]], source: str | Path) -> None:
+    """Compare a (meta) model's state-dict shapes with a weights file's before allocating the model."""
+    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    declared = sum(math.prod(s) for s in own.values())
+    stored = sum(math.prod(s) for s in shapes.values())
+    if declared > 2 * stored + 1_000_000:
+        raise CheckpointError(f"config declares {declared / 1e6:.1f} M parameters but the weights file holds "
+                              f"{stored / 1e6:.1f} M", source, "the config does not belong to these weights")
+    _report_mismatch(own, shapes, source)
+
+
 def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
     """``load_state_dict(strict=True)`` with a one-line error that names the first few mismatches."""
-    own = module.state_dict()
+    _report_mismatch({k: tuple(v.shape) for k, v in module.state_dict().items()},
+                     {k: tuple(v.shape) for k, v in state.items()}, source)
+    module.load_state_dict(dict(state), strict=True)
+
+
+def _report_mismatch(own: Mapping[str, tuple], state: Mapping[str, tuple], source) -> None:
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shape = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    shape = [k for k in own if k in state and own[k] != state[k]]
     if missing or unexpected or shape:
         parts = []
         if missing:
@@ -155,10 +213,9 @@ def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor]
             parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
         if shape:
             k = shape[0]
-            parts.append(f"{len(shape)} with other shapes (e.g. {k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)})")
+            parts.append(f"{len(shape)} with other shapes (e.g. {k}: {state[k]} vs {own[k]})")
         raise CheckpointError("weights do not match the model: " + "; ".join(parts), source,
                               "check that the config/preset matches the checkpoint")
-    module.load_state_dict(dict(state), strict=True)
 
 
 def _import_model_modules() -> None:
@@ -197,17 +254,33 @@ def read_config(directory: str | Path, expect_kind: str | tuple[str, ...] | None
     if not cfg_path.is_file():
         raise CheckpointError("no config.json in folder", directory, "give a deepaudio checkpoint folder")
     try:
-        doc = json.loads(cfg_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"config.json is not valid JSON ({exc})", cfg_path) from exc
+        doc = json.loads(cfg_path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, NaN-free nesting bombs
+        raise CheckpointError(f"config.json is not valid JSON ({' '.join(str(exc).split())[:120]})", cfg_path) from exc
+    except OSError as exc:
+        raise CheckpointError(f"config.json cannot be read ({exc.strerror})", cfg_path) from exc
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"config.json holds {_json_type(doc)}, expected an object", cfg_path,
+                              "re-export or re-convert the checkpoint")
     version = doc.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"unsupported format_version {version!r}", cfg_path, "upgrade deepaudio")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        hint = "upgrade deepaudio" if isinstance(version, int) and version > FORMAT_VERSION else "re-export it"
+        raise CheckpointError(f"unsupported format_version {version!r}", cfg_path, hint)
+    if not isinstance(doc.get("kind"), str):
+        raise CheckpointError("config.json names no model kind", cfg_path, "re-export or re-convert the checkpoint")
+    for key in ("config", "meta"):
+        if key in doc and not isinstance(doc[key], dict):
+            raise CheckpointError(f"config.json '{key}' is a {type(doc[key]).__name__}, expected an object", cfg_path)
     if expect_kind is not None:
         allowed = (expect_kind,) if isinstance(expect_kind, str) else expect_kind
         if doc.get("kind") not in allowed:
             raise CheckpointError(f"folder holds a {doc.get('kind')!r}, expected {' or '.join(allowed)}", directory)
     return doc
+
+
+def _json_type(value) -> str:
+    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def write_config(directory: str | Path, kind: str, config: Mapping[str, Any], meta: Mapping[str, Any] | None = None

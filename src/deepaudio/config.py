@@ -75,8 +75,15 @@ def from_dict(cls: type[T], data: dict[str, Any], where: Any = None, strict: boo
             raise ConfigError(f"{cls.__name__} needs the key(s) {', '.join(missing)}", where)
         for key, value in data.items():
             _check_type(cls, key, hints[key], value, where)
-    kwargs = {k: _coerce(hints[k], v) if not (strict and dataclasses.is_dataclass(hints[k])) else
-              from_dict(hints[k], v, where, strict) for k, v in data.items()}
+    kwargs = {}
+    for k, v in data.items():
+        if strict and dataclasses.is_dataclass(hints[k]):
+            kwargs[k] = from_dict(hints[k], v, where, strict)
+            continue
+        try:
+            kwargs[k] = _coerce(hints[k], v)
+        except ConfigError as exc:
+            raise ConfigError(f"{cls.__name__}.{k}: {exc}", where) from None
     try:
         return cls(**kwargs)
     except TypeError as exc:
@@ -103,6 +110,7 @@ def _coerce(tp: Any, value: Any) -> Any:
     args = typing.get_args(tp)
     if value is None:
         return None
+    _check_scalar(tp, value)
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_dict(tp, value)
     if origin in (typing.Union, types.UnionType):
@@ -137,3 +145,23 @@ def resolve_dtype(dtype: str | torch.dtype, where: str | None = None) -> torch.d
         raise ConfigError(f"unknown dtype {dtype!r}" + (f" in {where}" if where else ""),
                           hint="use fp32, bf16 or fp16 (or float32, bfloat16, float16)")
     return DTYPES[dtype]
+
+
+MAX_INT = 2**40  # no size or count in a config is larger; bigger numbers are damage or an attack
+
+
+def _check_scalar(tp: Any, value: Any) -> None:
+    """A JSON value must have the field's scalar type (an int where an int belongs, finite floats)."""
+    import math
+
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"expected true/false, got {value!r}"[:120])
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INT):
+        raise ConfigError(f"expected an integer, got {value!r}"[:120])
+    if tp is float and (isinstance(value, bool) or not isinstance(value, (int, float))
+                        or not math.isfinite(value)):
+        raise ConfigError(f"expected a finite number, got {value!r}"[:120])
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"expected text, got {value!r}"[:120])
+
+

@@ -22,14 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepaudio.cli.common import check_result_output
     from deepaudio.errors import InputError
-    from deepaudio.io.atomic import check_output_path
+    from deepaudio.io.audio import check_media_file
 
     if not args.video.is_file():
         raise InputError("video not found", args.video)
     if args.ref_audio is None:
         raise InputError("dubbing needs a reference voice", hint="pass --ref-audio voice.wav")
-    check_output_path(args.output, [p for p in (args.video, args.ref_audio) if p is not None])
+    check_result_output(args.output, args.video, [args.ref_audio, getattr(args, "srt", None)])
+    if args.ref_audio is not None:
+        check_media_file(args.ref_audio)
     pipe = load_deepaudio(args)
     v2a_kwargs, tts_kwargs = {"steps": args.steps, "cfg_strength": args.cfg}, {"nfe": args.nfe}
     if args.srt is not None:

@@ -79,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
         v = summary.get(m)
         shown = "unavailable" if v is None else f"{v:.4f}"
         print(f"{m:>14}: {shown}  [{summary.get(f'{m}_backend') or summary.get(f'{m}_unavailable', '')}]")
-    if res.problems:
+    if res.problems and any(summary.get(m) is not None for m in opts.chosen()):
         print(f"{len(res.problems)} problem(s) listed in {Path(args.out) / 'report.md'}", file=sys.stderr)
     print(f"wrote {Path(args.out) / 'summary.json'}")
+    if all(summary.get(m) is None for m in opts.chosen()):
+        from deepaudio.errors import BackendUnavailable
+
+        raise BackendUnavailable(f"nothing could be scored ({len(res.problems)} problem(s))",
+                                 Path(args.out) / "report.md",
+                                 "see the report for why; install the backends or give the reference files")
     return 0

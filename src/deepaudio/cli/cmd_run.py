@@ -21,12 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepaudio.cli.common import check_result_output
     from deepaudio.errors import InputError
-    from deepaudio.io.atomic import check_output_path
+    from deepaudio.io.audio import check_media_file
 
     if args.video is not None and not args.video.is_file():
         raise InputError("video not found", args.video)
-    check_output_path(args.output, [p for p in (args.video, args.ref_audio) if p is not None])
+    check_result_output(args.output, args.video, [args.ref_audio, getattr(args, "srt", None)])
+    if args.ref_audio is not None:
+        check_media_file(args.ref_audio)
     pipe = load_deepaudio(args)
     result = pipe(video=args.video, instruction=args.instruction, transcript=args.text, task=args.task,
                   reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,

@@ -9,10 +9,9 @@ tracks matched by file stem, or a CSV column ``audio``).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, list_batch_inputs, resolve_device
+from deepaudio.cli.common import add_device_arguments, list_batch_inputs, resolve_device, run_batch
 
 NAME = "think"
 HELP = "step-by-step generation: detect and remove voice-over (DeepSound-V1), with a JSON trace"
@@ -63,7 +62,8 @@ def _pipeline(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepaudio.errors import DeepAudioError, InputError
+    from deepaudio.errors import InputError
+    from deepaudio.io.audio import check_audio_output
     from deepaudio.pipelines.think import ThinkSettings
 
     if args.output is None and args.mux is None:
@@ -77,27 +77,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--audio must be a folder for a batch and a file for one video", args.audio)
     if not batch and not args.video.is_file():
         raise InputError("video not found", args.video, "give an existing video file, folder or CSV")
+    if not batch and args.output is not None:  # before any model is loaded
+        check_audio_output(args.output, [args.video] + ([args.audio] if args.audio else []))
     pipe = _pipeline(args)
     if not batch:
         _one(pipe, args.video, args.audio, args.output, args.mux, settings)
         return 0
-    from tqdm import tqdm
-
     items = list_batch_inputs(args.video)
-    failed = 0
-    for video, opts in tqdm(items, desc="think", unit="video"):
-        out = args.output / f"{video.stem}.wav" if args.output else None
-        mux = args.mux / f"{video.stem}.mp4" if args.mux else None
-        if not args.overwrite and all(p is None or p.exists() for p in (out, mux)):
-            continue
-        try:
-            audio = _batch_audio(args.audio, video, opts)
-            _one(pipe, video, audio, out, mux, settings)
-        except DeepAudioError as exc:  # one bad file is reported, the batch goes on
-            failed += 1
-            tqdm.write(f"deepaudio: error: {exc}", file=sys.stderr)
-    print(f"{len(items) - failed}/{len(items)} videos done" + (f", {failed} failed" if failed else ""))
-    return 1 if failed else 0
+
+    def outputs(video: Path):
+        return (args.output / f"{video.stem}.wav" if args.output else None,
+                args.mux / f"{video.stem}.mp4" if args.mux else None)
+
+    def work(video, opts, out, mux):
+        _one(pipe, video, _batch_audio(args.audio, video, opts), out, mux, settings)
+
+    return run_batch(items, outputs, work, args.overwrite, "think")
 
 
 def _batch_audio(folder: Path | None, video: Path, opts: dict) -> Path | None:

@@ -32,24 +32,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepaudio import checks
     from deepaudio.errors import InputError
-    from deepaudio.io.atomic import check_output_path
-    from deepaudio.io.audio import save_audio
+    from deepaudio.io.audio import check_audio_output, check_media_file, save_audio
     from deepaudio.pipelines.tts import TTSPipeline
 
     device, dtype = resolve_device(args)
-    check_output_path(args.output, [args.ref_audio])
+    # Everything a user can get wrong is checked before the model is loaded.
+    check_audio_output(args.output, [args.ref_audio] + ([args.text_file] if args.text_file else []))
+    check_media_file(args.ref_audio)
     text = args.text
     if args.text_file is not None:
         try:
             text = args.text_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read the text file ({exc})", args.text_file) from exc
+        except OSError as exc:
+            raise InputError(f"cannot read the text file ({exc.strerror})", args.text_file) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"text file is not UTF-8 (byte {exc.start})", args.text_file,
+                             "save it as UTF-8") from exc
+        checks.text("text file", text)
     pipe = TTSPipeline.from_pretrained(args.ckpt or default_model_dir("tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
     wav, sr = pipe(text, args.ref_audio, ref_text=args.ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
-                   duration=args.duration)
+                   duration=args.duration, progress=_progress(text))
     save_audio(args.output, wav, sr, inputs=[args.ref_audio])
     print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s)")
     return 0
+
+
+def _progress(text: str):
+    """A progress line on stderr for long texts (several batches of chunks), None for short ones."""
+    import sys
+
+    if len(text) < 400:
+        return None
+    state = {"batch": 0}
+
+    def show(i: int, n: int) -> None:
+        state["batch"] += i == 1
+        end = "\n" if i == n and not sys.stderr.isatty() else ""
+        print(f"\rdeepaudio: batch {state['batch']} step {i}/{n}", end=end, file=sys.stderr, flush=True)
+
+    return show

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, default_model_dir, list_batch_inputs, resolve_device
+from deepaudio.cli.common import (
+    add_device_arguments,
+    default_model_dir,
+    list_batch_inputs,
+    option_float,
+    resolve_device,
+    run_batch,
+)
 
 NAME = "v2a"
 HELP = "generate ambient sound synchronised with a video (any length; folder/CSV for batches)"
@@ -30,32 +36,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepaudio.errors import DeepAudioError, InputError
+    from deepaudio.errors import InputError
+    from deepaudio.io.audio import check_audio_output
+    from deepaudio.io.video import probe_video
     from deepaudio.pipelines.v2a import V2APipeline
 
     device, dtype = resolve_device(args)
     if args.output is None and args.mux is None:
         raise InputError("no output given", hint="add -o out.wav and/or --mux out.mp4")
+    batch = args.video.is_dir() or args.video.suffix.lower() == ".csv"
+    if not batch:  # checked before the model is loaded
+        probe_video(args.video)
+        if args.output is not None:
+            check_audio_output(args.output, [args.video])
     pipe = V2APipeline.from_pretrained(args.model or default_model_dir("v2a"), device=device, dtype=dtype)
     if not args.video.is_dir() and args.video.suffix.lower() != ".csv":
         _one(pipe, args.video, args.output, args.mux, args, {})
         return 0
-    from tqdm import tqdm
-
     items = list_batch_inputs(args.video)
-    failed = 0
-    for video, opts in tqdm(items, desc="v2a", unit="video"):
-        out = args.output / f"{video.stem}.wav" if args.output else None
-        mux = args.mux / f"{video.stem}.mp4" if args.mux else None
-        if not args.overwrite and all(p is None or p.exists() for p in (out, mux)):
-            continue
-        try:
-            _one(pipe, video, out, mux, args, opts)
-        except DeepAudioError as exc:  # one bad file is reported, the batch goes on
-            failed += 1
-            tqdm.write(f"deepaudio: error: {exc}", file=sys.stderr)
-    print(f"{len(items) - failed}/{len(items)} videos done" + (f", {failed} failed" if failed else ""))
-    return 1 if failed else 0
+
+    def outputs(video: Path):
+        return (args.output / f"{video.stem}.wav" if args.output else None,
+                args.mux / f"{video.stem}.mp4" if args.mux else None)
+
+    return run_batch(items, outputs, lambda v, o, out, mux: _one(pipe, v, out, mux, args, o), args.overwrite, "v2a")
 
 
 def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict) -> None:
@@ -67,7 +71,7 @@ def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.N
             check_output_path(p, [video])
     wav, sr = pipe(video, prompt=opts.get("prompt", args.prompt),
                    negative_prompt=opts.get("negative_prompt", args.negative_prompt),
-                   duration=float(opts["duration"]) if "duration" in opts else args.duration, steps=args.steps,
+                   duration=option_float(opts, "duration", args.duration, video), steps=args.steps,
                    cfg_strength=args.cfg, seed=args.seed, overlap=args.overlap)
     if out is not None:
         save_audio(out, wav, sr, inputs=[video])

@@ -14,20 +14,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from deepaudio.convert.parity import run_case
     from deepaudio.errors import DeepAudioError
 
-    failed = 0
+    failed = unreadable = 0
     for path in args.files:
         try:
             results = run_case(path, tolerance=args.tolerance)
-        except DeepAudioError as exc:
-            print(f"FAIL  {exc}")
-            failed += 1
+        except DeepAudioError as exc:  # a file we cannot use is a bad input (exit 2), not a parity failure
+            print(f"deepaudio: error: {exc}", file=sys.stderr)
+            unreadable += 1
             continue
         for r in results:
             status = "ok  " if r.ok else "FAIL"
             failed += 0 if r.ok else 1
             print(f"{status}  {r.case:28} {r.output:32} max_abs_err={r.max_abs_err:.3e}  shape={list(r.shape)}")
-    print(f"{'all outputs within' if not failed else f'{failed} failure(s); tolerance'} {args.tolerance:g}")
-    return 1 if failed else 0
+    if unreadable == len(args.files):
+        return 2
+    print(f"{'all outputs within' if not failed else f'{failed} failure(s); tolerance'} {args.tolerance:g}"
+          + (f"; {unreadable} file(s) unreadable" if unreadable else ""))
+    return 2 if unreadable else (1 if failed else 0)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 import torch
 
 from deepaudio.config import DTYPE_NAMES, resolve_dtype
 from deepaudio.errors import ConfigError, InputError
-from deepaudio.pipelines.outputs import VIDEO_SUFFIXES, write_result  # noqa: F401  (re-exported for the commands)
+from deepaudio.pipelines.outputs import (  # noqa: F401  (re-exported for the commands)
+    VIDEO_SUFFIXES,
+    check_result_output,
+    write_result,
+    write_sidecar,
+)
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,13 +51,83 @@ def list_batch_inputs(source: Path) -> list[tuple[Path, dict[str, str]]]:
         items = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
         return [(p, {}) for p in items]
     if source.suffix.lower() == ".csv":
-        with source.open(newline="") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with source.open(newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"batch CSV is not UTF-8 (byte {exc.start})", source, "save it as UTF-8") from exc
+        except csv.Error as exc:
+            raise InputError(f"batch CSV cannot be parsed ({exc})", source) from exc
         if not rows or "video" not in rows[0]:
             raise InputError("batch CSV needs a 'video' column", source)
+        bad = [i + 2 for i, r in enumerate(rows) if not isinstance(r.get("video"), str) or not r["video"].strip()]
+        if bad:
+            raise InputError(f"batch CSV row(s) {', '.join(map(str, bad[:5]))} name no video", source)
         return [(Path(r["video"]) if Path(r["video"]).is_absolute() else source.parent / r["video"],
-                 {k: v for k, v in r.items() if k != "video" and v}) for r in rows]
+                 {k: v for k, v in r.items() if k and k != "video" and isinstance(v, str) and v}) for r in rows]
     raise InputError("batch input must be a folder of videos or a CSV file", source)
+
+
+def run_batch(items: list[tuple[Path, dict]], outputs, work, overwrite: bool, desc: str) -> int:
+    """Run ``work(video, opts, out, mux)`` over a batch and account for every item honestly.
+
+    ``outputs(video) -> (out, mux)``. An item whose output name another item already claimed (``talk.mkv`` and
+    ``talk.mp4`` -> ``talk.wav``), or whose output would overwrite an input, fails with that reason; an item
+    whose outputs exist is reported as skipped, not done; one bad item never stops the others, and every
+    failure line names its file. Returns the exit code (0 all done or skipped, 2 if any failed).
+    """
+    from tqdm import tqdm
+
+    from deepaudio.cli.main import describe_failure
+
+    claimed: dict[Path, Path] = {}
+    inputs = {p.resolve() for p, _ in items}
+    done = skipped = failed = 0
+    for video, opts in tqdm(items, desc=desc, unit="video", file=sys.stderr, disable=len(items) < 2):
+        out, mux = outputs(video)
+        try:
+            targets = [p for p in (out, mux) if p is not None]
+            for t in targets:
+                if t.resolve() in inputs:
+                    raise InputError(f"output {t} would overwrite an input video", video,
+                                     "write the outputs to another folder")
+                if t.resolve() in claimed:
+                    raise InputError(f"output {t} is already written for {claimed[t.resolve()]} (same name)", video,
+                                     "rename one of the inputs or run them separately")
+            if not overwrite and all(t.exists() for t in targets):
+                skipped += 1
+            else:
+                work(video, opts, out, mux)
+                done += 1
+            claimed.update({t.resolve(): video for t in targets})
+        except Exception as exc:  # noqa: BLE001 - reported per item, the batch goes on
+            code, line = describe_failure(exc)
+            if code != 2:
+                raise
+            failed += 1
+            tqdm.write(f"deepaudio: error: {line if str(video) in line else f'{video}: {line}'}", file=sys.stderr)
+    parts = [f"{done}/{len(items)} videos done"]
+    if skipped:
+        parts.append(f"{skipped} skipped (outputs exist; --overwrite redoes them)")
+    if failed:
+        parts.append(f"{failed} failed")
+    print(", ".join(parts))
+    return 2 if failed else 0
+
+
+def option_float(opts: dict, key: str, default, video: Path):
+    """A numeric per-item option of a batch CSV row (the failure names the row's video)."""
+    if key not in opts:
+        return default
+    import math
+
+    try:
+        value = float(opts[key])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"batch CSV column {key}={opts[key]!r} is not a positive number", video)
+    return value
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:

@@ -74,11 +74,11 @@ def read_case(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     if not js.is_file():
         raise ParityError("sidecar JSON not found beside the tensors", js)
     try:
-        sidecar = json.loads(js.read_text())
-    except json.JSONDecodeError as exc:
-        raise ParityError(f"sidecar is not valid JSON ({exc})", js) from exc
-    if "module" not in sidecar:
-        raise ParityError("sidecar has no 'module' field", js)
+        sidecar = json.loads(js.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ParityError(f"sidecar is not valid JSON ({' '.join(str(exc).split())[:120]})", js) from exc
+    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("module"), str) or not sidecar["module"].split():
+        raise ParityError("sidecar has no 'module' text field", js)
     return sidecar, load_safetensors(st)
 
 

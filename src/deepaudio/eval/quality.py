@@ -25,6 +25,9 @@ SILENCE_BACKEND = "frame RMS < -50 dB (2048/512)"
 def dnsmos(wav: torch.Tensor, sr: int) -> dict[str, float]:
     """DNSMOS scores of one clip: ``ovrl``, ``sig``, ``bak``, ``p808``."""
     try:
+        from deepaudio.offline import go_offline
+
+        go_offline()  # before onnxruntime is imported: no telemetry
         from speechmos import dnsmos as dns
     except ImportError as exc:
         raise BackendUnavailable("speechmos is not installed", hint="pip install 'deepaudio[eval]'") from exc

@@ -9,6 +9,7 @@ interpolation, so a tone keeps its frequency and nothing aliases.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,19 +66,21 @@ def as_waveform(wav: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 
 def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = False,
-               stream: int = 0) -> tuple[torch.Tensor, int]:
+               stream: int = 0, max_seconds: float | None = None) -> tuple[torch.Tensor, int]:
     """Read an audio file (or the audio track of a video) as ``(float32 [C, N], sr)``.
 
     ``sample_rate`` resamples with soxr when given; ``mono`` averages the channels. ``stream`` picks
-    the n-th audio stream of a multi-track file (PyAV path only).
+    the n-th audio stream of a multi-track file (PyAV path only). ``max_seconds`` decodes only the
+    start (a reference voice); otherwise a file whose header declares more than the duration limit
+    (``io/limits.py``) is refused before decoding.
     """
     p = check_media_file(path)
     _check_ogg_complete(p)
     wav, sr = None, None
     if stream == 0:
-        wav, sr = _read_soundfile(p)
+        wav, sr = _read_soundfile(p, max_seconds)
     if wav is None:
-        wav, sr = _read_pyav(p, stream)
+        wav, sr = _read_pyav(p, stream, max_seconds)
     if wav.shape[-1] == 0:
         raise MediaError("contains no audio samples (zero duration)", p, "use a file with sound in it")
     if not torch.isfinite(wav).all():
@@ -103,14 +106,28 @@ def _check_ogg_complete(p: Path) -> None:
                          "re-export or re-download it")
 
 
-def _read_soundfile(p: Path) -> tuple[torch.Tensor | None, int | None]:
+def _read_soundfile(p: Path, max_seconds: float | None = None) -> tuple[torch.Tensor | None, int | None]:
     import soundfile as sf
+
+    from deepaudio.io.limits import check_declared_duration
 
     try:
         info = sf.info(str(p))
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception:  # libsndfile cannot read it: let FFmpeg try
         return None, None
+    frames = -1
+    if max_seconds is not None and info.samplerate > 0:
+        frames = min(info.frames, int(math.ceil(max_seconds * info.samplerate))) if info.frames > 0 else -1
+    elif info.samplerate > 0:
+        check_declared_duration(info.frames / info.samplerate, p, "audio")
+    try:
+        data, sr = sf.read(str(p), frames=frames, dtype="float32", always_2d=True)
+    except MemoryError:
+        raise
+    except Exception:
+        return None, None
+    if frames >= 0:  # a partial read: the rest of the file is neither decoded nor checked
+        return torch.from_numpy(np.ascontiguousarray(data.T)), int(sr)
     if info.frames > 0 and data.shape[0] < info.frames:
         raise MediaError(f"file is truncated: header announces {info.frames} samples, only {data.shape[0]} read",
                          p, "re-export the file")
@@ -143,9 +160,10 @@ def _pcm_bytes(subtype: str) -> int:
     return {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}.get(subtype, 0)
 
 
-def _read_pyav(p: Path, index: int) -> tuple[torch.Tensor, int]:
+def _read_pyav(p: Path, index: int, max_seconds: float | None = None) -> tuple[torch.Tensor, int]:
     import av
 
+    from deepaudio.io.limits import check_declared_duration
     from deepaudio.io.media import open_media, short_error
 
     with open_media(p) as container:
@@ -158,12 +176,20 @@ def _read_pyav(p: Path, index: int) -> tuple[torch.Tensor, int]:
         if not sr:
             raise MediaError("audio stream has no sample rate", p)
         # Convert whatever sample format/layout FFmpeg decodes into planar float at the native rate.
+        expected = float(st.duration * st.time_base) if st.duration and st.time_base else None
+        if max_seconds is None and (expected or container.duration):
+            check_declared_duration(expected or container.duration / 1e6, p, "audio")
+        limit = math.inf if max_seconds is None else max_seconds * sr
         resampler = av.AudioResampler(format="fltp", rate=sr)
         chunks: list[np.ndarray] = []
+        got = 0
         try:
             for frame in container.decode(st):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray())
+                    got += chunks[-1].shape[-1]
+                if got >= limit:
+                    break
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
         except av.FFmpegError as exc:
@@ -171,10 +197,11 @@ def _read_pyav(p: Path, index: int) -> tuple[torch.Tensor, int]:
                 raise MediaError(f"audio cannot be decoded ({short_error(exc)})", p, "the file is corrupt") from exc
             raise MediaError(f"audio stops with a decoding error ({short_error(exc)})", p,
                              "the file is truncated or corrupt; re-export it") from exc
-        expected = float(st.duration * st.time_base) if st.duration and st.time_base else None
     if not chunks:
         raise MediaError("contains no audio samples (zero duration)", p, "use a file with sound in it")
     data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    if max_seconds is not None:
+        return torch.from_numpy(np.ascontiguousarray(data[:, :int(math.ceil(limit))])), int(sr)
     if expected is not None and 0 < data.shape[1] - expected * sr <= 2048:
         # AAC/MP3 decoders return the zero padding of the last codec frame: cut to the stated duration.
         data = data[:, :int(round(expected * sr))]
@@ -187,6 +214,20 @@ def _read_pyav(p: Path, index: int) -> tuple[torch.Tensor, int]:
 # ----------------------------------------------------------------------------------------- writing
 
 
+def check_audio_output(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+    """An output path with a suffix we can write audio to (checked before any work is done)."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in _SF_WRITE and suffix not in _AV_WRITE:
+        known = ", ".join(sorted([*_SF_WRITE, *_AV_WRITE]))
+        raise OutputPathError(f"unknown audio format '{suffix or '(none)'}'", out, f"use one of {known}")
+    if inputs:
+        from deepaudio.io.atomic import check_output_path
+
+        check_output_path(out, inputs)
+    return out
+
+
 def save_audio(path: str | Path, wav: torch.Tensor | np.ndarray, sr: int, inputs: Sequence[str | Path] = (),
                subtype: str | None = None, bitrate: int | None = None) -> Path:
     """Write ``wav`` ``[C, N]`` (or ``[N]``) atomically; the suffix picks the format.
@@ -195,16 +236,16 @@ def save_audio(path: str | Path, wav: torch.Tensor | np.ndarray, sr: int, inputs
     ogg/opus/mka through PyAV. Samples outside [-1, 1] are clipped for integer formats. ``inputs`` are
     paths the output must not overwrite.
     """
-    out = Path(path)
+    out = check_audio_output(path)
     suffix = out.suffix.lower()
-    if suffix not in _SF_WRITE and suffix not in _AV_WRITE:
-        known = ", ".join(sorted([*_SF_WRITE, *_AV_WRITE]))
-        raise OutputPathError(f"unknown audio format '{suffix or '(none)'}'", out, f"use one of {known}")
     x = as_waveform(wav).detach().cpu()
     if x.shape[-1] == 0:
         raise ValueError("refusing to write an empty waveform")
     if int(sr) <= 0:
         raise ValueError(f"sample rate must be positive, got {sr}")
+    from deepaudio.io.mux import check_finite_audio
+
+    check_finite_audio(x, out)
     data = np.ascontiguousarray(x.numpy().T)  # [N, C]
     with atomic_path(out, inputs) as tmp:
         if suffix in _SF_WRITE:

@@ -37,6 +37,15 @@ def _fit_length(wav: np.ndarray, n: int) -> np.ndarray:
     return np.pad(wav, ((0, 0), (0, n - wav.shape[1])))
 
 
+def check_finite_audio(wav, out, what: str = "audio") -> None:
+    """Never write NaN or infinite samples (they play as full-scale noise or DC)."""
+    from deepaudio.errors import InputError
+
+    if not torch.isfinite(torch.as_tensor(wav)).all():
+        raise InputError(f"{what} contains NaN or infinite samples; nothing written", out,
+                         "check the inputs and options that produced it")
+
+
 def mux_audio(video_path: str | Path, tracks: Sequence[Track], out_path: str | Path, match_video: bool = True,
               bitrate: int | None = None, faststart: bool = True) -> Path:
     """Write ``out_path``: ``video_path``'s video stream copied plus one AAC stream per track (atomic).
@@ -61,6 +70,7 @@ def mux_audio(video_path: str | Path, tracks: Sequence[Track], out_path: str | P
             raise ValueError(f"audio track {title!r} is empty")
         if wav.shape[0] not in (1, 2):
             raise ValueError(f"audio track {title!r} has {wav.shape[0]} channels; mux mono or stereo")
+        check_finite_audio(wav, out, f"audio track {title!r}")
     with open_media(src) as inp:
         vin = video_stream(inp, src)
         tb = vin.time_base

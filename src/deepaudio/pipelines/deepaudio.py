@@ -126,6 +126,28 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
     return wav, sr
 
 
+def _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit) -> None:
+    """API arguments checked like the CLI's, raising the project's error types."""
+    from deepaudio import checks
+
+    checks.text("instruction", instruction)
+    for name, value in (("transcript", transcript), ("reference_text", reference_text)):
+        if value is not None:
+            checks.text(name, value)
+    checks.seed("seed", seed), checks.number("duck_db", duck_db, -120, 0)
+    if fit not in ("error", "speed"):
+        raise ConfigError(f"unknown fit {fit!r}", hint="use 'error' or 'speed'")
+    if reference_audio is not None and not isinstance(reference_audio, (str, Path)):
+        if not (isinstance(reference_audio, (tuple, list)) and len(reference_audio) == 2):
+            raise InputError("reference_audio must be a file path or (waveform, sample_rate)")
+        wav, sr = reference_audio
+        checks.number("reference sample rate", sr, 1, integer=True)
+        if torch.as_tensor(wav).ndim not in (1, 2):
+            raise InputError(f"reference waveform must be [samples] or [channels, samples], got "
+                             f"{torch.as_tensor(wav).ndim} dimensions")
+
+
+
 def _clip(video):
     """The video probed once for the whole run (V2A, lip timing and length all read this clip)."""
     if video is None:
@@ -198,6 +220,16 @@ class DeepAudio:
             return None
         return self.ambience(video, seed, **v2a_kwargs)
 
+    def _check_speakable(self, text: str, what: str, reference_text: str | None, task: str = "dub") -> None:
+        """Refuse text (and a reference transcript) the speaking model has no tokens for."""
+        model = self.tts if task == "tts" else (self.v2s or self.tts)
+        tokenizer = getattr(model, "tokenizer", None)
+        if tokenizer is None:
+            return
+        tokenizer.check_speakable(text, what)
+        if reference_text and reference_text.strip():
+            tokenizer.check_speakable(reference_text, "reference text")
+
     def speech_timed(self, transcript: str, reference_audio, reference_text, contour: torch.Tensor,
                      seed: int | None, fit: str = "error", where: str = "the video", samples: int | None = None,
                      **tts_kwargs) -> torch.Tensor:
@@ -223,6 +255,7 @@ class DeepAudio:
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
                  timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
+        _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit)
         route = self.route(instruction, task)
         video = _clip(video) if route.task != "tts" else video
         text = transcript if transcript is not None else route.transcript
@@ -233,6 +266,7 @@ class DeepAudio:
                                  hint='pass --text, or quote it in the instruction: saying "..."')
             if reference_audio is None:
                 raise InputError(f"the task '{route.task}' needs a reference voice", hint="pass --ref-audio voice.wav")
+            self._check_speakable(text, "transcript", reference_text, route.task)
             reference_audio = check_reference(reference_audio)
         if route.task in ("v2a", "v2s", "dub") and video is None:
             raise InputError(f"the task '{route.task}' needs a video", hint="pass --video")
@@ -267,8 +301,11 @@ class DeepAudio:
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         from deepaudio.models.gate import TASK_MODULES
 
+        _check_call("", None, reference_audio, reference_text, seed, duck_db, fit)
         if not cues:
             raise InputError("the subtitle file has no cues")
+        for cue in cues:  # before anything is generated: a cue in another script is named, not crashed on
+            self._check_speakable(cue.text, f"subtitle {cue.index} ({cue.start:.2f}-{cue.end:.2f} s)", reference_text)
         video = _clip(video)
         reference_audio = check_reference(reference_audio)
         ambience = self._timed_ambience(video, "dub", timing, seed, dict(v2a_kwargs or {}))

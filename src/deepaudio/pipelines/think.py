@@ -82,8 +82,12 @@ class ThinkSettings:
     def __post_init__(self) -> None:
         if self.post is not None and self.post not in POST_MODES:
             raise ConfigError(f"unknown post-processing mode {self.post!r}", hint="choose rm, rep or neg")
-        if self.max_rounds < 1:
-            raise ConfigError(f"--max-rounds must be at least 1, got {self.max_rounds}")
+        from deepaudio import checks
+
+        checks.number("max_rounds", self.max_rounds, 1, 100, integer=True), checks.seed("seed", self.seed)
+        checks.optional_number("steps", self.steps, 1, 10000, integer=True)
+        checks.optional_number("cfg_strength", self.cfg_strength, -100, 100)
+        checks.number("keyframes", self.keyframes, 1, 1000, integer=True)
 
 
 def _step(name: str, ans: Answer | None = None, rnd: int = 0, backend: str = "", **measurements) -> Step:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepaudio import checks
 from deepaudio.config import resolve_dtype
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
@@ -28,7 +29,15 @@ from deepaudio.models.tts.dit import DiT
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
 from deepaudio.pipelines.result import GenerationResult, resolve_settings
-from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
+from deepaudio.pipelines.tts_reference import (
+    MAX_REFERENCE_SECONDS,
+    SAMPLE_RATE,
+    Reference,
+    check_voice,
+    clip_at_silence,
+    cross_fade,
+    prepare_reference,
+)
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 from deepaudio.v2s.contour import MEL_HOP as HOP
@@ -64,8 +73,7 @@ def load_vocoder(vocoder, device: torch.device | str):
     if vocoder is not None and hasattr(vocoder, "decode"):
         return vocoder
     if vocoder is None:
-        print("deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)", file=sys.stderr)
-        return GriffinLimVocoder()
+        return GriffinLimVocoder(notice=True)
     from deepaudio.models.vocoders.vocos import Vocos
 
     return Vocos.from_pretrained(Path(vocoder), device=device)
@@ -74,13 +82,16 @@ def load_vocoder(vocoder, device: torch.device | str):
 class GriffinLimVocoder:
     """The fallback vocoder: Griffin-Lim inversion of the F5 24 kHz log-mel (``deepaudio.dsp.griffinlim``)."""
 
-    def __init__(self, n_iter: int = 32, seed: int = 0):
-        self.n_iter, self.seed = n_iter, seed
+    def __init__(self, n_iter: int = 32, seed: int = 0, notice: bool = False):
+        self.n_iter, self.seed, self.notice = n_iter, seed, notice
 
     def decode(self, mel: torch.Tensor) -> torch.Tensor:
         from deepaudio.dsp.griffinlim import griffin_lim_from_mel
         from deepaudio.dsp.mel import F5_24K
 
+        if self.notice:  # said when it is used, so input errors found earlier stay one line
+            print("deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)", file=sys.stderr)
+            self.notice = False
         gen = torch.Generator().manual_seed(self.seed)
         return griffin_lim_from_mel(mel.float().cpu(), F5_24K, n_iter=self.n_iter, generator=gen)
 
@@ -140,9 +151,20 @@ class TTSPipeline:
         st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
                               schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
                               max_batch=max_batch, batched_cfg=batched_cfg)
-        texts = [text] if isinstance(text, str) else list(text)
-        if not texts or any(not t.strip() for t in texts):
+        self._check_options(st.nfe, st.cfg_strength, st.sway, st.seed, st.speed, duration, st.cross_fade_s,
+                            st.max_batch)
+        texts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
+        if texts is None:
+            raise InputError(f"text must be a string or a list of strings, got {type(text).__name__}")
+        if not texts or any(not checks.text("text", t).strip() for t in texts):
             raise InputError("empty text to speak", hint="give at least one non-empty sentence")
+        for t in texts:
+            self.tokenizer.check_speakable(t, "text")
+        if ref_text is not None and checks.text("ref_text", ref_text).strip():
+            self.tokenizer.check_speakable(ref_text, "reference text")
+        for name, contour in (("energy", energy), ("ref_energy", ref_energy)):
+            if isinstance(contour, torch.Tensor) and not torch.isfinite(contour).all():
+                raise InputError(f"{name} contour contains NaN or infinite values")
         if energy is not None and not self.model.config.energy_input:
             raise ConfigError("this checkpoint has no energy input", hint="use a DeepAudio V2S checkpoint")
         ref = self._reference(ref_audio, ref_text)
@@ -187,30 +209,60 @@ class TTSPipeline:
 
     # -- steps ---------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _check_options(nfe, cfg_strength, sway, seed, speed, duration, cross_fade_s, max_batch) -> None:
+        checks.number("nfe", nfe, 1, 10000, integer=True), checks.number("cfg_strength", cfg_strength, -100, 100)
+        checks.optional_number("sway", sway, -1, 1), checks.seed("seed", seed)
+        checks.number("speed", speed, 0.1, 10), checks.optional_number("duration", duration, 0.01, 3600)
+        checks.number("cross_fade_s", cross_fade_s, 0, 10), checks.number("max_batch", max_batch, 1, integer=True)
+
     def _reference(self, ref_audio, ref_text: str | None) -> Reference:
-        if isinstance(ref_audio, (str, Path)):
-            from deepaudio.io.audio import load_audio
+        wav, sr, where, longer = self._load_reference(ref_audio)
+        if sr != SAMPLE_RATE:
+            from deepaudio.io.audio import resample
 
-            wav, sr = load_audio(ref_audio, sample_rate=SAMPLE_RATE, mono=True)
-        else:
-            wav, sr = ref_audio
-            wav = torch.as_tensor(wav, dtype=torch.float32)
-            wav = wav.mean(dim=0) if wav.ndim == 2 else wav
-            if sr != SAMPLE_RATE:
-                from deepaudio.io.audio import resample
-
-                wav = resample(wav[None], sr, SAMPLE_RATE)[0]
+            wav = resample(wav[None], sr, SAMPLE_RATE)[0]
         wav = wav.reshape(-1).float()
-        if wav.numel() < SAMPLE_RATE // 10:
-            raise InputError("reference audio is shorter than 0.1 s", hint="give 3-15 s of clean speech")
+        if longer:
+            cut = clip_at_silence(wav, MAX_REFERENCE_SECONDS).numel() / SAMPLE_RATE
+            used = "--ref-text as given, which must describe only that part" if ref_text else "its transcript"
+            print(f"deepaudio: the reference is longer than {MAX_REFERENCE_SECONDS:g} s; using its first {cut:.1f} s "
+                  f"(cut at a pause) with {used}", file=sys.stderr)
         if ref_text is None or not ref_text.strip():
             from deepaudio.perception.asr import transcribe
 
-            ref_text = transcribe(wav[None], SAMPLE_RATE)
+            ref_text = transcribe(clip_at_silence(wav, MAX_REFERENCE_SECONDS)[None], SAMPLE_RATE)
             print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
             if not ref_text.strip():
-                raise InputError("the reference audio could not be transcribed", hint="pass --ref-text")
+                raise InputError("the reference audio could not be transcribed", where, "pass --ref-text")
         return prepare_reference(wav, ref_text)
+
+    @staticmethod
+    def _load_reference(ref_audio) -> tuple[torch.Tensor, int, Path | None, bool]:
+        """(mono wav (L,), its rate, the file or None, whether the recording is longer than what we keep);
+        only the first 15 s (+ a margin) of a file are decoded, and a voice-less reference is refused."""
+        if isinstance(ref_audio, (str, Path)):
+            from deepaudio.io.audio import load_audio
+
+            keep = MAX_REFERENCE_SECONDS + 0.5
+            wav, sr = load_audio(ref_audio, mono=True, max_seconds=keep)
+            wav, where = wav.reshape(-1), Path(ref_audio)
+        elif isinstance(ref_audio, (tuple, list)) and len(ref_audio) == 2:
+            wav, sr = ref_audio
+            checks.number("reference sample rate", sr, 1, integer=True)
+            wav = torch.as_tensor(wav, dtype=torch.float32)
+            if wav.ndim > 2 or wav.numel() == 0:
+                raise InputError(f"reference waveform must be [samples] or [channels, samples], got shape "
+                                 f"{tuple(wav.shape)}")
+            wav, where, keep = (wav.mean(dim=0) if wav.ndim == 2 else wav), None, None
+        else:
+            raise InputError("ref_audio must be a file path or (waveform, sample_rate), got "
+                             f"{type(ref_audio).__name__}")
+        check_voice(wav, int(sr), where)
+        longer = wav.numel() > MAX_REFERENCE_SECONDS * sr
+        if keep is not None:
+            wav = wav[:int(MAX_REFERENCE_SECONDS * sr) + 1] if longer else wav
+        return wav, int(sr), where, longer
 
     def _mel(self, wav: torch.Tensor) -> torch.Tensor:
         from deepaudio.dsp.mel import F5_24K, mel_spectrogram

@@ -24,6 +24,31 @@ class Reference:
     gain: float         # factor the reference was raised by (output is divided by it)
 
 
+MIN_REFERENCE_SECONDS = 1.0
+MIN_REFERENCE_RATE = 8000   # Hz: below telephone bandwidth a file cannot carry a voice
+MAX_REFERENCE_SECONDS = 15.0
+
+
+def check_voice(wav: torch.Tensor, sr: int, where=None) -> None:
+    """Refuse a reference that cannot carry a voice (the same rules as ``dub``): a sample rate below
+    8 kHz, shorter than 1 s, or silent. ``wav`` is (L,) or (C, L) at its file rate ``sr``."""
+    from deepaudio.dsp.energy import is_silent
+    from deepaudio.errors import InputError
+
+    if sr < MIN_REFERENCE_RATE:
+        raise InputError(f"reference voice has a sample rate of {sr} Hz, below {MIN_REFERENCE_RATE} Hz", where,
+                         "give a recording at 16 kHz or more")
+    seconds = wav.shape[-1] / sr
+    if seconds < MIN_REFERENCE_SECONDS:
+        raise InputError(f"reference voice is {seconds:.2f} s long, shorter than {MIN_REFERENCE_SECONDS:g} s",
+                         where, "give 3-15 s of clean speech")
+    if not torch.isfinite(wav).all():
+        raise InputError("reference voice contains NaN or infinite samples", where, "give a real recording")
+    if is_silent(wav.reshape(1, -1) if wav.ndim == 1 else wav, sr):
+        raise InputError("reference voice is silent (over 90% of frames below -50 dB)", where,
+                         "give a recording of the voice to imitate")
+
+
 def frame_db(wav: torch.Tensor, frame: int) -> torch.Tensor:
     """RMS level in dBFS of consecutive non-overlapping frames (the last partial frame included)."""
     n = -(-wav.numel() // frame)

@@ -16,7 +16,8 @@ for MMAudio weights, or mel settings [+ ``vocoder``] for the tiny default).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -158,11 +159,21 @@ class V2APipeline:
         """Ambient audio for ``video`` (a path or an ``io.clip.VideoClip``; whole length, or the first
         ``duration`` seconds); ``cfg_strength`` None takes the model's default (:attr:`default_cfg`);
         ``latent_edit`` see :meth:`generate_from_frames`."""
+        from deepaudio import checks
         from deepaudio.io.clip import VideoClip
+        from deepaudio.io.limits import check_declared_duration
 
         s = resolve_settings(V2ASettings, settings, steps=steps, cfg_strength=cfg_strength, seed=seed,
                              overlap=overlap)
+        checks.text("prompt", prompt), checks.text("negative_prompt", negative_prompt)
+        checks.number("steps", s.steps, 1, 10000, integer=True), checks.seed("seed", s.seed)
+        checks.optional_number("cfg_strength", s.cfg_strength, -100, 100), checks.number("overlap", s.overlap, 0)
+        checks.optional_number("duration", duration, 0.01)
+        if not isinstance(video, (str, Path, VideoClip)):
+            raise InputError(f"video must be a file path, got {type(video).__name__}")
         clip = VideoClip.of(video)
+        if duration is None:
+            check_declared_duration(clip.duration, clip.path, "video")
         total = clip.duration if duration is None else min(float(duration), clip.duration)
         if total <= 0:
             raise InputError("nothing to generate: duration is zero", clip.path)
@@ -171,7 +182,7 @@ class V2APipeline:
         plans = [SequencePlan.for_duration(win.duration, self.codec.latent_rate) for win in windows]
         frames = clip.read_grouped([self.frame_requests(w.start, p) for w, p in zip(windows, plans)])
         chunks = []
-        for k, (win, plan, ((f8, _), (f25, _))) in enumerate(zip(windows, plans, frames)):
+        for k, (win, plan, ((f8, _), (f25, _))) in enumerate(_progress(list(zip(windows, plans, frames)), progress)):
             step_cb = None
             if progress is not None:
                 def step_cb(i, n, k=k):
@@ -184,3 +195,12 @@ class V2APipeline:
                 "steps": s.steps, "cfg_strength": self.default_cfg if s.cfg_strength is None else s.cfg_strength,
                 "seed": s.seed, "prompt": prompt, "negative_prompt": negative_prompt}
         return GenerationResult(stitch(chunks, windows, self.sample_rate, total), self.sample_rate, meta)
+
+
+def _progress(windows: list, progress) -> Iterable:
+    """A progress bar on stderr for long videos (more than 8 windows) when the caller shows none."""
+    if progress is not None or len(windows) <= 8:
+        return windows
+    from tqdm import tqdm
+
+    return tqdm(windows, desc="v2a windows", unit="window", file=sys.stderr, leave=False)

@@ -105,6 +105,30 @@ class Tokenizer:
             self._report(text, sorted(set(unknown)), sorted(set(replaced)))
         return ids
 
+    def speakable(self, text: str) -> int:
+        """How many tokens of ``text`` carry sound for this model (in the vocabulary, not space/punctuation)."""
+        n = 0
+        for tok in self.tokens(text):
+            if not any(c.isalnum() for c in tok):
+                continue
+            base = strip_accents(tok) if len(tok) == 1 and self.mode != "phoneme" else ""
+            if tok in self.vocab.index or (base and all(c in self.vocab.index for c in base)):
+                n += 1
+        return n
+
+    def check_speakable(self, text: str, what: str = "text") -> None:
+        """Refuse text of which this model can speak nothing (another script, emoji, punctuation only)
+        before anything is generated."""
+        if self.speakable(text):
+            return
+        shown = "".join(dict.fromkeys(c for c in text if not c.isspace()))[:12]
+        cjk = any(is_cjk(c) for c in text)
+        hint = ("this model speaks English; install the zh extra (pypinyin) and use a Chinese checkpoint"
+                if cjk and self.mode != "pinyin" else
+                f"write it in the model's language ({self.mode} tokens), spelling out numbers and symbols")
+        raise InputError(f"{what} {shown!r} has nothing this model can speak (no letters of its vocabulary)",
+                         hint=hint)
+
     def batch(self, texts: Sequence[str], device: torch.device | str = "cpu") -> torch.Tensor:
         """(B, Nt) int64 ids, right-padded with -1 (the reference's ``list_str_to_idx`` layout)."""
         seqs = [self.encode(t) for t in texts]

@@ -25,15 +25,22 @@ class LocalReasoner(Reasoner):
         if not (path / "config.json").is_file():
             raise CheckpointError("no transformers model here (config.json missing)", path,
                                   "give a folder saved with save_pretrained")
+        if not any(path.glob("*.safetensors")):
+            pickled = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+            raise CheckpointError(f"refusing to load pickled weights ({', '.join(pickled[:3]) or 'no weights'}): "
+                                  "only safetensors are read", path,
+                                  "re-save the model with save_pretrained(safe_serialization=True)")
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
             raise BackendUnavailable("transformers is not installed", hint="pip install transformers") from exc
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).to(device).eval()
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"cannot load the language model ({str(exc).splitlines()[0]})", path) from exc
+            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
+                                                              use_safetensors=True).to(device).eval()
+        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds with multi-line texts
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise CheckpointError(f"cannot load the language model ({first})", path) from exc
         self.device = torch.device(device)
         self.max_new_tokens = max_new_tokens
         self.path = path

@@ -156,10 +156,17 @@ def _resume_point(ckpt_root: Path, resume: bool, out_dir: Path, model, ema: EMA,
         return state.Position(), 0.0, False
     pos, prior_wall, saved_cfg = _restore(found[-1], model, ema, optimizer, acc.process_index)
     _say(acc.is_main_process, f"resuming from {found[-1]} (step {pos.step})")
-    changed = sorted(k for k, v in to_dict(cfg).items() if k != "steps" and saved_cfg.get(k, v) != v)
+    changed = sorted(k for k, v in to_dict(cfg).items() if k != "steps" and _plain(saved_cfg.get(k, v)) != _plain(v))
     if changed:  # allowed (e.g. a lower lr after a divergence), but the run is no longer a replay
         _say(acc.is_main_process, f"note: settings changed since the checkpoint: {', '.join(changed)}")
     return pos, prior_wall, True
+
+
+def _plain(value):
+    """A setting as JSON stores it (tuples become lists), so a resumed run compares like with like."""
+    import json
+
+    return json.loads(json.dumps(value))
 
 
 def _finish(log: report.TrainLog, ema: EMA, export, out_dir: Path, cfg: TrainConfig, run_info: dict[str, Any] | None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import shutil
 from dataclasses import dataclass
@@ -72,14 +73,25 @@ def find_checkpoint(run: str | Path, step: int | None = None) -> Path:
 def prune_checkpoints(root: str | Path, keep: int) -> None:
     """Keep the newest ``keep`` checkpoints (all if ``keep <= 0``) and drop temporary folders that a killed
     save left behind (only the main process writes here, right before calling this)."""
+    from deepaudio.io.atomic import HOST, TAG, clean_stale
+
     root = Path(root)
-    for stale in root.glob(f".{_PREFIX}*"):
+    clean_stale(root)
+    for stale in root.glob(f".{_PREFIX}*"):  # older releases' temporary names
         if stale.is_dir() and stale.name.endswith((".tmp", ".old")):
             shutil.rmtree(stale, ignore_errors=True)
-    if keep <= 0:
-        return
-    for old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    doomed = [p for p in root.glob(f"{_PREFIX}*") if p.is_dir() and not (p / STATE_NAME).is_file()]
+    if keep > 0:
+        doomed += list_checkpoints(root)[:-keep]
+    for old in doomed:
+        # Renamed away first (atomic), then deleted: a kill in between leaves a hidden temporary folder that
+        # the next save removes, never a half-deleted step_* folder.
+        gone = root / f".{old.name}{TAG}{HOST}-{os.getpid()}-prune"
+        try:
+            os.replace(old, gone)
+        except OSError:
+            continue
+        shutil.rmtree(gone, ignore_errors=True)
 
 
 def save_training_checkpoint(path: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any]) -> Path:

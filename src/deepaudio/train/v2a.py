@@ -69,17 +69,21 @@ V2A_SETUPS.add("micro", TinyV2ASetup(  # for tests: seconds-fast
 # ------------------------------------------------------------------------------------------ data
 def read_manifest(path: Path) -> list[dict[str, str]]:
     try:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
     except OSError as exc:
         raise InputError(f"cannot read manifest ({exc.strerror})", path) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"manifest is not a UTF-8 CSV file ({type(exc).__name__})", path) from exc
     if not rows or "video" not in rows[0]:
         raise InputError("manifest needs a 'video' column (optional: audio, prompt)", path)
     base = path.parent
     out = []
-    for r in rows:
+    for line, r in enumerate(rows, start=2):
+        if not isinstance(r.get("video"), str) or not r["video"].strip() or not isinstance(r.get("audio", ""), str):
+            raise InputError(f"line {line}: no video named (or a malformed row)", path)
         item = {"video": str(base / r["video"]) if not Path(r["video"]).is_absolute() else r["video"],
-                "prompt": r.get("prompt") or ""}
+                "prompt": r.get("prompt") if isinstance(r.get("prompt"), str) else ""}
         if r.get("audio"):
             item["audio"] = str(base / r["audio"]) if not Path(r["audio"]).is_absolute() else r["audio"]
         out.append(item)
