@@ -59,12 +59,12 @@ class TTSSettings:
     batched_cfg: bool = True  # conditional and unconditional passes in one batch
 
     def __post_init__(self) -> None:
-        if self.nfe < 1:
-            raise ConfigError(f"nfe must be at least 1, got {self.nfe}")
-        if self.speed <= 0:
-            raise ConfigError(f"speed must be > 0, got {self.speed}")
-        if self.max_batch < 1:
-            raise ConfigError(f"max_batch must be at least 1, got {self.max_batch}")
+        # the same checks (types, finiteness, ranges) as the command line's, raising the project's error type
+        checks.number("nfe", self.nfe, 1, 10000, integer=True)
+        checks.number("cfg_strength", self.cfg_strength, -100, 100)
+        checks.optional_number("sway", self.sway, -1, 1), checks.seed("seed", self.seed)
+        checks.number("speed", self.speed, 0.1, 10), checks.number("cross_fade_s", self.cross_fade_s, 0, 10)
+        checks.number("max_batch", self.max_batch, 1, integer=True)
 
 
 def load_vocoder(vocoder, device: torch.device | str):
@@ -151,8 +151,7 @@ class TTSPipeline:
         st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
                               schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
                               max_batch=max_batch, batched_cfg=batched_cfg)
-        self._check_options(st.nfe, st.cfg_strength, st.sway, st.seed, st.speed, duration, st.cross_fade_s,
-                            st.max_batch)
+        checks.optional_number("duration", duration, 0.01, 3600)
         texts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
         if texts is None:
             raise InputError(f"text must be a string or a list of strings, got {type(text).__name__}")
@@ -208,13 +207,6 @@ class TTSPipeline:
         return results[0] if isinstance(text, str) else results
 
     # -- steps ---------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_options(nfe, cfg_strength, sway, seed, speed, duration, cross_fade_s, max_batch) -> None:
-        checks.number("nfe", nfe, 1, 10000, integer=True), checks.number("cfg_strength", cfg_strength, -100, 100)
-        checks.optional_number("sway", sway, -1, 1), checks.seed("seed", seed)
-        checks.number("speed", speed, 0.1, 10), checks.optional_number("duration", duration, 0.01, 3600)
-        checks.number("cross_fade_s", cross_fade_s, 0, 10), checks.number("max_batch", max_batch, 1, integer=True)
 
     def _reference(self, ref_audio, ref_text: str | None) -> Reference:
         wav, sr, where, longer = self._load_reference(ref_audio)

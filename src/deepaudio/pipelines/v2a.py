@@ -50,10 +50,11 @@ class V2ASettings:
     overlap: float = 1.0  # seconds shared by consecutive windows (cross-faded)
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ConfigError(f"steps must be at least 1, got {self.steps}")
-        if self.overlap < 0:
-            raise ConfigError(f"overlap must be >= 0 seconds, got {self.overlap}")
+        from deepaudio import checks  # the command line's checks: types, finiteness, ranges
+
+        checks.number("steps", self.steps, 1, 10000, integer=True), checks.seed("seed", self.seed)
+        checks.optional_number("cfg_strength", self.cfg_strength, -100, 100)
+        checks.number("overlap", self.overlap, 0)
 
 
 class V2APipeline:
@@ -166,8 +167,6 @@ class V2APipeline:
         s = resolve_settings(V2ASettings, settings, steps=steps, cfg_strength=cfg_strength, seed=seed,
                              overlap=overlap)
         checks.text("prompt", prompt), checks.text("negative_prompt", negative_prompt)
-        checks.number("steps", s.steps, 1, 10000, integer=True), checks.seed("seed", s.seed)
-        checks.optional_number("cfg_strength", s.cfg_strength, -100, 100), checks.number("overlap", s.overlap, 0)
         checks.optional_number("duration", duration, 0.01)
         if not isinstance(video, (str, Path, VideoClip)):
             raise InputError(f"video must be a file path, got {type(video).__name__}")
