@@ -60,12 +60,18 @@ class ThinkSettings:
     steps: int | None = None  # V2A Euler steps (None: 25)
     cfg_strength: float | None = None  # V2A CFG (None: 4.5)
     keyframes: int = 8  # frames shown to a multimodal reasoner
+    face_backend: str = "auto"  # auto: real face detectors; the cartoon one only on toy-world videos
 
     def __post_init__(self) -> None:
         if self.post is not None and self.post not in POST_MODES:
             raise ConfigError(f"unknown post-processing mode {self.post!r}", hint="choose rm, rep or neg")
         if self.max_rounds < 1:
             raise ConfigError(f"--max-rounds must be at least 1, got {self.max_rounds}")
+        from deepaudio.vision.backends import BACKEND_ORDER
+
+        if self.face_backend not in ("auto", *BACKEND_ORDER):
+            raise ConfigError(f"unknown face backend {self.face_backend!r}",
+                              hint=f"choose auto, {', '.join(BACKEND_ORDER)}")
 
 
 def _step(name: str, ans: Answer | None = None, rnd: int = 0, backend: str = "", **measurements) -> Step:
@@ -166,7 +172,8 @@ class ThinkPipeline:
                         backend=self.reasoner.name), t0)
 
         wav, sr = self._first_audio(video, audio, settings, trace)
-        mouth = mouth_signals(video)
+        mouth = mouth_signals(video, backend=settings.face_backend,
+                              toy=True if settings.face_backend == "toon" else None)
         wav = self._rounds(video, mode, wav, sr, mouth, post, settings, trace)
         t0 = time.perf_counter()
         ev = gather_evidence(wav, sr, mouth)

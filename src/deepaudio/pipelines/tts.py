@@ -27,7 +27,8 @@ from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
 from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, contour_durations, expand, integer_durations
-from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
+from deepaudio.pipelines.tts_reference import (SAMPLE_RATE, Reference, check_reference_voice, cross_fade,
+                                               prepare_reference, reference_text_problem)
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 
@@ -197,13 +198,19 @@ class TTSPipeline:
         wav = wav.reshape(-1).float()
         if wav.numel() < SAMPLE_RATE // 10:
             raise InputError("reference audio is shorter than 0.1 s", hint="give 3-15 s of clean speech")
+        where = ref_audio if isinstance(ref_audio, (str, Path)) else None
+        check_reference_voice(wav, SAMPLE_RATE, where)
         if ref_text is None or not ref_text.strip():
             from deepaudio.eval.asr import transcribe
 
             ref_text = transcribe(wav[None], SAMPLE_RATE)
             print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
+            problem = reference_text_problem(ref_text, wav.numel() / SAMPLE_RATE)
             if not ref_text.strip():
-                raise InputError("the reference audio could not be transcribed", hint="pass --ref-text")
+                raise InputError(f"the reference audio could not be transcribed ({problem})", where,
+                                 "pass --ref-text")
+            if problem:
+                print(f"deepaudio: warning: {str(where) + ': ' if where else ''}{problem}", file=sys.stderr)
         return prepare_reference(wav, ref_text)
 
     def _mel(self, wav: torch.Tensor) -> torch.Tensor:

@@ -2,18 +2,24 @@
 
 A backend answers ``backend(frame uint8 [H, W, 3]) -> list[MouthObservation]``: one entry per face,
 with the face box and the mouth opening normalised by the face size (so a face nearer the camera
-does not look like a wider-open mouth). Three backends, tried in this order by ``backend='auto'``:
+does not look like a wider-open mouth). ``backend='auto'`` tries the real detectors in this order and
+adds the cartoon detector only for toy-world videos (see :func:`auto_order`):
 
-* ``mediapipe`` - the MediaPipe face mesh (478 points; inner-lip points 13/14, face height 10 -> 152).
-  The most robust on real faces, but ``mediapipe==0.10.21`` pins ``numpy<2`` and ``protobuf<5``, so it
-  is not installed into the project environment (it would downgrade both); it is used when present.
+* ``mediapipe`` - the MediaPipe face mesh (478 points; inner-lip points 13/14, face height 10 -> 152),
+  used when an old release that still bundles its model is installed. Checked 2026-12: ``mediapipe``
+  1.2.3 and 0.10.30 ship no face model in the wheel (no ``.tflite``/``.task``, no ``solutions``); their
+  face landmarker needs a downloaded ``face_landmarker.task``, so it does not count as offline. The last
+  release with the bundled mesh, 0.10.21, pins ``numpy<2`` and ``protobuf<5``.
 * ``dlib`` - dlib's HOG face detector and the 68-point shape predictor shipped by
   ``face-recognition-models`` (inner-lip pairs 61/67, 62/66, 63/65; outer eye corners 36/45 as the
-  scale). Installs beside numpy 2 (the ``vision`` extra). The 68-point model was trained on the iBUG
-  300-W data and is licensed for non-commercial use only.
+  scale). Installs beside numpy 2 (the ``vision`` extra): the best offline landmarks available here
+  (OpenCV's wheels ship Haar face cascades but no landmark model; ``FaceDetectorYN`` and the LBF
+  facemark need downloaded models). The 68-point model was trained on the iBUG 300-W data and is
+  licensed for non-commercial use only.
 * ``toon`` - no model at all: the flat-shaded cartoon faces of the toy world (a skin disc, two dark
   eyes, a dark mouth ellipse; see ``deepaudio.data.toyworld.faces``), which face models trained on
-  photographs do not detect. See :mod:`deepaudio.vision.toon`.
+  photographs do not detect. It takes a bright disc with dark spots for a face, so it never runs on
+  footage the toy world did not write. See :mod:`deepaudio.vision.toon`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 from deepaudio.errors import BackendUnavailable, ConfigError
 
 BACKEND_ORDER = ("mediapipe", "dlib", "toon")
+REAL_BACKENDS = ("mediapipe", "dlib")  # detectors of photographed faces; "toon" draws on toy-world videos only
 
 
 @dataclass(frozen=True)
@@ -152,8 +159,8 @@ def make_backend(name: str) -> Backend:
     raise ConfigError(f"unknown face backend {name!r}", hint=f"choose auto, {', '.join(BACKEND_ORDER)}")
 
 
-def available_backends() -> list[str]:
-    """Backends whose packages are installed, in preference order."""
+def available_backends(toy: bool = True) -> list[str]:
+    """Backends whose packages are installed, in preference order (without ``toon`` unless ``toy``)."""
     import importlib.util
 
     found = []
@@ -161,11 +168,36 @@ def available_backends() -> list[str]:
         found.append("mediapipe")
     if importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models") is not None:
         found.append("dlib")
-    if importlib.util.find_spec("scipy") is not None:
+    if toy and importlib.util.find_spec("scipy") is not None:
         found.append("toon")
     if not found:
         raise BackendUnavailable("no face backend is installed", hint="pip install 'deepaudio[vision]'")
     return found
+
+
+def auto_order(toy: bool) -> list[str]:
+    """What ``backend='auto'`` may try: the installed real detectors, plus ``toon`` on a toy-world video.
+
+    Never raises: with no real detector installed the list is empty (real footage then shows no face,
+    which makes its speech voice-over rather than inventing a talker)."""
+    try:
+        return available_backends(toy)
+    except BackendUnavailable:
+        return []
+
+
+def describe_backends() -> str:
+    """Which face backend ``auto`` uses and why (for ``deepaudio info``)."""
+    real = auto_order(toy=False)
+    head = (f"face backend (auto): {real[0]} on real footage" if real else
+            "face backend (auto): none installed - real footage shows no face, so all its speech counts as "
+            "voice-over and --timing lips is refused (pip install 'deepaudio[vision]')")
+    why = {"mediapipe": "478-point face mesh bundled in this mediapipe release",
+           "dlib": "HOG detector + 68-point landmarks (face-recognition-models); current mediapipe wheels "
+                   "bundle no face model and OpenCV's none with landmarks"}
+    lines = [head + (f" ({why[real[0]]})" if real else "")]
+    lines.append("  toon (cartoon faces): only on videos tagged by the toy world, or with --face-backend toon")
+    return "\n".join(lines)
 
 
 def detection_rate(backend: Backend, frames: np.ndarray) -> float:

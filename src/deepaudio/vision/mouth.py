@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from deepaudio.errors import InputError
-from deepaudio.vision.backends import available_backends, detection_rate, make_backend, probe_indices
+from deepaudio.vision.backends import auto_order, detection_rate, make_backend, probe_indices
 
 TTS_FRAME_RATE = 24000 / 256  # 93.75 mel frames per second (F5-TTS / Vocos)
 MAX_FPS = 25.0  # mouths move slower than this; decoding more frames only costs time
@@ -93,24 +93,34 @@ class _Frames:
         return frames.numpy()
 
 
-def choose_backend(sample: np.ndarray, backend: str = "auto") -> str:
-    """``auto``: the first installed backend (mediapipe, dlib, toon) that sees a face in at least half
-    of ``sample`` (a dozen frames spread over the clip); if none does, the one that saw most."""
+def choose_backend(sample: np.ndarray, backend: str = "auto", toy: bool = False) -> str | None:
+    """``auto``: the first installed real detector (mediapipe, dlib; then toon when ``toy``) that sees a
+    face in at least half of ``sample`` (a dozen frames spread over the clip); if none does, the one
+    that saw most; None when no detector is installed (``auto`` then sees no face)."""
     if backend != "auto":
         return backend
     rates = {}
-    for name in available_backends():
+    for name in auto_order(toy):
         rates[name] = detection_rate(make_backend(name), sample)
         if rates[name] >= MIN_FACE_FRACTION:
             return name
-    return max(rates, key=lambda k: rates[k])
+    return max(rates, key=lambda k: rates[k]) if rates else None
 
 
-def mouth_track(video, fps: float | None = None, backend: str = "auto") -> MouthTrack:
+def mouth_track(video, fps: float | None = None, backend: str = "auto", toy: bool | None = None) -> MouthTrack:
     """Mouth opening per sampled frame. ``video`` is a path or ``(frames [T, H, W, 3] uint8, fps)``;
-    ``fps`` defaults to the video's rate capped at 25."""
+    ``fps`` defaults to the video's rate capped at 25. ``toy`` (default: whether the file carries the
+    toy world's tag; False for frames in memory) lets ``auto`` use the cartoon face detector."""
     source = _Frames(video, fps)
-    name = choose_backend(source.sample(), backend) if backend == "auto" else backend
+    if toy is None:
+        from deepaudio.vision.toon import is_toy_world_video
+
+        toy = is_toy_world_video(video)
+    name = choose_backend(source.sample(), backend, toy) if backend == "auto" else backend
+    if name is None:  # no detector installed: an honest "no face" on every frame
+        times = [t for _, t in source]
+        return MouthTrack(torch.tensor(times, dtype=torch.float64), torch.zeros(len(times)),
+                          torch.zeros(len(times), dtype=torch.bool), source.rate, "none")
     detect = make_backend(name)
     times, opening, present = [], [], []
     for frame, t in source:
