@@ -109,6 +109,10 @@ def test_cartoon_detector_runs_only_on_toy_world_videos(tmp_path):
     toy, plain = write_toy_video(tmp_path / "toy.mp4", frames, FPS), write_video(tmp_path / "plain.mp4", frames, FPS)
     assert video_tags(toy)["comment"] == TOY_WORLD_COMMENT and is_toy_world_video(toy)
     assert not is_toy_world_video(plain) and not is_toy_world_video((frames, FPS))
+    from deepaudio.io.mux import mux_audio
+
+    muxed = mux_audio(toy, [(torch.zeros(1, SR), SR, "mix")], tmp_path / "toy_audio.mp4")
+    assert is_toy_world_video(muxed)  # the tag survives adding a sound track (the data set's video_audio.mp4)
     assert mouth_track(toy).backend == "toon" and mouth_track(toy).face_fraction > 0.9
     untagged = mouth_track(plain)
     assert untagged.backend != "toon" and untagged.face_fraction == 0.0

@@ -162,7 +162,8 @@ def track_to_contour(track: MouthTrack, n_frames: int | None = None, frame_rate:
     if n_video == 0 or track.face_fraction < min_face_fraction:
         raise InputError(f"a face is visible in {100 * track.face_fraction:.0f}% of {n_video} frames "
                          f"(backend {track.backend}), too few for lip timing", where,
-                         "use --timing v2a, or a video that shows the speaker's face")
+                         "use --timing v2a, or a video that shows the speaker's face; cartoon faces are "
+                         "read only in videos the toy world wrote")
     present = track.face_present.numpy()
     values = fill_gaps(track.opening.numpy().astype(np.float64), present, int(round(MAX_GAP_S * track.fps)))
     low, high = np.quantile(values[present], [0.05, 0.95])
