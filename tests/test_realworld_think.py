@@ -74,6 +74,19 @@ def test_music_is_not_voice_over(material, tmp_path):
     assert trace.outcome == "no voice-over" and torch.equal(out[0], torch.from_numpy(clip.mix))
 
 
+def test_sung_music_that_fools_the_vad_is_not_voice_over(material, tmp_path):
+    """A sung-vowel line over chords passes Silero VAD (0.3 s) but with a low speech probability: not speech."""
+    from deepaudio.data.realworld import pan_scene
+
+    wav = torch.from_numpy(music_like(np.random.default_rng(9), 4.0, style="choir"))[None]
+    assert speech_segments(wav, SR)  # the VAD alone would call it speech
+    video = write_video(tmp_path / "pan.mp4", pan_scene(material.scenes[0].image, 100, np.random.default_rng(0)), 25)
+    out, _, trace = ThinkPipeline()(video, audio=(wav, SR))
+    ev = trace.find("detect")[0].measurements["evidence"]
+    assert trace.outcome == "no voice-over" and torch.equal(out, wav)
+    assert not ev["segments"] and "music or singing" in " ".join(ev["notes"])
+
+
 @pytest.mark.skipif(__import__("importlib").util.find_spec("dlib") is None, reason="needs the vision extra (dlib)")
 def test_real_face_talking_keeps_speech_and_a_still_one_does_not(material, tmp_path):
     from deepaudio.vision.mouth import mouth_track

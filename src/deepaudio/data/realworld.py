@@ -9,7 +9,8 @@ These clips are built from material that installs offline from package registrie
   Scenes without a person: grass, gravel, brick, coffee, rocket, chelsea (a cat), ...;
 * read speech: Debian ``pocketsphinx-testdata`` (LibriVox "Sense and Sensibility" excerpts, the
   "cards" recordings, AN4/TIDIGITS raw files) plus the toy world's espeak-ng / flite voices;
-* music: harmonic tones, chords and plucked or bowed notes with rhythm (:func:`music_like`), no voice.
+* music: harmonic tones, chords and plucked, bowed or sung-vowel notes with rhythm (:func:`music_like`),
+  no speech.
 
 Kinds (``voice_over`` is the truth ``think`` should find):
 
@@ -235,37 +236,53 @@ def bouncing_ball(background: np.ndarray, n: int, rng: np.random.Generator) -> t
 
 
 # ------------------------------------------------------------------------------------------- sound
-def music_like(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndarray:
-    """Chords under a melody with a beat: plucked notes (decaying harmonics) or bowed notes (vibrato,
-    a body resonance), a bass and light percussion. Music a VAD might take for a voice; no speech."""
+VOWELS = (((270, 60), (2290, 150), (3010, 200)), ((530, 80), (1840, 120), (2480, 170)),
+          ((300, 60), (870, 90), (2240, 170)), ((730, 90), (1090, 110), (2440, 170)))  # i, e, u, a
+
+
+def music_like(rng: np.random.Generator, seconds: float, sr: int = SR, style: str | None = None) -> np.ndarray:
+    """Chords under a melody with a beat, no speech. ``style`` (default: drawn): ``plucked`` (decaying
+    harmonics and light percussion), ``bowed`` (vibrato, a body resonance) or ``choir`` (a sung vowel held
+    on each note: formants and vibrato, the music a VAD most often takes for a voice)."""
     n = int(seconds * sr)
     out = np.zeros(n)
     scale = rng.uniform(180, 260) * 2 ** (np.array([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
-    bowed, beat = rng.random() < 0.5, rng.uniform(0.3, 0.55)
+    style = style or ("plucked", "bowed", "choir")[rng.integers(3)]
+    beat, vowel = rng.uniform(0.3, 0.55), VOWELS[rng.integers(len(VOWELS))]
 
-    def note(f: float, dur: float, gain: float, decay: float) -> None:
-        s = int(t0 * sr)
-        tt = np.arange(min(int(dur * sr), n - s)) / sr
-        vib = 0.012 * np.sin(2 * np.pi * 5.5 * tt) / (2 * np.pi * 5.5) if bowed else 0.0
-        ph = 2 * np.pi * f * (tt + vib)
-        weight = [np.exp(-0.5 * ((k * f - 900) / 500) ** 2) + 0.2 if bowed else 1.0 for k in range(1, 12)]
-        harm = sum(w / k * np.sin(k * ph + k) for k, w in enumerate(weight, 1))
-        env = np.minimum(1, tt / (0.06 if bowed else 0.005)) * np.exp(-decay * tt)
+    def note(at: float, f: float, dur: float, gain: float, decay: float, sung: bool = False) -> None:
+        s = int(at * sr)
+        tt = np.arange(max(0, min(int(dur * sr), n - s))) / sr
+        held = style != "plucked"
+        ph = 2 * np.pi * f * (tt + (0.02 if sung else 0.012) * np.sin(2 * np.pi * 5.5 * tt) / (2 * np.pi * 5.5)
+                              if held else tt)
+        if sung:
+            weight = [sum(np.exp(-0.5 * ((k * f - F) / B) ** 2) for F, B in vowel) + 0.01 for k in range(1, 24)]
+        else:
+            weight = [np.exp(-0.5 * ((k * f - 900) / 500) ** 2) + 0.2 if held else 1.0 for k in range(1, 12)]
+        harm = sum(w / (1 if sung else k) * np.sin(k * ph + k) for k, w in enumerate(weight, 1))
+        env = np.minimum(1, tt / (0.06 if held else 0.005)) * np.exp(-decay * tt)
+        if sung:  # held to the end of the note, released over 50 ms (legato)
+            env = np.minimum(np.minimum(1, tt / 0.05), np.clip((dur - tt) / 0.05, 0, 1))
         out[s: s + len(tt)] += gain * harm * env
+    at = 0.0
+    while style == "choir" and at < seconds:  # the sung line: notes of 0.3-0.8 s, one after another
+        dur = rng.uniform(0.3, 0.8)
+        note(at, scale[rng.integers(0, 8)], dur, 0.3, 0.0, sung=True)
+        at += dur
     t0, chord = 0.0, 0
     while t0 < seconds:
-        bar = t0
         for d in ((0, 2, 4), (3, 5, 7), (4, 6, 1), (5, 0, 2))[chord % 4]:
-            note(scale[d] / 2, 4 * beat, 0.12, 0.4)
+            note(t0, scale[d] / 2, 4 * beat, 0.04 if style == "choir" else 0.12, 0.4)
         for b in range(4):
-            t0 = bar + b * beat
-            if t0 < seconds:
-                note(scale[rng.integers(0, 8)] * rng.choice([1, 2]), beat, 0.3, 0.8 if bowed else 3.0)
-                if not bowed:
-                    s = int(t0 * sr)
+            at = t0 + b * beat
+            if at < seconds and style != "choir":
+                note(at, scale[rng.integers(0, 8)] * rng.choice([1, 2]), beat, 0.3, 0.8 if style == "bowed" else 3.0)
+                if style == "plucked":
+                    s = int(at * sr)
                     k = np.arange(min(int(0.04 * sr), n - s))
                     out[s: s + len(k)] += 0.15 * rng.standard_normal(len(k)) * np.exp(-k / (0.008 * sr))
-        t0, chord = bar + 4 * beat, chord + 1
+        t0, chord = t0 + 4 * beat, chord + 1
     return (0.3 * out / max(np.abs(out).max(), 1e-9)).astype(np.float32)
 
 
