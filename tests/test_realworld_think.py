@@ -66,6 +66,13 @@ def test_no_face_footage_makes_speech_voice_over(material, tmp_path):
     assert toon.find("detect")[0].measurements["evidence"]["mouth_source"].endswith("block_brightness")
 
 
+def test_unknown_face_backend_is_a_config_error():
+    from deepaudio.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="face backend"):
+        ThinkSettings(face_backend="opencv")
+
+
 def test_music_is_not_voice_over(material, tmp_path):
     wav = music_like(np.random.default_rng(0), 4.0)
     assert not speech_segments(torch.from_numpy(wav)[None], SR)

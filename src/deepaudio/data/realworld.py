@@ -93,16 +93,12 @@ def _resize(img: np.ndarray, size: int = SIZE) -> np.ndarray:
 
 def mouth_geometry(img: np.ndarray) -> tuple[float, float, float] | None:
     """Mouth centre and width (pixels) from dlib's 68 landmarks (points 48-67), or None without a face."""
-    from deepaudio.vision.backends import DlibBackend, _dlib_predictor
+    from deepaudio.vision.backends import DlibBackend
 
-    det = DlibBackend()
-    import dlib  # noqa: F401  (DlibBackend checked that it is installed)
-
-    rects = det._detect(np.ascontiguousarray(img), 1)
-    if not rects:
+    faces = DlibBackend(upsample=1).landmarks(img)
+    if not faces:
         return None
-    shape = _dlib_predictor(det._predictor_path)(np.ascontiguousarray(img), rects[0])
-    pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(48, 68)], dtype=np.float64)
+    pts = faces[0][1][48:68]
     return float(pts[:, 0].mean()), float(pts[:, 1].mean()), float(pts[:, 0].max() - pts[:, 0].min())
 
 
@@ -128,7 +124,10 @@ def load_material(images: str | Path, split: str, cache_dir: str | Path | None =
     for name, img in sources:
         img = _resize(img)
         mouth = mouth_geometry(img)
-        (faces.append(Photo(name, img, mouth)) if mouth else dropped.append(name))
+        if mouth is None:
+            dropped.append(name)
+        else:
+            faces.append(Photo(name, img, mouth))
     scenes = [Photo(n, _resize(np.asarray(Image.open(next(images.glob(n + ".*"))).convert("RGB"))))
               for n in rule["scenes"]]
     return Material(split, faces, scenes, _speech(rule, Path(speech_dir), cache_dir), dropped)

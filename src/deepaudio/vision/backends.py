@@ -130,7 +130,8 @@ class DlibBackend:
         self._predict = None  # the 99 MB landmark model loads on the first face (probing needs none)
         self._upsample = upsample
 
-    def __call__(self, frame: np.ndarray) -> list[MouthObservation]:
+    def landmarks(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+        """(face box, 68 points [68, 2] in pixels) for each face dlib finds in ``frame``."""
         frame = np.ascontiguousarray(frame)
         # The HOG detector finds faces from ~80 px up; small frames are searched at 2x.
         up = self._upsample if self._upsample is not None else (1 if min(frame.shape[:2]) < 400 else 0)
@@ -140,11 +141,17 @@ class DlibBackend:
                 self._predict = _dlib_predictor(str(self._predictor_path))
             shape = self._predict(frame, rect)
             pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float64)
+            out.append(((rect.left(), rect.top(), rect.right(), rect.bottom()), pts))
+        return out
+
+    def __call__(self, frame: np.ndarray) -> list[MouthObservation]:
+        out = []
+        for box, pts in self.landmarks(frame):
             scale = _dist(pts, *self.EYE_CORNERS)
             if scale <= 1.0:
                 continue
             gap = float(np.mean([_dist(pts, a, b) for a, b in self.INNER_LIP_PAIRS]))
-            out.append(MouthObservation((rect.left(), rect.top(), rect.right(), rect.bottom()), gap / scale))
+            out.append(MouthObservation(box, gap / scale))
         return out
 
 
