@@ -18,7 +18,7 @@ Reported per kind:
   impacts outside the speech, and ``music_energy_ratio`` for music clips;
 * ``lip_r_frames`` / ``lip_r_contour`` (talk): Pearson r of the measured mouth opening with the opening
   that drew it, per video frame and on the 93.75/s timing contour ``--timing lips`` uses (goal >= 0.8).
-Kind 4 (``--toy-clips``): toy-world talk and voice-over clips through ``bench_think.measure_clip`` (tagged
+Kind 4 (``--toy-clips``, reported as ``toy_talk`` / ``toy_voiceover``): toy-world talk and voice-over clips through ``bench_think.measure_clip`` (tagged
 videos, the cartoon detector allowed), to show the toy world did not regress.
 """
 
@@ -113,10 +113,10 @@ def summarise(rows: list[dict]) -> dict:
         s = {"clips": len(rs), "seconds_per_clip": _mean(r["seconds"] for r in rs),
              "flagged_voice_over": _mean(r["voice_over_found"] for r in rs),
              "impact_energy_ratio": _mean(r.get("impact_energy_ratio") for r in rs)}
-        if kind in ("noface", "still", "voiceover"):
+        if kind in ("noface", "still", "toy_voiceover"):
             s |= {"voice_over_before": _mean(r["speech_before"] for r in rs),
                   "voice_over_left": _mean(r["speech_after"] for r in rs)}
-        if kind in ("talk", "dub"):
+        if kind in ("talk", "toy_talk"):
             kept = [r["speech_s_after"] >= 0.5 * r["speech_s_before"] for r in rs if r["speech_before"]]
             s |= {"speech_kept": _mean(kept), "speech_clips": len(kept)}
         if kind == "talk" and "lip_r_frames" in rs[0]:
@@ -141,8 +141,9 @@ def toy_rows(pipe, n: int, seed: int, folder: Path) -> list[dict]:
         world = ToyWorld(dataclasses.replace(WORLD_PRESETS.get("default"), kinds=(kind,)), seed=seed)
         for i in range(n):
             r = measure_clip(pipe, world.clip(i, "test"), folder, ThinkSettings(max_rounds=2))
-            rows.append({k: r[k] for k in ("kind", "index", "seconds", "outcome", "speech_before", "speech_after",
+            rows.append({k: r[k] for k in ("index", "seconds", "outcome", "speech_before", "speech_after",
                                           "speech_s_before", "speech_s_after", "voice_over_found", "talking")})
+            rows[-1]["kind"] = f"toy_{kind}"
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -156,7 +157,12 @@ def main() -> None:
     ap.add_argument("--kinds", default="noface,still,talk,music")
     ap.add_argument("--toy-clips", type=int, default=0, help="toy-world talk and voice-over clips per kind")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--rows-from", type=Path, metavar="LOG", help="only summarise the rows a run printed")
     args = ap.parse_args()
+    if args.rows_from:
+        rows = [json.loads(line) for line in args.rows_from.read_text().splitlines() if line.startswith('{"kind"')]
+        print(json.dumps(summarise(rows), indent=1))
+        return
     from deepaudio.data.realworld import load_material, make_clip
     from deepaudio.pipelines.think import ThinkPipeline
 

@@ -19,7 +19,11 @@ Kinds (``voice_over`` is the truth ``think`` should find):
 * ``still``: a face photo that does not move its mouth (slow pan and zoom) + speech -> voice-over;
 * ``talk``: the same, with the lower face (jaw and lips) warped open in step with the speech envelope ->
   on-screen talking, keep the speech (``drive`` is the mouth opening per frame that drew it);
-* ``music``: a scene pan or a still face + music and impacts, no speech -> nothing to remove.
+* ``music``: a scene pan or a still face + music and impacts, no speech -> nothing to remove. Silero VAD
+  finds no speech in the plucked and bowed styles; it takes some sung-vowel lines (``choir``) for speech
+  (1 of 12 over chords, 8 of 54 bare), and ``think`` then treats them as voice-over: its speech
+  probability does not tell them apart (medians 0.63-0.91, a toy-world flite voice-over under ambience
+  0.89), so that stays a known limitation.
 
 Material is split into ``dev`` (used while tuning) and ``heldout`` (never looked at while tuning):
 disjoint photos, recordings and voices (:data:`SPLIT_RULES`). Shapes: frames [T, H, W, 3] uint8 at

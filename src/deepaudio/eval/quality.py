@@ -71,16 +71,6 @@ def speech_segments(wav: torch.Tensor, sr: int, threshold: float = 0.5) -> list[
     return [(s["start"] / SR16, s["end"] / SR16) for s in stamps]
 
 
-def speech_probability(wav: torch.Tensor, sr: int) -> tuple[np.ndarray, float]:
-    """Silero VAD's speech probability per frame -> (probabilities [F], frame hop in seconds, 32 ms)."""
-    x = torch.from_numpy(_mono16k(wav, sr))
-    model = _vad_model()
-    model.reset_states()
-    if x.numel() < 512:
-        return np.zeros(0, np.float32), 512 / SR16
-    return model.audio_forward(x, SR16)[0].numpy(), 512 / SR16
-
-
 def speech_presence(wav: torch.Tensor, sr: int) -> dict[str, float]:
     """``has_speech`` (0/1) and ``speech_fraction`` (share of the clip's duration that is speech)."""
     dur = wav.shape[-1] / sr

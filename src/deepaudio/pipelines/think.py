@@ -209,8 +209,7 @@ class ThinkPipeline:
             t0 = time.perf_counter()
             ev = gather_evidence(wav, sr, mouth)
             ans, who = self._judge(ev, self._media(video, wav, sr, settings.keyframes))
-            # Doubtful VAD segments count here: what is left of a removed voice can sound less like speech.
-            remnants = [sp for sp in remnant_spans([*ev.segments, *ev.doubtful], removed) if sp not in ans.spans]
+            remnants = [sp for sp in remnant_spans(ev.segments, removed) if sp not in ans.spans]
             if remnants:
                 ans.spans = tuple(sorted(set(ans.spans) | set(remnants)))
                 ans.voice_over = True

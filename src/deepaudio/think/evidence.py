@@ -1,12 +1,7 @@
 """Measurements behind every decision: speech segments, visible talking, level and silence.
 
 Speech segments come from the packaged Silero VAD (``deepaudio.eval.quality.speech_segments``, default
-0.5 probability, >= 250 ms). A segment whose median speech probability (32 ms frames) stays below
-``SPEECH_CONFIDENCE`` is not counted as speech (noted, and kept in ``doubtful``): the VAD takes some music
-for a voice. Measured: speech segments of voice-over and talking clips (toy world and the real-world dev
-split, 29) have medians 0.99-1.0 (means 0.79-0.98: a short one's edges pull the mean down, so the mean
-would cut speech); sung-vowel pads (``deepaudio.data.realworld.music_like`` style ``choir``) that passed
-the VAD (8 of 54) 0.63-0.91. Each segment is scored for visible talking (``visual.talking_score``)
+0.5 probability, >= 250 ms). Each segment is scored for visible talking (``visual.talking_score``)
 against the speech envelope with the ambience floor (measured outside the segments) subtracted. The
 silence numbers are DeepSound-V1's step-4 test (frame RMS below -50 dB on more than 90 % of the frames).
 """
@@ -15,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
 from deepaudio.dsp.energy import frame_rms_db, is_silent, silent_fraction
@@ -44,7 +38,6 @@ class Evidence:
     silent: bool
     talking_threshold: float = TALKING_THRESHOLD
     notes: tuple[str, ...] = field(default_factory=tuple)
-    doubtful: tuple[tuple[float, float], ...] = ()  # VAD segments not counted as speech (music or singing?)
 
     @property
     def speech_seconds(self) -> float:
@@ -59,36 +52,10 @@ class Evidence:
         return d
 
 
-SPEECH_CONFIDENCE = 0.95
-
-
 def speech_segments(wav: torch.Tensor, sr: int) -> list[tuple[float, float]]:
     from deepaudio.eval.quality import speech_segments as vad
 
     return vad(wav, sr)
-
-
-def confident_speech(wav: torch.Tensor, sr: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]],
-                                                           list[str]]:
-    """VAD segments split into speech (median probability >= ``SPEECH_CONFIDENCE``) and notes on the rest."""
-    segs = speech_segments(wav, sr)
-    if not segs:
-        return [], [], []
-    from deepaudio.eval.quality import speech_probability
-
-    prob, hop = speech_probability(wav, sr)
-    keep, doubtful, notes = [], [], []
-    for s, e in segs:
-        p = prob[int(s / hop): max(int(s / hop) + 1, int(e / hop))]
-        median = float(np.median(p)) if p.size else 1.0
-        if median >= SPEECH_CONFIDENCE:
-            keep.append((s, e))
-        else:
-            doubtful.append((s, e))
-            notes.append(f"Sound at {s:.2f}-{e:.2f} s passed the VAD with a median speech probability of only "
-                         f"{median:.2f} (speech needs >= {SPEECH_CONFIDENCE:.2f}): music or singing, not counted "
-                         "as speech.")
-    return keep, doubtful, notes
 
 
 def silence_stats(wav: torch.Tensor, sr: int) -> dict[str, float | bool]:
@@ -100,7 +67,8 @@ def silence_stats(wav: torch.Tensor, sr: int) -> dict[str, float | bool]:
 
 def gather_evidence(wav: torch.Tensor, sr: int, mouth: MouthSignals | None) -> Evidence:
     """Everything a reasoner needs about one sound track and its video."""
-    segs, doubtful, notes = confident_speech(wav, sr)
+    segs = speech_segments(wav, sr)
+    notes = []
     scored = []
     if mouth is None:
         notes.append("no video frames: visible talking could not be measured")
@@ -112,7 +80,7 @@ def gather_evidence(wav: torch.Tensor, sr: int, mouth: MouthSignals | None) -> E
             scored.append(Segment(s, e, m["score"], m["face"]))
     st = silence_stats(wav, sr)
     return Evidence(wav.shape[-1] / sr, tuple(scored), mouth.source if mouth else "none", st["level_db"],
-                    st["silent_fraction"], st["silent"], TALKING_THRESHOLD, tuple(notes), tuple(doubtful))
+                    st["silent_fraction"], st["silent"], TALKING_THRESHOLD, tuple(notes))
 
 
 def describe(ev: Evidence) -> str:
