@@ -18,8 +18,9 @@ the cartoon detector joins them only on videos the toy world wrote (their contai
 * ``toon``: a model-free detector of the toy world's flat cartoon faces (dlib finds none of them).
 
 On the real-world corpus (``deepaudio.data.realworld``, ``benchmarks/bench_think_realworld.py``) dlib
-finds the face in 91 of 100 LFW photos and in the astronaut; on warped talking photos its opening follows
-the opening that drew it with r 0.95 per frame (dev split) and the timing contour with r 0.96.
+finds the face in 93 of 100 LFW photos (scaled to 224 px) and in the astronaut; on warped talking photos
+its opening follows the opening that drew it with r 0.93 per frame and the timing contour with r 0.95
+(held-out split; every clip >= 0.81).
 
 Measured with ``benchmarks/bench_vision_mouth.py`` (30 toy-world clips, seed 0; r = Pearson correlation
 of the mel-rate contour with the energy contour of the clip's speech):

@@ -16,8 +16,8 @@ adds the cartoon detector only for toy-world videos (see :func:`auto_order`):
   OpenCV offers none: the ``opencv-python-headless`` 5.1.0 wheel ships no face model at all (its
   ``cv2/data`` holds no Haar cascades any more), and ``FaceDetectorYN`` and the LBF facemark need
   downloaded models. On the real-world corpus (``deepaudio.data.realworld``) dlib finds the face in
-  91 of the 100 LFW crops and in the astronaut photo. The 68-point model was trained on the iBUG 300-W
-  data and is licensed for non-commercial use only.
+  93 of the 100 LFW crops (scaled to 224 px) and in the astronaut photo. The 68-point model was
+  trained on the iBUG 300-W data and is licensed for non-commercial use only.
 * ``toon`` - no model at all: the flat-shaded cartoon faces of the toy world (a skin disc, two dark
   eyes, a dark mouth ellipse; see ``deepaudio.data.toyworld.faces``), which face models trained on
   photographs do not detect. It takes a bright disc with dark spots for a face, so it never runs on

@@ -167,7 +167,8 @@ def track_to_contour(track: MouthTrack, n_frames: int | None = None, frame_rate:
     present = track.face_present.numpy()
     values = fill_gaps(track.opening.numpy().astype(np.float64), present, int(round(MAX_GAP_S * track.fps)))
     low, high = np.quantile(values[present], [0.05, 0.95])
-    if high - low < MIN_SPREAD_BY_BACKEND.get(track.backend, MIN_SPREAD):  # landmark jitter on a still face must not become a timing signal
+    # landmark jitter on a still face must not become a timing signal
+    if high - low < MIN_SPREAD_BY_BACKEND.get(track.backend, MIN_SPREAD):
         raise InputError(f"the mouth does not move in {n_video} frames (opening varies by {high - low:.3f} of the "
                          f"face size, backend {track.backend})", where,
                          "use --timing v2a for video without a visible speaker")
