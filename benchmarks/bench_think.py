@@ -74,9 +74,9 @@ def _true_ambience(clip) -> torch.Tensor:
 
 
 def measure_clip(pipe, clip, folder: Path, settings=None) -> dict:
+    from deepaudio.data.toyworld import write_toy_video
     from deepaudio.dsp.energy import is_silent, silent_fraction
     from deepaudio.eval.sync import onset_alignment
-    from deepaudio.data.toyworld import write_toy_video
     from deepaudio.think.evidence import speech_segments
 
     video = folder / f"{clip.kind}_{clip.index}.mp4"

@@ -37,13 +37,18 @@ nothing of it is in the code measured here.
     impacts outside speech kept       1.00 (that: 0.85)    1.00 (that music clip: 0.33)
     toy talk / toy voice-over (seed 107)                   speech kept 5/5, voice-over left 0/5
 
-Before this change the ball clip of the issue kept all its speech (the cartoon detector took the ball for
-a face); talking photos scored by frame-to-frame changes, as the toy world does, kept their speech in 7 of
-12 dev clips (scores 0.27-0.84 against the 0.6 threshold). The dlib 68-point model found the face in 93 of
-100 of the LFW crops and the astronaut (``dropped_faces`` lists the 7 it missed, not used). Toy world
-(``bench_think.py --seed 13``, 20 clips per kind, the same clips before and after:
-``results/think_seed13_before_faces.json``, ``results/think_seed13_faces.json``): every clip's outcome is
-unchanged (voice-over 100% -> 0%, speech kept 100% on talk and dub, ambience SNR -2.1 -> +5.8 dB).
+Before this change (commit 1c2db57: the cartoon detector and image blocks on every video, scored by
+frame-to-frame changes) on the first 6 dev clips of noface, still and talk (the same videos and tracks, via
+``--export`` and ``bench_think_exported.py``; ``results/think_realworld_dev_seed1_before_faces.json``):
+off-screen segments scored 0.29-0.71 against the 0.6 threshold (one still-face segment called on-screen),
+talking photos 0.71-0.87; the issue's ball clip scored 0.70. Now no-face and still-face segments score 0
+(no face; a still mouth) on both splits, save one still-face segment at 0.012, and talking photos
+0.72-0.99 (levels). With real detectors but change scores, talking photos kept their speech in only 7 of
+12 dev clips (0.27-0.84).
+The dlib 68-point model found the face in 93 of 100 of the LFW crops and the astronaut (``dropped_faces``
+lists the 7 it missed, not used). Toy world (``bench_think.py --seed 13``, 20 clips per kind, the same clips
+before and after: ``results/think_seed13_before_faces.json``, ``results/think_seed13_faces.json``): every
+clip's outcome is unchanged (voice-over 100% -> 0%, speech kept 100% on talk and dub, ambience SNR -2.1 -> +5.8 dB).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_think_realworld.py --images /tmp/skimg/skimage/data \
         --split dev --seed 1 --out benchmarks/results/think_realworld_dev_seed1.json
@@ -187,6 +192,8 @@ def main() -> None:
     ap.add_argument("--toy-clips", type=int, default=0, help="toy-world talk and voice-over clips per kind")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--rows-from", type=Path, metavar="LOG", help="only summarise the rows a run printed")
+    ap.add_argument("--export", type=Path, metavar="DIR",
+                    help="only write each clip as NAME.mp4 + NAME.wav (for bench_think_exported.py)")
     args = ap.parse_args()
     if args.rows_from:
         rows = [json.loads(line) for line in args.rows_from.read_text().splitlines() if line.startswith('{"kind"')]
@@ -197,6 +204,18 @@ def main() -> None:
 
     torch.set_num_threads(1)
     material = load_material(args.images, args.split)
+    if args.export:
+        import soundfile as sf
+
+        from deepaudio.io.video import write_video
+
+        args.export.mkdir(parents=True, exist_ok=True)
+        for kind in [k for k in args.kinds.split(",") if k]:
+            for i in range(args.clips):
+                clip = make_clip(kind, i, material, args.seed)
+                write_video(args.export / f"{kind}_{i}.mp4", clip.frames, clip.truth["fps"])
+                sf.write(args.export / f"{kind}_{i}.wav", clip.mix, SR)
+        return
     pipe, rows = ThinkPipeline(), []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in [k for k in args.kinds.split(",") if k]:

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from deepaudio.checkpoint import write_config
+from deepaudio.data.toyworld import write_toy_video
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.io.audio import save_audio
-from deepaudio.data.toyworld import write_toy_video
 from deepaudio.io.video import write_video
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT

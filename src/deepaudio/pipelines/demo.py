@@ -87,9 +87,9 @@ def available_speakers() -> tuple[str, ...]:
 def make_clips(inputs: Path, settings: DemoSettings, cache_dir: str | Path | None = None) -> list[DemoClip]:
     """Generate ``settings.n`` groups of (bounce, talk, voiceover) clips; write each silent video, the
     video with its true sound (``*_truth.mp4``) and the ground truth (``*_truth.json``) into ``inputs``."""
+    from deepaudio.data.toyworld import write_toy_video
     from deepaudio.io.atomic import atomic_path
     from deepaudio.io.mux import mux_audio
-    from deepaudio.data.toyworld import write_toy_video
 
     world_cfg = dataclasses.replace(settings.world, speakers=settings.speakers or available_speakers())
     out = []

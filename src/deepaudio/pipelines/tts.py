@@ -27,8 +27,14 @@ from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
 from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, contour_durations, expand, integer_durations
-from deepaudio.pipelines.tts_reference import (SAMPLE_RATE, Reference, check_reference_voice, cross_fade,
-                                               prepare_reference, reference_text_problem)
+from deepaudio.pipelines.tts_reference import (
+    SAMPLE_RATE,
+    Reference,
+    check_reference_voice,
+    cross_fade,
+    prepare_reference,
+    reference_text_problem,
+)
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
 
