@@ -74,13 +74,13 @@ def _true_ambience(clip) -> torch.Tensor:
 
 
 def measure_clip(pipe, clip, folder: Path, settings=None) -> dict:
+    from deepaudio.data.toyworld import write_toy_video
     from deepaudio.dsp.energy import is_silent, silent_fraction
     from deepaudio.eval.sync import onset_alignment
-    from deepaudio.io.video import write_video
     from deepaudio.think.evidence import speech_segments
 
     video = folder / f"{clip.kind}_{clip.index}.mp4"
-    write_video(video, clip.frames, clip.truth["fps"])
+    write_toy_video(video, clip.frames, clip.truth["fps"])
     mix = torch.from_numpy(clip.mix)[None]
     t0 = time.perf_counter()
     out, sr, trace = pipe(video, audio=(mix, SR), settings=settings)
@@ -137,8 +137,7 @@ def picture(seed: int, preset: str, kind: str, index: int, out: Path) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld
-    from deepaudio.io.video import write_video
+    from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld, write_toy_video
     from deepaudio.think.evidence import speech_segments
     from deepaudio.think.visual import TALKING_THRESHOLD, mouth_signals, speech_envelope, talking_score
 
@@ -146,7 +145,7 @@ def picture(seed: int, preset: str, kind: str, index: int, out: Path) -> dict:
     clip = world.clip(index, "test")
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "clip.mp4"
-        write_video(video, clip.frames, clip.truth["fps"])
+        write_toy_video(video, clip.frames, clip.truth["fps"])
         mouth = mouth_signals(video)
     mix = torch.from_numpy(clip.mix)[None]
     segs = speech_segments(mix, SR)

@@ -78,28 +78,19 @@ def toyworld_rows(n: int, backends: list[str]) -> list[dict]:
 def photo_rows(path: Path, mouth: tuple[float, float], width: float, backends: list[str], seeds=(0, 1)) -> list[dict]:
     from PIL import Image
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from deepaudio.data.realworld import jaw_warp
     from deepaudio.data.toyworld.faces import video_energy
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from test_perception_mouth import speechlike
 
-    img = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
+    img = np.asarray(Image.open(path).convert("RGB"))
     x0, y0 = int(mouth[0]) - 128, int(mouth[1]) - 148
     crop = img[max(y0, 0): y0 + 256, max(x0, 0): x0 + 256]
-    h, w = crop.shape[:2]
-    mx, my, half = mouth[0] - max(x0, 0), mouth[1] - max(y0, 0), width / 2
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    lips = np.clip(1 - ((xx - mx) / half) ** 2, 0, 1) ** 0.5
-    jaw = np.maximum(lips, np.clip(1 - ((xx - mx) / (2.2 * half)) ** 2, 0, 1))
+    geometry = (mouth[0] - max(x0, 0), mouth[1] - max(y0, 0), width)
 
     def frame(m: float) -> np.ndarray:
-        d = 0.3 * width * m  # fully open: a gap 0.3 mouth widths tall
-        shift = np.where(yy > my, d * jaw * np.clip(1 - (yy - my) / (2 * width), 0, 1), 0.0)
-        ys = np.clip(yy - shift, 0, h - 1)
-        lo = np.floor(ys).astype(int)
-        f = (ys - lo)[..., None]
-        out = crop[lo, xx.astype(int)] * (1 - f) + crop[np.minimum(lo + 1, h - 1), xx.astype(int)] * f
-        out[(yy > my) & (yy - my < d * lips)] = (50, 20, 25)
-        return np.clip(out, 0, 255).astype(np.uint8)
+        return jaw_warp(crop, geometry, m)
 
     rows = []
     for seed in seeds:

@@ -54,7 +54,7 @@ def talking_face(seed: int, seconds: float = 3.0, radius: float = 0.3, with_face
 
 def test_cartoon_mouth_follows_speech_energy():
     frames, wav, mouth = talking_face(0)
-    track = mouth_track((frames, FPS))
+    track = mouth_track((frames, FPS), toy=True)
     assert track.backend in available_backends()
     assert track.face_fraction > 0.9  # only the blink frames may be missed
     assert np.corrcoef(track.opening.numpy(), mouth)[0, 1] > 0.9
@@ -66,11 +66,11 @@ def test_cartoon_mouth_follows_speech_energy():
 
 
 def test_small_face_and_requested_length(tmp_path):
-    from deepaudio.io.video import write_video
+    from deepaudio.data.toyworld import write_toy_video
 
     frames, wav, mouth = talking_face(1, radius=0.2)
     path = tmp_path / "talk.mp4"
-    write_video(path, frames, FPS)
+    write_toy_video(path, frames, FPS)
     contour = mouth_contour(path, n_frames=300)
     assert contour.shape == (300,)
     assert float(contour[282:].abs().max()) == 0.0  # past the 3 s video: zero padding
@@ -95,7 +95,28 @@ def test_still_face_is_an_input_error():
     frames, _, _ = talking_face(3)
     still = np.repeat(frames[:1], len(frames), axis=0)
     with pytest.raises(InputError, match="does not move"):
-        mouth_contour((still, FPS))
+        mouth_contour((still, FPS), backend="toon")
+
+
+def test_cartoon_detector_runs_only_on_toy_world_videos(tmp_path):
+    """The same cartoon clip: tagged by the toy world, ``auto`` reads its mouth; untagged (as any real
+    footage is), ``auto`` uses real face detectors only and sees no face, and ``toon`` must be asked for."""
+    from deepaudio.data.toyworld import write_toy_video
+    from deepaudio.io.video import video_tags, write_video
+    from deepaudio.perception.toon import TOY_WORLD_COMMENT, is_toy_world_video
+
+    frames, _, _ = talking_face(7, seconds=1.6)
+    toy, plain = write_toy_video(tmp_path / "toy.mp4", frames, FPS), write_video(tmp_path / "plain.mp4", frames, FPS)
+    assert video_tags(toy)["comment"] == TOY_WORLD_COMMENT and is_toy_world_video(toy)
+    assert not is_toy_world_video(plain) and not is_toy_world_video((frames, FPS))
+    from deepaudio.io.mux import mux_audio
+
+    muxed = mux_audio(toy, [(torch.zeros(1, SR), SR, "mix")], tmp_path / "toy_audio.mp4")
+    assert is_toy_world_video(muxed)  # the tag survives adding a sound track (the data set's video_audio.mp4)
+    assert mouth_track(toy).backend == "toon" and mouth_track(toy).face_fraction > 0.9
+    untagged = mouth_track(plain)
+    assert untagged.backend != "toon" and untagged.face_fraction == 0.0
+    assert mouth_track(plain, backend="toon").face_fraction > 0.9
 
 
 def test_gaps_are_interpolated_only_when_short():
@@ -114,13 +135,13 @@ def test_unknown_backend_is_a_config_error():
 
 
 def test_large_video_is_scaled_down_and_sampled_at_the_given_rate(tmp_path):
-    from deepaudio.io.video import write_video
+    from deepaudio.data.toyworld import write_toy_video
     from deepaudio.perception.mouth import MAX_SIDE
 
     frames, wav, _ = talking_face(4, seconds=1.6)
     big = np.repeat(np.repeat(frames, 6, axis=1), 6, axis=2)  # 672 x 672
     path = tmp_path / "big.mp4"
-    write_video(path, big, FPS)
+    write_toy_video(path, big, FPS)
     track = mouth_track(path, fps=12.5)
     assert track.fps == 12.5 and track.opening.numel() == 20 and MAX_SIDE < 672
     contour = track_to_contour(track)

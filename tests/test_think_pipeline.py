@@ -15,10 +15,9 @@ import pytest
 import torch
 
 from deepaudio.cli.main import main
-from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld
+from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld, write_toy_video
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.io.audio import load_audio, save_audio
-from deepaudio.io.video import write_video
 from deepaudio.pipelines.think import ThinkPipeline, ThinkSettings
 from deepaudio.think.evidence import speech_segments
 from deepaudio.think.removal import CLAMP_QUANTILE, clamp_frames, regenerate, span_mask, suppress_spans
@@ -33,7 +32,7 @@ def clips(tmp_path_factory):
     for kind, index in (("voiceover", 0), ("talk", 0)):
         world = ToyWorld(dataclasses.replace(WORLD_PRESETS.get("tiny"), kinds=(kind,)), seed=5)
         clip = world.clip(index, "test")
-        write_video(root / f"{kind}.mp4", clip.frames, clip.truth["fps"])
+        write_toy_video(root / f"{kind}.mp4", clip.frames, clip.truth["fps"])
         wav = torch.from_numpy(clip.mix)[None]
         save_audio(root / f"{kind}.wav", wav, SR)
         out[kind] = dict(video=root / f"{kind}.mp4", audio=root / f"{kind}.wav", wav=wav,

@@ -15,7 +15,8 @@ _OPTIONAL = {
     "resemblyzer": "speaker similarity fallback (extra: eval)",
     "silero_vad": "speech presence / voice-over detection (extra: eval)",
     "speechmos": "DNSMOS (extra: eval)",
-    "mediapipe": "face mesh / lip contour (extra: vision)",
+    "dlib": "face detector + 68 landmarks: visible talking, lip contour (extra: vision)",
+    "mediapipe": "face mesh, only releases that bundle its model (<= 0.10.21, numpy<2; no extra)",
     "transformers": "FLAN-T5 / MiniLM text encoders (extra: text)",
     "open_clip": "CLIP visual/text encoder for official MMAudio weights",
 }
@@ -42,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     for mod, what in _OPTIONAL.items():
         ok = importlib.util.find_spec(mod) is not None
         print(f"  {'yes' if ok else 'no ':3}  {mod:15} {what}")
+    from deepaudio.perception.faces import describe_backends
+
+    print(describe_backends())
     try:
         from deepaudio.assets import describe_bundled
     except ImportError:

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "remnants of the voice-over)")
     parser.add_argument("--steps", type=int, help="V2A Euler steps (default 25)")
     parser.add_argument("--cfg", type=float, help="V2A guidance weight (default: the model's)")
+    parser.add_argument("--face-backend", default="auto", choices=("auto", "mediapipe", "dlib", "toon"),
+                        help="face detector for visible talking (auto: real detectors; the cartoon detector "
+                             "only on toy-world videos, whose container tag says so)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--overwrite", action="store_true", help="batch: redo existing outputs")
     add_device_arguments(parser)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None and args.mux is None:
         raise InputError("no output given", hint="add -o out.wav and/or --mux out.mp4")
     settings = ThinkSettings(post=args.post, max_rounds=args.max_rounds, seed=args.seed, steps=args.steps,
-                             cfg_strength=args.cfg)
+                             cfg_strength=args.cfg, face_backend=args.face_backend)
     batch = args.video.is_dir() or args.video.suffix.lower() == ".csv"
     if args.audio is not None and not args.audio.exists():
         raise InputError("sound track not found", args.audio, "give an existing audio file (batch: folder)")

@@ -128,7 +128,7 @@ def video_rate_contour(wav: torch.Tensor, sr: int, fps: float, target_len: int |
     """The energy contour as a video would show it -> float32 [frames] in [0, 1] at 93.75 frames/s.
 
     mean(|x|) over each video frame ``[k/fps, (k+1)/fps)``, the ``floor_quantile`` level subtracted, then
-    :func:`video_frames_to_contour`: the shape a lip contour (``vision.mouth.track_to_contour``) has when
+    :func:`video_frames_to_contour`: the shape a lip contour (``perception.mouth.track_to_contour``) has when
     the mouth opening follows the speech energy. Training V2S on it teaches the model the coarser timing it
     is given at inference from the lips. ``target_len`` crops or zero-pads like :func:`energy_contour`.
     """

@@ -85,6 +85,8 @@ def mux_audio(video_path: str | Path, tracks: Sequence[Track], out_path: str | P
             except av.FFmpegError as exc:
                 raise OutputPathError(f"cannot be created ({short_error(exc)})", out) from exc
             with output:
+                # Container tags travel with the picture (the toy world's tag keys its cartoon face detector).
+                output.metadata.update({k: v for k, v in inp.metadata.items() if k in ("comment", "title")})
                 vout = output.add_stream_from_template(vin)
                 queues = []
                 for i, (wav, sr, title, language) in enumerate(parts):

@@ -120,6 +120,12 @@ def probe_video(path: str | Path, require_video: bool = True) -> VideoInfo:
                          is_vfr=_is_vfr(st, n_frames), **base)
 
 
+def video_tags(path: str | Path) -> dict[str, str]:
+    """The container's metadata tags (``comment``, ``title``, ...), as written by ``write_video(metadata=)``."""
+    with _open(Path(path)) as container:
+        return {str(k): str(v) for k, v in container.metadata.items()}
+
+
 def _is_vfr(st, n_frames: int) -> bool:
     """Unequal gaps between the indexed frame times (only when the index lists every frame, as mp4 does)."""
     try:

@@ -37,7 +37,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | torch.Tensor] | 
                 inputs: Sequence[str | Path] = (), codec: str | None = None, crf: int = 18,
                 preset: str = "veryfast", faststart: bool = True, rotation: int = 0,
                 timestamps: Sequence[float] | None = None, end: float | None = None,
-                gop: int | None = None) -> Path:
+                gop: int | None = None, metadata: dict[str, str] | None = None) -> Path:
     """Encode RGB frames ``[T, H, W, 3]`` uint8 (array, tensor or any iterable of frames) atomically.
 
     Video: h264 (libx264, yuv420p; odd sizes are padded by one edge pixel) or mpeg4. Audio: optional
@@ -45,6 +45,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | torch.Tensor] | 
     ``timestamps`` (seconds, increasing) writes a variable-frame-rate video whose last frame lasts until
     ``end`` (default: one more gap); ``rotation`` stores a display-matrix rotation (counter-clockwise
     degrees, ffprobe's convention) without touching the pixels. ``gop`` sets the keyframe interval.
+    ``metadata`` becomes the container's tags (e.g. ``{"comment": ...}``; read back by ``video_tags``).
     """
     import av
 
@@ -71,6 +72,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | torch.Tensor] | 
     with atomic_path(out, inputs) as tmp:
         options = {"movflags": "+faststart"} if faststart and fmt in ("mp4", "mov") else {}
         with av.open(str(tmp), "w", format=fmt, options=options) as container:
+            container.metadata.update({str(k): str(v) for k, v in (metadata or {}).items()})
             vs, n = None, 0
             a_stream, a_packets, a_next = None, None, None
             for i, img in enumerate(frames):

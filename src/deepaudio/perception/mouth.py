@@ -21,15 +21,17 @@ import torch
 
 from deepaudio.dsp.energy import CONTOUR_RATE
 from deepaudio.errors import InputError
-from deepaudio.perception.faces import available_backends, detection_rate, make_backend, probe_indices
+from deepaudio.perception.faces import auto_order, detection_rate, make_backend, probe_indices
 
 TTS_FRAME_RATE = CONTOUR_RATE  # 93.75 mel frames per second (F5-TTS / Vocos)
 MAX_FPS = 25.0  # mouths move slower than this; decoding more frames only costs time
 MAX_SIDE = 640  # frames are scaled down to at most this many pixels on the long side
 MIN_FACE_FRACTION = 0.5  # a contour needs a face in at least this share of frames
 MAX_GAP_S = 0.4  # missed detections (blinks, motion blur) shorter than this are interpolated
-# A speaking mouth opens by 0.05-0.25 face sizes (all backends); the face mesh jitters by ~0.002 on a still one.
+# A speaking mouth opens by 0.05-0.25 face sizes (all backends); the face mesh jitters by ~0.002 on a still one,
+# dlib's 68 points by up to 0.03 on a still photo under a slow pan/zoom (realworld corpus, 5-95 % range per clip).
 MIN_SPREAD = 0.01
+MIN_SPREAD_BY_BACKEND = {"dlib": 0.035}
 
 
 @dataclass
@@ -94,24 +96,34 @@ class _Frames:
         return frames.numpy()
 
 
-def choose_backend(sample: np.ndarray, backend: str = "auto") -> str:
-    """``auto``: the first installed backend (mediapipe, dlib, toon) that sees a face in at least half
-    of ``sample`` (a dozen frames spread over the clip); if none does, the one that saw most."""
+def choose_backend(sample: np.ndarray, backend: str = "auto", toy: bool = False) -> str | None:
+    """``auto``: the first installed real detector (mediapipe, dlib; then toon when ``toy``) that sees a
+    face in at least half of ``sample`` (a dozen frames spread over the clip); if none does, the one
+    that saw most; None when no detector is installed (``auto`` then sees no face)."""
     if backend != "auto":
         return backend
     rates = {}
-    for name in available_backends():
+    for name in auto_order(toy):
         rates[name] = detection_rate(make_backend(name), sample)
         if rates[name] >= MIN_FACE_FRACTION:
             return name
-    return max(rates, key=lambda k: rates[k])
+    return max(rates, key=lambda k: rates[k]) if rates else None
 
 
-def mouth_track(video, fps: float | None = None, backend: str = "auto") -> MouthTrack:
+def mouth_track(video, fps: float | None = None, backend: str = "auto", toy: bool | None = None) -> MouthTrack:
     """Mouth opening per sampled frame. ``video`` is a path or ``(frames [T, H, W, 3] uint8, fps)``;
-    ``fps`` defaults to the video's rate capped at 25."""
+    ``fps`` defaults to the video's rate capped at 25. ``toy`` (default: whether the file carries the
+    toy world's tag; False for frames in memory) lets ``auto`` use the cartoon face detector."""
     source = _Frames(video, fps)
-    name = choose_backend(source.sample(), backend) if backend == "auto" else backend
+    if toy is None:
+        from deepaudio.perception.toon import is_toy_world_video
+
+        toy = is_toy_world_video(video)
+    name = choose_backend(source.sample(), backend, toy) if backend == "auto" else backend
+    if name is None:  # no detector installed: an honest "no face" on every frame
+        times = [t for _, t in source]
+        return MouthTrack(torch.tensor(times, dtype=torch.float64), torch.zeros(len(times)),
+                          torch.zeros(len(times), dtype=torch.bool), source.rate, "none")
     detect = make_backend(name)
     times, opening, present = [], [], []
     for frame, t in source:
@@ -151,11 +163,13 @@ def track_to_contour(track: MouthTrack, n_frames: int | None = None, frame_rate:
     if n_video == 0 or track.face_fraction < min_face_fraction:
         raise InputError(f"a face is visible in {100 * track.face_fraction:.0f}% of {n_video} frames "
                          f"(backend {track.backend}), too few for lip timing", where,
-                         "use --timing v2a, or a video that shows the speaker's face")
+                         "use --timing v2a, or a video that shows the speaker's face; cartoon faces are "
+                         "read only in videos the toy world wrote")
     present = track.face_present.numpy()
     values = fill_gaps(track.opening.numpy().astype(np.float64), present, int(round(MAX_GAP_S * track.fps)))
     low, high = np.quantile(values[present], [0.05, 0.95])
-    if high - low < MIN_SPREAD:  # landmark jitter on a still face must not become a timing signal
+    # landmark jitter on a still face must not become a timing signal
+    if high - low < MIN_SPREAD_BY_BACKEND.get(track.backend, MIN_SPREAD):
         raise InputError(f"the mouth does not move in {n_video} frames (opening varies by {high - low:.3f} of the "
                          f"face size, backend {track.backend})", where,
                          "use --timing v2a for video without a visible speaker")

@@ -8,8 +8,10 @@ The eye spacing gives the face scale ``r`` (eyes sit at +-0.38 r, 0.15 r above t
 area inside the mouth box divided by r^2, with anti-aliased edge pixels counted in part, so it grows
 linearly with the drawn mouth height.
 
-It only works on that drawing style and is not a general face detector; real video should use the
-``mediapipe`` or ``dlib`` backend (see :mod:`deepaudio.perception.faces`).
+It only works on that drawing style and is not a general face detector: on real footage it takes a
+bright disc with two dark spots (a ball, a wheel) for a face. So ``backend='auto'`` uses it only on
+videos the toy world wrote, which carry ``TOY_WORLD_COMMENT`` as their container ``comment`` tag
+(``deepaudio.data.toyworld.write_toy_video``); anything else needs ``--face-backend toon`` to get it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from deepaudio.errors import BackendUnavailable
 from deepaudio.perception.faces import MouthObservation
 
+TOY_WORLD_COMMENT = "deepaudio toy world: cartoon faces"  # container tag of every video the toy world writes
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -113,3 +116,18 @@ class ToonBackend:
         area = float(np.clip((w - 0.7) / 0.3, 0.0, 1.0).sum())
         box = (cx - r, cy - 1.15 * r, cx + r, cy + r)
         return MouthObservation(box, area / (r * r))
+
+
+def is_toy_world_video(video) -> bool:
+    """Whether ``video`` (a path) carries the toy world's container tag. In-memory frames never do."""
+    from pathlib import Path
+
+    if not isinstance(video, (str, Path)):
+        return False
+    from deepaudio.errors import MediaError
+    from deepaudio.io.video import video_tags
+
+    try:
+        return video_tags(video).get("comment", "") == TOY_WORLD_COMMENT
+    except MediaError:
+        return False

@@ -123,6 +123,9 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
     if is_silent(wav, sr):
         raise InputError("reference voice is silent (over 90% of frames below -50 dB)", where,
                          "give a recording of the voice to imitate")
+    from deepaudio.pipelines.tts_reference import check_reference_voice
+
+    check_reference_voice(wav, sr, where)  # the same test as `deepaudio tts` (near-silent references too)
     return wav, sr
 
 

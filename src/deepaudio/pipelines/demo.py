@@ -87,9 +87,9 @@ def available_speakers() -> tuple[str, ...]:
 def make_clips(inputs: Path, settings: DemoSettings, cache_dir: str | Path | None = None) -> list[DemoClip]:
     """Generate ``settings.n`` groups of (bounce, talk, voiceover) clips; write each silent video, the
     video with its true sound (``*_truth.mp4``) and the ground truth (``*_truth.json``) into ``inputs``."""
+    from deepaudio.data.toyworld import write_toy_video
     from deepaudio.io.atomic import atomic_path
     from deepaudio.io.mux import mux_audio
-    from deepaudio.io.video import write_video
 
     world_cfg = dataclasses.replace(settings.world, speakers=settings.speakers or available_speakers())
     out = []
@@ -99,7 +99,7 @@ def make_clips(inputs: Path, settings: DemoSettings, cache_dir: str | Path | Non
             clip = world.clip(i * len(KINDS) + j, settings.split)
             name = kind if settings.n == 1 else f"{kind}{i + 1}"
             t = clip.truth
-            video = write_video(inputs / f"{name}.mp4", clip.frames, t["fps"])
+            video = write_toy_video(inputs / f"{name}.mp4", clip.frames, t["fps"])
             mux_audio(video, [(clip.mix[None], t["sr_speech"], "ground truth")], inputs / f"{name}_truth.mp4")
             with atomic_path(inputs / f"{name}_truth.json") as tmp:
                 tmp.write_text(json.dumps(t, indent=1))

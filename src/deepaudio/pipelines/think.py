@@ -78,6 +78,7 @@ class ThinkSettings:
     steps: int | None = None  # V2A Euler steps (None: 25)
     cfg_strength: float | None = None  # V2A CFG (None: 4.5)
     keyframes: int = 8  # frames shown to a multimodal reasoner
+    face_backend: str = "auto"  # auto: real face detectors; the cartoon one only on toy-world videos
 
     def __post_init__(self) -> None:
         if self.post is not None and self.post not in POST_MODES:
@@ -88,6 +89,11 @@ class ThinkSettings:
         checks.optional_number("steps", self.steps, 1, 10000, integer=True)
         checks.optional_number("cfg_strength", self.cfg_strength, -100, 100)
         checks.number("keyframes", self.keyframes, 1, 1000, integer=True)
+        from deepaudio.perception.faces import BACKEND_ORDER
+
+        if self.face_backend not in ("auto", *BACKEND_ORDER):
+            raise ConfigError(f"unknown face backend {self.face_backend!r}",
+                              hint=f"choose auto, {', '.join(BACKEND_ORDER)}")
 
 
 def _step(name: str, ans: Answer | None = None, rnd: int = 0, backend: str = "", **measurements) -> Step:
@@ -199,7 +205,8 @@ class ThinkPipeline:
                         backend=self.reasoner.name), t0)
 
         wav, sr = self._first_audio(video, audio, settings, trace)
-        mouth = mouth_signals(video)
+        mouth = mouth_signals(video, backend=settings.face_backend,
+                              toy=True if settings.face_backend == "toon" else None)
         wav = self._rounds(video, mode, wav, sr, mouth, post, settings, trace)
         t0 = time.perf_counter()
         ev = gather_evidence(wav, sr, mouth)

@@ -33,10 +33,12 @@ from deepaudio.pipelines.tts_reference import (
     MAX_REFERENCE_SECONDS,
     SAMPLE_RATE,
     Reference,
+    check_reference_voice,
     check_voice,
     clip_at_silence,
     cross_fade,
     prepare_reference,
+    reference_text_problem,
 )
 from deepaudio.text.chunking import chunk_budget, split_sentences
 from deepaudio.text.tokenizer import Tokenizer, Vocab
@@ -223,10 +225,15 @@ class TTSPipeline:
         if ref_text is None or not ref_text.strip():
             from deepaudio.perception.asr import transcribe
 
-            ref_text = transcribe(clip_at_silence(wav, MAX_REFERENCE_SECONDS)[None], SAMPLE_RATE)
+            used = clip_at_silence(wav, MAX_REFERENCE_SECONDS)
+            ref_text = transcribe(used[None], SAMPLE_RATE)
             print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
+            problem = reference_text_problem(ref_text, used.numel() / SAMPLE_RATE)
             if not ref_text.strip():
-                raise InputError("the reference audio could not be transcribed", where, "pass --ref-text")
+                raise InputError(f"the reference audio could not be transcribed ({problem})", where,
+                                 "pass --ref-text")
+            if problem:
+                print(f"deepaudio: warning: {str(where) + ': ' if where else ''}{problem}", file=sys.stderr)
         return prepare_reference(wav, ref_text)
 
     @staticmethod
@@ -251,6 +258,7 @@ class TTSPipeline:
             raise InputError("ref_audio must be a file path or (waveform, sample_rate), got "
                              f"{type(ref_audio).__name__}")
         check_voice(wav, int(sr), where)
+        check_reference_voice(wav.float(), int(sr), where)
         longer = wav.numel() > MAX_REFERENCE_SECONDS * sr
         if keep is not None:
             wav = wav[:int(MAX_REFERENCE_SECONDS * sr) + 1] if longer else wav

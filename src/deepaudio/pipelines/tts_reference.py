@@ -15,6 +15,9 @@ import torch
 
 SAMPLE_RATE = 24000
 TARGET_RMS = 0.1
+VOICE_DB = -50.0  # a 20 ms frame below this level carries no audible voice (DeepSound-V1's silence level)
+MIN_VOICE_S = 0.3  # a reference needs at least this much audible audio to carry a voice
+ONE_WORD_MAX_S = 3.0  # one transcribed word for longer audio means the audio is mostly not that word
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,35 @@ def trim_silence(wav: torch.Tensor, sr: int = SAMPLE_RATE) -> torch.Tensor:
     if loud.numel() == 0:
         return wav
     return wav[int(loud[0]) * frame: min(wav.numel(), (int(loud[-1]) + 1) * frame)]
+
+
+def check_reference_voice(wav: torch.Tensor, sr: int = SAMPLE_RATE, where=None) -> None:
+    """Refuse a reference that carries no voice: silent or near-silent (less than ``MIN_VOICE_S`` of
+    20 ms frames at or above ``VOICE_DB`` dBFS). Such a reference makes TTS read its prompt text over
+    silence and ASR "transcribe" the hiss (as 'You'), so every command that takes one calls this."""
+    from deepaudio.errors import InputError
+
+    x = wav.float().reshape(-1, wav.shape[-1]).mean(0) if wav.dim() > 1 else wav.float()
+    frame = max(1, sr // 50)
+    audible = int((frame_db(x, frame) >= VOICE_DB).sum()) * frame / sr if x.numel() else 0.0
+    if audible < MIN_VOICE_S:
+        peak = float(x.abs().max()) if x.numel() else 0.0
+        level = f"{20 * torch.log10(torch.tensor(max(peak, 1e-10))):.0f} dBFS peak"
+        raise InputError(f"reference voice is silent or nearly so ({audible:.2f} s of {x.numel() / sr:.2f} s is "
+                         f"above {VOICE_DB:.0f} dBFS, {level})", where,
+                         "give a recording of the voice to imitate, 3-15 s of clear speech")
+
+
+def reference_text_problem(text: str, seconds: float) -> str | None:
+    """A warning naming what is wrong with a reference transcript, or None: empty, or one word for
+    over ``ONE_WORD_MAX_S`` of audio (ASR's guess on noise or music, or a transcript that misses words)."""
+    words = text.split()
+    if not words:
+        return f"the reference transcript is empty for {seconds:.1f} s of audio"
+    if len(words) == 1 and seconds > ONE_WORD_MAX_S:
+        return (f"the reference transcript is one word ({words[0]!r}) for {seconds:.1f} s of audio: the "
+                "reference is probably not clear speech, or the transcript misses words (pass --ref-text)")
+    return None
 
 
 def finish_ref_text(text: str) -> str:

@@ -1,7 +1,7 @@
 """The V2S timing contour: how loud (or how open-mouthed) the picture is, one value per TTS mel frame.
 
 DeepAudio-V1 times the speech with the energy of the V2A output (``dsp.energy.energy_contour``); beyond
-the paper the contour may also come from the speaker's mouth opening (``vision.mouth``) or the mean of
+the paper the contour may also come from the speaker's mouth opening (``perception.mouth``) or the mean of
 both. All contours run at :data:`CONTOUR_RATE` (93.75 frames/s) with values in [0, 1]. A contour's
 quiet runs are where nobody talks: placement puts the text's pauses there and the TTS pipeline keeps
 quiet ends as silence around the speech.

@@ -8,7 +8,7 @@ points: :class:`ToyWorld` (one clip in memory) and :func:`write_dataset` (``deep
 
 from deepaudio.data.toyworld.config import KINDS, TASK_OF_KIND, WORLD_PRESETS, WorldConfig
 from deepaudio.data.toyworld.scenes import Clip, ToyWorld
-from deepaudio.data.toyworld.writer import MANIFEST_COLUMNS, load_meta, write_dataset
+from deepaudio.data.toyworld.writer import MANIFEST_COLUMNS, load_meta, write_dataset, write_toy_video
 
 __all__ = ["KINDS", "TASK_OF_KIND", "WORLD_PRESETS", "WorldConfig", "Clip", "ToyWorld", "MANIFEST_COLUMNS",
-           "load_meta", "write_dataset"]
+           "load_meta", "write_dataset", "write_toy_video"]

@@ -47,6 +47,14 @@ MANIFEST_COLUMNS = {
 }
 
 
+def write_toy_video(path: str | Path, frames, fps: float, **kwargs) -> Path:
+    """``write_video`` with the toy world's container tag, which lets ``--face-backend auto`` use the
+    cartoon face detector on this video (and on nothing else)."""
+    from deepaudio.perception.toon import TOY_WORLD_COMMENT
+
+    return write_video(path, frames, fps, metadata={"comment": TOY_WORLD_COMMENT}, **kwargs)
+
+
 def clip_dir(out: Path, split: str, index: int) -> Path:
     return out / "clips" / split / f"{index:06d}"
 
@@ -55,7 +63,7 @@ def write_clip(clip: Clip, folder: Path) -> None:
     """Write every file of ``clip`` into ``folder`` atomically (the folder appears whole or not at all)."""
     t = clip.truth
     with atomic_dir(folder) as tmp:
-        write_video(tmp / "video.mp4", clip.frames, t["fps"])
+        write_toy_video(tmp / "video.mp4", clip.frames, t["fps"])
         # Same picture, so copy the encoded video stream rather than encoding it twice.
         mux_audio(tmp / "video.mp4", [(clip.mix[None], t["sr_speech"], "mix")], tmp / "video_audio.mp4")
         save_audio(tmp / "ambience_16k.wav", clip.ambience, t["sr_ambience"])
