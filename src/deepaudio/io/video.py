@@ -122,7 +122,7 @@ def probe_video(path: str | Path, require_video: bool = True) -> VideoInfo:
 
 def video_tags(path: str | Path) -> dict[str, str]:
     """The container's metadata tags (``comment``, ``title``, ...), as written by ``write_video(metadata=)``."""
-    with _open(Path(path)) as container:
+    with open_media(Path(path)) as container:
         return {str(k): str(v) for k, v in container.metadata.items()}
 
 
