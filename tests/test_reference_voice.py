@@ -43,6 +43,6 @@ def test_tts_and_dub_paths_refuse_a_silent_reference(tmp_path):
     path = tmp_path / "silent.wav"
     save_audio(path, 1e-4 * torch.randn(1, 3 * SR), SR)
     with pytest.raises(InputError, match="silent"):
-        TTSPipeline._reference(None, path, None)  # before any transcription or model call
+        TTSPipeline._load_reference(path)  # before any transcription or model call
     with pytest.raises(InputError, match="silent"):
         check_reference(path)
