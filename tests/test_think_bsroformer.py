@@ -156,7 +156,8 @@ def test_published_feed_forward_layout_loads_and_matches(tmp_path):
     x = torch.randn(1, 2, 700)
     with torch.no_grad():
         torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
-    mixed = dict(model.state_dict(), **{"layers.0.0.layers.0.1.net.1.weight": renamed["layers.0.0.layers.0.1.net.1.weight"]})
+    key = "layers.0.0.layers.0.1.net.1.weight"
+    mixed = dict(model.state_dict(), **{key: renamed[key]})
     torch.save(mixed, tmp_path / "mixed.ckpt")
     with pytest.raises(CheckpointError, match="mixes two feed-forward layouts"):
         load_separator(tmp_path / "mixed.ckpt", preset="tiny")
