@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, default_model_dir, resolve_device
+from deepaudio.cli.common import VOCODER_HELP, add_device_arguments, default_model_dir, resolve_device
 
 NAME = "tts"
 HELP = "speak text in the voice of a reference recording (F5-TTS)"
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ref-text", help="transcript of the reference (default: transcribed with Whisper)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output audio file (.wav/.flac)")
     parser.add_argument("--ckpt", type=Path, help="TTS checkpoint folder (default: the bundled default)")
-    parser.add_argument("--vocoder", type=Path, help="Vocos checkpoint folder (default: Griffin-Lim)")
+    parser.add_argument("--vocoder", type=Path, help=VOCODER_HELP)
     parser.add_argument("--nfe", type=int, default=32, help="ODE steps (default 32)")
     parser.add_argument("--cfg", type=float, default=2.0, help="F5 guidance strength (default 2.0; 0 = off)")
     parser.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient (default -1)")

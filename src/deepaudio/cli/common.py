@@ -55,11 +55,16 @@ def list_batch_inputs(source: Path) -> list[tuple[Path, dict[str, str]]]:
     raise InputError("batch input must be a folder of videos or a CSV file", source)
 
 
+VOCODER_HELP = ("mel vocoder folder for TTS/V2S: Vocos or BigVGAN-v2 24 kHz, converted or as released "
+                "(default: the model's own, else Griffin-Lim); its mel is checked against the TTS's")
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``dub``."""
     parser.add_argument("--model", type=Path, help="DeepAudio pipeline folder (default: the bundled default)")
     parser.add_argument("--ref-audio", type=Path, help="reference voice (wav/flac/mp3...)")
     parser.add_argument("--ref-text", help="transcript of the reference voice (default: transcribed offline)")
+    parser.add_argument("--vocoder", type=Path, help=VOCODER_HELP)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=25, help="V2A Euler steps")
     parser.add_argument("--cfg", type=float, help="V2A guidance weight (default: the model's)")
@@ -77,7 +82,8 @@ def load_deepaudio(args: argparse.Namespace):
     from deepaudio.pipelines.deepaudio import DeepAudio
 
     device, dtype = resolve_device(args)
-    return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype)
+    return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype,
+                                     vocoder=getattr(args, "vocoder", None))
 
 
 def write_result(result, video: Path | None, output: Path, stems: bool = True) -> list[Path]:

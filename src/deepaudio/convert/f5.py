@@ -8,7 +8,8 @@ Layouts read (facts from the reference loader ``f5_tts.infer.utils_infer.load_ch
 The DiT key ``X`` loads into our :class:`~deepaudio.models.tts.dit.DiT` unchanged. The DeepAudio
 ``v2c_*`` files are F5TTS_Base (v0.5.2 layout) plus ``input_embed.proj_energy`` (Linear 1 -> dim).
 
-Usage: ``deepaudio convert f5tts model_1250000.safetensors vocab.txt -o ckpt/f5tts_v1 --set preset=F5TTS_v1_Base``.
+Usage: ``deepaudio convert f5tts model_1250000.safetensors vocab.txt -o ckpt/f5tts_v1 --set preset=F5TTS_v1_Base``
+(add ``--set mel=bigvgan`` for a checkpoint trained on the BigVGAN-v2 mel, e.g. F5TTS_Base_bigvgan).
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def convert(sources: list[Path], out_dir: Path, options: dict[str, str], default
     if preset == "auto":
         preset = variant_from_weights(raw, weights)
     config = infer_config(state, TTS_PRESETS.get(preset))
+    if options.get("mel"):  # F5-TTS mel_spec_type: 'bigvgan' for checkpoints trained for BigVGAN-v2 24 kHz
+        config = dataclasses.replace(config, mel_spec_type=options["mel"])
     if require_energy and not config.energy_input:
         raise CheckpointError("no input_embed.proj_energy weights: not a DeepAudio V2S checkpoint", weights,
                               "use the f5tts converter for plain F5-TTS files")

@@ -125,7 +125,9 @@ class DeepAudio:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
-                        dtype: torch.dtype = torch.float32, encoder_path: str | None = None) -> DeepAudio:
+                        dtype: torch.dtype = torch.float32, encoder_path: str | None = None,
+                        vocoder: str | Path | None = None) -> DeepAudio:
+        """``vocoder`` (a Vocos or BigVGAN folder) replaces the bundle's own for TTS and V2S."""
         from deepaudio.pipelines.router import Router
         from deepaudio.pipelines.tts import TTSPipeline
         from deepaudio.pipelines.v2a import V2APipeline
@@ -138,7 +140,7 @@ class DeepAudio:
 
         router = Router.from_pretrained(part("router"), encoder_path, device) if part("router") else None
         v2a = V2APipeline.from_pretrained(part("v2a"), device, dtype) if part("v2a") else None
-        vocoder = part("vocoder")
+        vocoder = vocoder if vocoder is not None else part("vocoder")
         tts = TTSPipeline.from_pretrained(part("tts"), vocoder=vocoder, device=device) if part("tts") else None
         if part("v2s") is not None and part("v2s") == part("tts"):
             v2s = tts  # one energy-conditioned checkpoint serves both tasks

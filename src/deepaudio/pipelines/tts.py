@@ -22,6 +22,7 @@ import torch
 
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
+from deepaudio.models.tts.config import tts_mel_settings
 from deepaudio.models.tts.dit import DiT
 from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
 from deepaudio.models.tts.duration_predictor import DurationPredictor
@@ -53,31 +54,24 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def load_vocoder(vocoder, device: torch.device | str):
-    """An object with ``decode(mel [B, 100, T]) -> wav [B, L]``: given as such, as a Vocos checkpoint
-    folder, or None for the Griffin-Lim fallback (no neural vocoder weights ship with deepaudio)."""
+def load_vocoder(vocoder, device: torch.device | str, mel=None):
+    """An object with ``decode(mel [B, 100, T]) -> wav [B, L]``: given as such, a Vocos or BigVGAN folder
+    (ours or as released), or None for the Griffin-Lim fallback (no neural vocoder weights ship with
+    deepaudio). With ``mel`` (the TTS's ``MelSettings``) a folder's vocoder is checked against it."""
+    from deepaudio.dsp.mel import F5_24K
+    from deepaudio.models.vocoders import load_vocoder as load_folder
+    from deepaudio.models.vocoders.griffinlim import GriffinLimVocoder
+    from deepaudio.models.vocoders.mel_match import check_vocoder_mel
+
     if vocoder is not None and hasattr(vocoder, "decode"):
         return vocoder
     if vocoder is None:
         print("deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)", file=sys.stderr)
-        return GriffinLimVocoder()
-    from deepaudio.models.vocoders.vocos import Vocos
-
-    return Vocos.from_pretrained(Path(vocoder), device=device)
-
-
-class GriffinLimVocoder:
-    """The fallback vocoder: Griffin-Lim inversion of the F5 24 kHz log-mel (``deepaudio.dsp.griffinlim``)."""
-
-    def __init__(self, n_iter: int = 32, seed: int = 0):
-        self.n_iter, self.seed = n_iter, seed
-
-    def decode(self, mel: torch.Tensor) -> torch.Tensor:
-        from deepaudio.dsp.griffinlim import griffin_lim_from_mel
-        from deepaudio.dsp.mel import F5_24K
-
-        gen = torch.Generator().manual_seed(self.seed)
-        return griffin_lim_from_mel(mel.float().cpu(), F5_24K, n_iter=self.n_iter, generator=gen)
+        return GriffinLimVocoder(settings=mel or F5_24K)
+    model = load_folder(Path(vocoder), device=device)
+    if mel is not None:
+        check_vocoder_mel(mel, model, f"vocoder {Path(vocoder).name} ({model.kind})")
+    return model
 
 
 class TTSPipeline:
@@ -94,7 +88,8 @@ class TTSPipeline:
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
-        self.vocoder = load_vocoder(vocoder, self.device)
+        self.mel = tts_mel_settings(model.config)
+        self.vocoder = load_vocoder(vocoder, self.device, self.mel)
         if hasattr(self.vocoder, "eval"):
             self.vocoder.eval()
 
@@ -207,9 +202,9 @@ class TTSPipeline:
         return prepare_reference(wav, ref_text)
 
     def _mel(self, wav: torch.Tensor) -> torch.Tensor:
-        from deepaudio.dsp.mel import F5_24K, mel_spectrogram
+        from deepaudio.dsp.mel import mel_spectrogram
 
-        return mel_spectrogram(wav.to(self.device), F5_24K).transpose(0, 1).float()  # (T, M)
+        return mel_spectrogram(wav.to(self.device), self.mel).transpose(0, 1).float()  # (T, M)
 
     def _plan(self, index, text, ref: Reference, ref_frames: int, speed, duration, energy, fade_s):
         """Chunks of one text, their generated-frame counts and the cross-fade length in samples.

@@ -42,6 +42,7 @@ class GriffinLimConfig:
 
 GRIFFINLIM_PRESETS: Registry[GriffinLimConfig] = Registry("Griffin-Lim preset")
 GRIFFINLIM_PRESETS.add("f5_24k", GriffinLimConfig())  # in place of Vocos for the TTS mel
+GRIFFINLIM_PRESETS.add("bigvgan_24k", GriffinLimConfig(mel="bigvgan_24k"))  # a TTS trained on the BigVGAN mel
 GRIFFINLIM_PRESETS.add("mmaudio_16k", GriffinLimConfig(mel="mmaudio_16k"))  # in place of BigVGAN 16k
 GRIFFINLIM_PRESETS.add("mmaudio_44k", GriffinLimConfig(mel="mmaudio_44k"))  # in place of BigVGAN-v2 44k
 
