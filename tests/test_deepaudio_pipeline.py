@@ -126,3 +126,25 @@ def test_dub_command_writes_video_with_tracks(bundle):
     errors = [line for line in bad.stderr.splitlines() if line.startswith("deepaudio: error:")]
     assert bad.returncode == 2 and len(errors) == 1 and "same as an input" in errors[0]
     assert "Traceback" not in bad.stderr
+
+
+def test_think_task_cleans_the_given_track_and_run_writes_its_trace(bundle, tmp_path):
+    """Task 'think' (DeepSound-V1) is dispatched by DeepAudio and by `deepaudio run` (here by --task; the
+    bundled gate routes the phrasings, tests/test_bundled_default.py)."""
+    from deepaudio.cli.main import main
+
+    root, video = bundle
+    pipe = _pipe(bundle)
+    track = root / "voice.wav"  # speech over a video with no face: voice-over by definition
+    res = pipe(video=video, task="think", audio=track, seed=0)
+    assert res.route.task == "think" and res.trace is not None and res.speech is None
+    assert res.route.modules == ("reasoner", "remover") and res.mix.shape[0] >= 1
+    steps = [s.name for s in res.trace.steps]
+    assert steps[:3] == ["plan", "generate", "detect"] and steps[-1] == "verify", steps
+    with pytest.raises(InputError, match="needs a video"):
+        pipe(task="think", audio=track)
+    out = tmp_path / "clean.wav"
+    assert main(["run", "--video", str(video), "--instruction", "remove the narrator", "--task", "think",
+                 "--audio", str(track), "--model", str(root), "-o", str(out), "--device", "cpu"]) == 0
+    assert out.is_file() and (tmp_path / "clean.think.json").is_file()
+    assert json.loads(out.with_suffix(".json").read_text())["task"] == "think"

@@ -83,7 +83,8 @@ def load_deepaudio(args: argparse.Namespace):
 
     device, dtype = resolve_device(args)
     return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype,
-                                     vocoder=getattr(args, "vocoder", None))
+                                     vocoder=getattr(args, "vocoder", None),
+                                     separator=getattr(args, "separator", None))
 
 
 def write_result(result, video: Path | None, output: Path, stems: bool = True) -> list[Path]:
@@ -115,6 +116,10 @@ def write_result(result, video: Path | None, output: Path, stems: bool = True) -
     info = {"task": result.route.task, "explanation": result.route.explain(),
             "probabilities": result.route.probabilities,
             "segments": [{"start": a, "end": b, "text": t} for a, b, t in result.segments]}
+    if result.trace is not None:  # task 'think': the step-by-step record, as `deepaudio think` writes it
+        from deepaudio.think.trace import trace_path_for
+
+        written.append(result.trace.save(trace_path_for(output), [video] if video else []))
     side = output.with_suffix(".json")
     with atomic_path(side) as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")
