@@ -55,3 +55,14 @@ def test_the_bundled_gate_routes_plain_instructions(instruction, task):
 
     router = Router.from_pretrained(bundled_dir("router"))
     assert router(instruction).task == task
+
+
+def test_the_bundled_v2a_does_text_to_audio(tmp_path):
+    from deepaudio.cli.main import main
+    from deepaudio.io.audio import load_audio
+
+    out = tmp_path / "rain.wav"
+    assert main(["v2a", "--prompt", "rain on a tin roof", "--duration", "2", "--steps", "2", "-o", str(out),
+                 "--device", "cpu"]) == 0
+    wav, sr = load_audio(out)
+    assert abs(wav.shape[-1] - 2 * sr) <= 1

@@ -150,15 +150,26 @@ class V2APipeline:
         return torch.nn.functional.pad(wav, (0, n - wav.shape[-1]))
 
     # ------------------------------------------------------------------------------------------- call
-    def __call__(self, video: str | Path, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
-                 steps: int = DEFAULT_STEPS, cfg_strength: float | None = None, seed: int | None = None,
-                 overlap: float = 1.0, progress: Callable[[str], None] | None = None) -> tuple[torch.Tensor, int]:
+    def __call__(self, video: str | Path | None, prompt: str = "", negative_prompt: str = "",
+                 duration: float | None = None, steps: int = DEFAULT_STEPS, cfg_strength: float | None = None,
+                 seed: int | None = None, overlap: float = 1.0,
+                 progress: Callable[[str], None] | None = None) -> tuple[torch.Tensor, int]:
         """Ambient audio for ``video`` (whole length, or the first ``duration`` seconds); ``cfg_strength`` None
-        takes the model's default (:attr:`default_cfg`)."""
-        from deepaudio.io.video import probe_video
+        takes the model's default (:attr:`default_cfg`).
 
-        info = probe_video(video)
-        total = info.duration if duration is None else min(float(duration), info.duration)
+        ``video=None`` is text-to-audio: ``duration`` seconds from the prompt alone, the visual streams
+        replaced by the network's learned empty features (MMAudio's no-video mode, the same tokens that
+        classifier-free guidance drops the video to during training).
+        """
+        if video is None:
+            if duration is None or duration <= 0:
+                raise InputError("text-to-audio needs a duration", hint="pass --duration SECONDS")
+            total = float(duration)
+        else:
+            from deepaudio.io.video import probe_video
+
+            info = probe_video(video)
+            total = info.duration if duration is None else min(float(duration), info.duration)
         if total <= 0:
             raise InputError("nothing to generate: duration is zero", video)
         generator = make_generator(seed)
@@ -166,7 +177,9 @@ class V2APipeline:
         chunks = []
         for k, win in enumerate(windows):
             plan = SequencePlan.for_duration(win.duration, self.codec.latent_rate)
-            frames_clip, frames_sync = self.read_window_frames(video, win.start, plan)
+            frames_clip = frames_sync = None
+            if video is not None:
+                frames_clip, frames_sync = self.read_window_frames(video, win.start, plan)
             step_cb = None
             if progress is not None:
                 def step_cb(i, n, k=k):
