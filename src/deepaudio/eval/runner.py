@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -125,12 +126,14 @@ class _Scorer:
     mcd_sl = mcd
 
     def lip_sync(self, item: Item) -> dict:
-        from deepaudio.eval.sync import lip_sync, read_mouth_contour
+        from deepaudio.eval.sync import lip_sync, read_mouth_contour, tracked_mouth_contour
 
         if item.video is None:
             raise _Skip("no video")
-        try:
-            mouth, rate = read_mouth_contour(item.video)
+        stored = Path(item.video).with_suffix(".mouth.npy").is_file() or \
+            Path(item.video).with_suffix(".mouth.csv").is_file()
+        try:  # a contour written beside the video wins; else the mouth tracker measures it on the video
+            mouth, rate = read_mouth_contour(item.video) if stored else tracked_mouth_contour(item.video)[:2]
         except InputError as exc:
             raise _Skip(str(exc)) from exc
         if rate is None:
