@@ -66,3 +66,14 @@ def test_the_bundled_v2a_does_text_to_audio(tmp_path):
                  "--device", "cpu"]) == 0
     wav, sr = load_audio(out)
     assert abs(wav.shape[-1] - 2 * sr) <= 1
+
+
+@pytest.mark.parametrize("instruction,tasks", [
+    ("remove the voice-over", {"think"}), ("remove the narrator", {"think"}), ("get rid of the talking", {"think"}),
+    ("mute the commentator and keep the crowd", {"think"}),
+    ("the man should say 'good morning' in my voice", {"v2s", "dub"}), ("say hi", {"tts"})])
+def test_the_bundled_gate_on_phrasings_written_for_the_test(instruction, tasks):
+    """Held-out phrasings (benchmarks/data/router_heldout.csv; never in the training corpus)."""
+    from deepaudio.pipelines.router import Router
+
+    assert Router.from_pretrained(bundled_dir("router"))(instruction).task in tasks
