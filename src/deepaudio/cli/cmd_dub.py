@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_pipeline_arguments, load_deepaudio, write_result
+from deepaudio.cli.common import add_pipeline_arguments, asr_kwargs, load_deepaudio, write_result
 
 NAME = "dub"
 HELP = "dub a video: speech timed to the picture (whole clip or every SRT line) mixed over ambience"
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("dubbing needs a reference voice", hint="pass --ref-audio voice.wav")
     check_output_path(args.output, [p for p in (args.video, args.ref_audio) if p is not None])
     pipe = load_deepaudio(args)
-    v2a_kwargs, tts_kwargs = {"steps": args.steps, "cfg_strength": args.cfg}, {"nfe": args.nfe}
+    v2a_kwargs, tts_kwargs = {"steps": args.steps, "cfg_strength": args.cfg}, {"nfe": args.nfe, **asr_kwargs(args)}
     if args.srt is not None:
         from deepaudio.io.srt import parse_srt
 

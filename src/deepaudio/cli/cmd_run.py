@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_pipeline_arguments, load_deepaudio, write_result
+from deepaudio.cli.common import add_pipeline_arguments, asr_kwargs, load_deepaudio, write_result
 from deepaudio.models.gate import TASKS
 
 NAME = "run"
@@ -48,4 +48,5 @@ def dispatch(pipe, args: argparse.Namespace):
     return pipe(video=args.video, instruction=args.instruction, transcript=args.text, task=args.task,
                 reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
                 duck_db=args.duck_db, fit=args.fit, v2a_kwargs={"steps": args.steps, "cfg_strength": args.cfg},
-                tts_kwargs={"nfe": args.nfe}, timing=args.timing, audio=getattr(args, "audio", None))
+                tts_kwargs={"nfe": args.nfe, **asr_kwargs(args)}, timing=args.timing,
+                audio=getattr(args, "audio", None))

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import VOCODER_HELP, add_device_arguments, default_model_dir, resolve_device
+from deepaudio.cli.common import (
+    VOCODER_HELP,
+    add_asr_arguments,
+    add_device_arguments,
+    asr_kwargs,
+    default_model_dir,
+    resolve_device,
+)
 
 NAME = "tts"
 HELP = "speak text in the voice of a reference recording (F5-TTS)"
@@ -28,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default: random)")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (default 1.0)")
     parser.add_argument("--duration", type=float, help="seconds of new speech (default: from the text length)")
+    add_asr_arguments(parser)
     add_device_arguments(parser)
 
 
@@ -45,11 +53,12 @@ def run(args: argparse.Namespace) -> int:
             text = args.text_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read the text file ({exc})", args.text_file) from exc
+    asr = asr_kwargs(args)
     pipe = TTSPipeline.from_pretrained(args.ckpt or default_model_dir("tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
     wav, sr = pipe(text, args.ref_audio, ref_text=args.ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
-                   duration=args.duration)
+                   duration=args.duration, **asr)
     save_audio(args.output, wav, sr, inputs=[args.ref_audio])
     print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s)")
     return 0

@@ -37,6 +37,7 @@ class EvalOptions:
     task: str = "v2s"
     metrics: tuple[str, ...] = ()
     asr_model: str | None = None
+    asr_language: str | None = "en"  # None: detected per clip (multilingual models)
     beam_size: int = 5
     wavlm_sv: str | None = None
     sim_o: str | None = None
@@ -93,7 +94,8 @@ class _Scorer:
 
         if not item.text:
             raise _Skip("no transcript (NAME.txt)")
-        hyp = transcribe(*self.gen(item), model=self.opts.asr_model, beam_size=self.opts.beam_size)
+        hyp = transcribe(*self.gen(item), model=self.opts.asr_model, beam_size=self.opts.beam_size,
+                         language=self.opts.asr_language)
         return {"wer": wer(item.text, hyp), "text": item.text, "hypothesis": hyp}
 
     def spk_sim(self, item: Item) -> dict:

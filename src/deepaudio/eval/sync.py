@@ -156,7 +156,8 @@ def tracked_mouth_contour(video: str | Path) -> tuple[np.ndarray, float, str]:
     track = mouth_track(Path(video))
     if track.face_fraction < MIN_FACE_FRACTION:
         raise InputError(f"no mouth contour: the mouth tracker ({track.backend}) saw a face in "
-                         f"{100 * track.face_fraction:.0f}% of the frames", video, "lip sync needs a visible face, or write NAME.mouth.npy")
+                         f"{100 * track.face_fraction:.0f}% of the frames", video,
+                         "lip sync needs a visible face, or write NAME.mouth.npy")
     values = fill_gaps(track.opening.double().numpy(), track.face_present.numpy(), int(MAX_GAP_S * track.fps))
     return values, float(track.fps), track.backend
 

@@ -122,8 +122,12 @@ class TTSPipeline:
                  schedule: str = "uniform", seed: int | None = None, speed: float = 1.0,
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
-                 batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None):
+                 batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None,
+                 asr_model: str | Path | None = None, asr_language: str | None = None):
         """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> ``(wav [1, L], 24000)``.
+
+        Without ``ref_text`` the reference is transcribed by ``asr_model`` (a local faster-whisper folder;
+        default the packaged tiny.en) in ``asr_language`` (None: detected by a multilingual model).
 
         A list of texts gives a list of results, sampled together. ``duration`` (seconds) fixes the length
         of the new speech; ``energy`` (frames at 93.75/s, values in [0, 1]) is the V2S contour of the
@@ -137,7 +141,7 @@ class TTSPipeline:
             raise InputError("empty text to speak", hint="give at least one non-empty sentence")
         if energy is not None and not self.model.config.energy_input:
             raise ConfigError("this checkpoint has no energy input", hint="use a DeepAudio V2S checkpoint")
-        ref = self._reference(ref_audio, ref_text)
+        ref = self._reference(ref_audio, ref_text, asr_model, asr_language)
         ref_mel = self._mel(ref.wav)  # (Nc, M)
         if isinstance(ref_energy, str):
             if ref_energy != "speech":
@@ -176,7 +180,8 @@ class TTSPipeline:
 
     # -- steps ---------------------------------------------------------------------------------------
 
-    def _reference(self, ref_audio, ref_text: str | None) -> Reference:
+    def _reference(self, ref_audio, ref_text: str | None, asr_model=None, asr_language: str | None = None
+                   ) -> Reference:
         if isinstance(ref_audio, (str, Path)):
             from deepaudio.io.audio import load_audio
 
@@ -193,10 +198,12 @@ class TTSPipeline:
         if wav.numel() < SAMPLE_RATE // 10:
             raise InputError("reference audio is shorter than 0.1 s", hint="give 3-15 s of clean speech")
         if ref_text is None or not ref_text.strip():
-            from deepaudio.eval.asr import transcribe
+            from deepaudio.eval.asr import backend_name, transcribe_language
 
-            ref_text = transcribe(wav[None], SAMPLE_RATE)
-            print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
+            ref_text, lang, detected = transcribe_language(wav[None], SAMPLE_RATE, asr_model, language=asr_language)
+            how = "detected" if detected else "given" if asr_language else "the model's only language"
+            print(f"deepaudio: no reference text given; {backend_name(asr_model)} transcribed it as: {ref_text!r} "
+                  f"(language {lang}, {how})", file=sys.stderr)
             if not ref_text.strip():
                 raise InputError("the reference audio could not be transcribed", hint="pass --ref-text")
         return prepare_reference(wav, ref_text)
