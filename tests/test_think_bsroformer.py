@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -144,11 +145,11 @@ def test_bad_checkpoints_are_one_line_errors(tmp_path):
 
 def test_published_feed_forward_layout_loads_and_matches(tmp_path):
     """bs-roformer >= 0.0.2 / music-source-separation store the feed-forward as ``.1.net.{0,1,4}``."""
-    model = _random_model(seed=3)
+    model = _random_model(seed=3, depth=2)
     ours, published = tmp_path / "ours.ckpt", tmp_path / "published.ckpt"
     torch.save(model.state_dict(), ours)
-    renamed = {k.replace(".1.1.", ".1.net.1.").replace(".1.0.gamma", ".1.net.0.gamma").replace(".1.4.", ".1.net.4.")
-               if k.startswith("layers.") else k: v for k, v in model.state_dict().items()}
+    ff = re.compile(r"^(layers\.\d+\.\d+\.layers\.\d+\.1\.)(\d+\.)")  # the feed-forward's Sequential
+    renamed = {ff.sub(r"\1net.\2", k): v for k, v in model.state_dict().items()}
     assert "layers.0.0.layers.0.1.net.1.weight" in renamed and "layers.0.1.layers.0.1.net.4.bias" in renamed
     torch.save({"state_dict": renamed}, published)
     a, b = load_separator(ours, preset="tiny"), load_separator(published, preset="tiny")
