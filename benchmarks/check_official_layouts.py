@@ -93,7 +93,8 @@ def f5_files(work: Path) -> tuple[Path, Path, Path]:
     base.parent.mkdir(exist_ok=True)
     torch.save({"ema_model_state_dict": legacy}, base)
     vocab = work / "vocab.txt"
-    tokens = [" "] + list("abcdefghijklmnopqrstuvwxyz.,'!?") + [f"t{i}" for i in range(2545 - 32)]
+    tokens = [" "] + list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,'!?")
+    tokens += [f"t{i}" for i in range(2545 - len(tokens))]
     vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
     return v1, base, vocab
 
@@ -148,6 +149,9 @@ def main() -> int:
     if "v2a" not in args.skip:
         cli("v2a", "--prompt", "rain on a tin roof", "--duration", "8", "-o", args.work / "rain.wav", "--device", "cpu",
             results=results, name="text-to-audio, bundled default")
+    if args.out.is_file():  # a partial run (--skip) replaces only its own entries
+        names = {r["name"] for r in results}
+        results = [r for r in json.loads(args.out.read_text()) if r["name"] not in names] + results
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
