@@ -1,4 +1,4 @@
-"""Run the user commands on full-size random weights in the official layouts (issue 28's paths).
+"""Run the user commands on full-size random weights in the official layouts (every official-weight path).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/check_official_layouts.py --work /tmp/layouts \
         --out benchmarks/results/official_layouts.json
@@ -8,7 +8,7 @@ released key layout and at the released size:
 - BS-RoFormer ``vocals_317`` (dim 512, depth 12, stereo 44.1 kHz) in the published layout (feed-forward
   under ``.net``, bs-roformer >= 0.0.2 / music-source-separation) and in ours; both load, the layout is
   named, the outputs are compared; ``deepaudio think --separator`` runs on the published file.
-- F5TTS_v1_Base from ``shared/parity/manifests/f5tts_v1_base_dit.json`` (364 tensors, EMA keys + step +
+- F5TTS_v1_Base from the parity set's ``manifests/f5tts_v1_base_dit.json`` (364 tensors, EMA keys + step +
   initted as in model_1250000.safetensors): ``convert f5tts`` without a preset (refused), with one, and a
   pre-v1 .pt carrying the legacy mel buffers (decided Base).
 - BigVGAN-v2 24 kHz 100 bands as released (config.json + bigvgan_generator.pt, weight_g/weight_v) as the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -30,7 +31,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-MANIFEST = ROOT.parent / "shared" / "parity" / "manifests" / "f5tts_v1_base_dit.json"
+# The key/shape manifests come with the reference vectors (DEEPAUDIO_PARITY_DIR, as for the tests).
+PARITY = Path(os.environ.get("DEEPAUDIO_PARITY_DIR") or ROOT.parent / "shared" / "parity")
 
 
 def cli(*args: str, results: list, name: str) -> int:
@@ -77,7 +79,10 @@ def bsroformer(work: Path, results: list) -> None:
 
 
 def f5_files(work: Path) -> tuple[Path, Path, Path]:
-    shapes = json.loads(MANIFEST.read_text())["state_dict"]
+    manifest = PARITY / "manifests" / "f5tts_v1_base_dit.json"
+    if not manifest.is_file():
+        sys.exit(f"no F5-TTS manifest at {manifest}: set DEEPAUDIO_PARITY_DIR to the reference-vector folder")
+    shapes = json.loads(manifest.read_text())["state_dict"]
     gen = torch.Generator().manual_seed(0)
     state = {f"ema_model.transformer.{k}": (0.02 * torch.randn(s, generator=gen)).half() for k, s in shapes.items()}
     state["ema_model.transformer.rotary_embed.inv_freq"] = 1.0 / 10000 ** (torch.arange(0, 64, 2).float() / 64)
