@@ -1,5 +1,5 @@
-"""Quality of a TTS checkpoint on the held-out toy-world test set (issue #7 floors): WER with the packaged
-Whisper tiny.en, prompt-speaker similarity (Resemblyzer), and the judge's own floors.
+"""Quality of a TTS checkpoint on the held-out toy-world test set (floors: WER <= 20%, speaker identified
+>= 90%): WER with the packaged Whisper tiny.en, prompt-speaker similarity (Resemblyzer), and the judge's own floors.
 
 For every test clip: the prompt is the clip's ``prompt_24k.wav`` (its sentence as ref text), the text to
 speak is the clip's other utterance. Measured:
@@ -23,8 +23,11 @@ speak is the clip's other utterance. Measured:
   ``--ablate-energy`` zeroes the model's energy projection weight, so the contour acts through the
   phoneme placement alone (what the model does when training dropped the contour).
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_default_tts.py --model runs/tts_ph/model --n 40 \\
-        --out benchmarks/results/default_tts.json --pictures benchmarks/results/default_tts.png
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_default_tts.py --n 100 --no-floors \\
+        --asr-model2 models/whisper-base --out benchmarks/results/default_tts_v6_all.json \\
+        --pictures benchmarks/results/default_tts_v6.png
+
+Results of the bundled versions, with the commands for V2S and the judges' floors: docs/tts.md, docs/v2s.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Measure a V2A pipeline on held-out toy-world clips (issue 7's V2A floors).
+"""Measure a V2A pipeline on held-out toy-world clips (floors: median onset error <= 40 ms, >= 90% matched).
 
 - Impacts (bounce clips): each audible contact recorded in ``meta.json`` is matched to the nearest
   spectral-flux onset of the generated audio within +-250 ms; we report the median |offset| in ms and

@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/bench_demo.py --model PIPELINE_DIR # a real pipeline folder (the bundled default)
 
 Without ``--model`` a random-weight folder is built at the sizes the bundled default is trained at (V2A
-``tiny`` setup with its Griffin-Lim mel codec, a 6.3M-parameter energy-conditioned DiT (dim 256, depth 6,
-as in TRAINING-NOTES) serving TTS and V2S with Griffin-Lim, a MiniLM gate): random weights cost the same
+``tiny`` setup with its Griffin-Lim mel codec, a 6.3M-parameter energy-conditioned DiT (dim 256, depth 6)
+serving TTS and V2S with Griffin-Lim, a MiniLM gate): random weights cost the same
 compute as trained ones. CPU seconds are printed beside wall seconds because on a shared machine the wall
 time measures the neighbours too.
 """

@@ -17,10 +17,10 @@ of sound onsets to visual motion peaks, ``eval.sync``), silence (frames below -5
 clips, against the share of clips whose true ambience (the track minus its speech) is silent by the
 same test: a voice-over over a nearly silent scene should end silent) and seconds per clip.
 
-Measured (2026-11-22, session 2, shared 2-core CPU, 20 clips per kind, perception reasoner, span
+Measured (2026-11-22, shared 2-core CPU, 20 clips per kind, perception reasoner, span
 suppression, 2 rounds; ``benchmarks/results/think.json`` from ``--combine`` of the per-seed outputs
-``think_seed{13,19,23,17}.json``). Seeds 19 and 23 untouched while developing, 13 looked at last session,
-17 used this session to find the dub failures (``think_dub_failure.png``):
+``think_seed{13,19,23,17}.json``). Seeds 19 and 23 untouched while developing, 13 looked at during earlier
+development, 17 used to find the dub failures (``think_dub_failure.png``):
 voice-over rate 100 % -> 0 % on seeds 13, 19, 23 (was 5 % on 13 before the remnant round); speech kept
 on talking faces 100 % (talk and dub, every seed; dub was 90 % on 13 and 17 with the mix-RMS envelope).
 Onset error on voice-over clips (before -> after): 58.8 -> 26.7 ms (13), 35.3 -> 38.0 ms (19), 49.5 -> 43.0

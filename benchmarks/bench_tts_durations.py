@@ -7,9 +7,7 @@ validation items (Whisper WER) under
 - ``table``: the inference default (table rhythm, length from the prompt's rate);
 - ``table_len``: the table's rhythm, but the true utterance length;
 - ``oracle``: the aligner's durations of the real recording (true rhythm and length; the prompt's
-  phonemes too), i.e. what a perfect duration model would give;
-- ``predictor`` (with ``--predictor``): a context duration predictor's rhythm at the prompt's rate
-  (``models.tts.duration_predictor``; the checkpoint's own one is ignored in the other modes).
+  phonemes too), i.e. what a perfect duration model would give.
 
     python benchmarks/bench_tts_durations.py --model runs/tts/model --alignments runs/tts/alignments.json \\
         [--manifest data/toyworld/manifests/tts_val.csv] [--n 20] [--out F.json]
@@ -19,9 +17,10 @@ validation clips). A large ``table`` -> ``oracle`` gap says the duration model, 
 model, is what to improve.
 
 Measured 2026-12-03 on the validation split: the bundled TTS v2, 16 items, tiny.en: table 38.3%, table
-rhythm at the true length 49.7%, oracle 40.3% (``results/tts_durations_bundled_v2.json``); the run
-continuing it at step 1900 with its predictor, 20 items, Whisper base: table 23.5%, predictor 27.4%
-(``results/tts_durations_predictor.json``). Timing is not what limits this TTS's WER.
+rhythm at the true length 49.7%, oracle 40.3% (``results/tts_durations_bundled_v2.json``). A context
+duration predictor (a small convolutional net over the phonemes, since removed) scored worse than the
+table on 20 items with Whisper base: 27.4% against 23.5% (``results/tts_durations_predictor.json``,
+docs/tts.md). Timing is not what limits this TTS's WER.
 """
 
 from __future__ import annotations
@@ -55,7 +54,6 @@ def main() -> int:
     ap.add_argument("--manifest", type=Path, default=Path("data/toyworld/manifests/tts_val.csv"))
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--modes", nargs="+", default=["table", "table_len", "oracle"])
-    ap.add_argument("--predictor", type=Path, help="duration predictor file (adds mode 'predictor')")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--asr-model", type=Path)
     ap.add_argument("--out", type=Path)
@@ -76,18 +74,12 @@ def main() -> int:
                 aligned[key] = d
     pipe = TTSPipeline.from_pretrained(args.model)
     table = pipe.durations
-    pipe.duration_predictor = None
     if table is None:
         raise SystemExit(f"{args.model}: not a phoneme-input TTS (no durations.json)")
     tok = pipe.tokenizer
     items = [it for it in test_items(args.manifest)
              if f"{it['target'].audio_path}|{it['target'].text}" in aligned][: args.n]
-    modes = list(args.modes) + (["predictor"] if args.predictor else [])
-    predictor = None
-    if args.predictor:
-        from deepaudio.models.tts.duration_predictor import DurationPredictor
-
-        predictor = DurationPredictor.load(args.predictor)
+    modes = list(args.modes)
     rows = []
     t0 = time.time()
     for k, it in enumerate(items):
@@ -106,11 +98,10 @@ def main() -> int:
                 if d_prompt is not None:
                     known[tuple(tok.encode(p.text))] = np.asarray(d_prompt)
             pipe.durations = _Fixed(table, known)
-            pipe.duration_predictor = predictor if mode == "predictor" else None
             wav, sr = pipe(tgt.text, str(p.audio_path), ref_text=p.text, seed=args.seed + k, duration=duration)
             hyp = transcribe(wav, sr, model=args.asr_model)
             row[mode] = {"hyp": hyp, "wer": wer(tgt.text, hyp), "seconds": wav.shape[-1] / sr}
-        pipe.durations, pipe.duration_predictor = table, None
+        pipe.durations = table
         rows.append(row)
         print(f"[{k + 1}/{len(items)}] " + "  ".join(f"{m} {row[m]['wer']:.2f}" for m in modes) + f" | {tgt.text!r}",
               file=sys.stderr, flush=True)

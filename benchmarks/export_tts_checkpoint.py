@@ -2,9 +2,8 @@
 
 The run's own ``model/`` is written only when it ends; this builds one from ``checkpoints/step_*``
 (the network config from the folder the run started from: ``--init``'s, since a continued run keeps
-the architecture), the run's vocabulary, the duration table fitted on its ``alignments.json`` and its
-``duration_predictor.safetensors`` when there is one, so ``bench_default_tts.py --model OUT`` can
-measure points along a run.
+the architecture), the run's vocabulary and the duration table fitted on its ``alignments.json``, so
+``bench_default_tts.py --model OUT`` can measure points along a run.
 
     python benchmarks/export_tts_checkpoint.py RUN_DIR OUT --like src/deepaudio/assets/default/tts [--step N]
 """
@@ -24,13 +23,9 @@ def main() -> int:
     ap.add_argument("--like", type=Path, required=True, help="a TTS folder with the run's architecture (its --init)")
     ap.add_argument("--step", type=int, help="checkpoint step (default: the newest)")
     ap.add_argument("--weights", choices=("ema", "model"), default="ema")
-    ap.add_argument("--fit-predictor", type=int, metavar="STEPS", default=0,
-                    help="a run without duration_predictor.safetensors (started before it was kept): fit one on "
-                         "its alignments (seed 0, as the run would) and write it to the run folder too")
     args = ap.parse_args()
     from deepaudio.checkpoint import load_state_strict
     from deepaudio.models.tts.dit import DiT
-    from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
     from deepaudio.models.tts.durations import FILE as TABLE_FILE
     from deepaudio.models.tts.durations import DurationTable
     from deepaudio.text import Tokenizer, Vocab
@@ -48,16 +43,6 @@ def main() -> int:
              if d is not None]
     table = DurationTable.fit([p[0] for p in pairs], [p[1] for p in pairs])
     extra = {"vocab.txt": vocab_text, TABLE_FILE: table.to_text()}
-    if args.fit_predictor > 0 and not (args.run / PREDICTOR_FILE).is_file():
-        from deepaudio.io.atomic import atomic_path
-        from deepaudio.models.tts.duration_predictor import fit_duration_predictor
-
-        pred, report = fit_duration_predictor([p[0] for p in pairs], [p[1] for p in pairs], len(tok.vocab),
-                                              steps=args.fit_predictor, seed=0, progress=print)
-        with atomic_path(args.run / PREDICTOR_FILE) as tmp:
-            tmp.write_bytes(pred.to_bytes())
-    if (args.run / PREDICTOR_FILE).is_file():
-        extra[PREDICTOR_FILE] = (args.run / PREDICTOR_FILE).read_bytes()
     step = doc.get("step", ckpt.name)
     net.save_pretrained(args.out, meta={"stage": "tts", "steps": step, "weights": args.weights,
                                         "exported_from": str(ckpt)}, extra_files=extra)

@@ -137,7 +137,7 @@ def main() -> int:
             write_config(tmp / "v2a", doc["kind"], {**doc["config"], "cfg_strength": args.v2a_cfg}, doc.get("meta"))
             with (tmp / "v2a" / "TRAINING.md").open("a") as f:
                 f.write(f"\nInference default: guidance (cfg) {args.v2a_cfg:g}, set by `build_default.py --v2a-cfg` "
-                        "from `benchmarks/bench_default_v2a.py --cfg` (see the README's bundled-default table).\n")
+                        "from `benchmarks/bench_default_v2a.py --cfg` (see docs/v2a.md).\n")
         cfg = {k: parts.get(k) for k in ("router", "v2a", "tts")}
         cfg["v2s"] = parts.get("v2s", parts.get("tts"))
         write_config(tmp, "deepaudio_pipeline", cfg, {"built_from": str(args.runs)})

@@ -19,19 +19,17 @@
 #                                             # v2 is this command from scratch: no bundled v2a folder)
 #   bash scripts/train_default.sh tts         # stage 2: toy TTS, phoneme input with aligned durations
 #                                             # (continues from the bundled one if present; from scratch:
-#                                             # STEPS_TTS=2000 LR_TTS=7.5e-4; VOICE_AUG_TTS: the share of
-#                                             # clips given a random voice warp, default 0: 0.5 for 3000
-#                                             # steps lost on every count, results/default_tts_voiceaug.json);
+#                                             # STEPS_TTS=2000 LR_TTS=7.5e-4);
 #                                             # ENERGY_TTS=1: also train the V2S energy input on each clip's
 #                                             # own speech seen at 25 video frames/s (a lip contour's shape),
 #                                             # zeroed for half the batches so one checkpoint serves TTS and
 #                                             # V2S (the v5 run: LR_TTS=3e-4)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
-# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one session's run (LR_TTS / LR_V2A / WARMUP_V2A
+# STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one run (LR_TTS / LR_V2A / WARMUP_V2A
 # the peak lr and warm-up, V2A_CFG the bundled V2A's default guidance); every run writes
-# runs/<part>/{train_log.jsonl,training_summary.json,loss_curve.png}. A session that must stop early
-# finishes a run by re-launching it with --resume and --steps <current step> (the loop then only exports):
+# runs/<part>/{train_log.jsonl,training_summary.json,loss_curve.png}. A run that had to stop early is
+# finished by re-launching it with --resume and --steps <current step> (the loop then only exports):
 # RESUME=1 adds --resume (e.g. RESUME=1 STEPS_TTS=4000 bash scripts/train_default.sh tts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,7 +82,7 @@ case "${1:-}" in
       ${SPEECH_TTS:+"$SPEECH/manifests/tts_train.csv"} --val "$DATA/manifests/tts_val.csv" \
       --out "$RUNS/tts" --steps "${STEPS_TTS:-4000}" --lr "${LR_TTS:-5e-4}" --warmup 200 --batch-frames 4000 \
       --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 \
-      --voice-aug "${VOICE_AUG_TTS:-0}" ${RESUME:+--resume} \
+      ${RESUME:+--resume} \
       ${ENERGY_TTS:+--energy --energy-source self --energy-fps 25 --energy-drop 0.5} ;;
   bundle)
     # V2A_CFG (optional): a default guidance for the bundled V2A other than MMAudio's 4.5, when

@@ -15,12 +15,13 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-PARITY = SHARED / "parity"
+# The official reference vectors (made by running the official code, too large for the repository):
+# DEEPAUDIO_PARITY_DIR, else a parity/ folder in a "shared" folder beside the checkout.
+PARITY = Path(os.environ.get("DEEPAUDIO_PARITY_DIR") or REPO.parent / "shared" / "parity")
 
 
 @pytest.fixture(scope="session")
 def parity_dir() -> Path:
     if not PARITY.is_dir():
-        pytest.skip("shared/parity reference vectors are not beside the checkout")
+        pytest.skip(f"no reference vectors at {PARITY} (set DEEPAUDIO_PARITY_DIR)")
     return PARITY

@@ -1,4 +1,5 @@
-"""Energy contour (SYSTEM-NOTES definition), frame RMS in dB and the DeepSound silence check."""
+"""Energy contour (DeepAudio-V1: mean |x| per 256/24000 s frame over the clip maximum), frame RMS in dB and the
+DeepSound silence check."""
 
 from __future__ import annotations
 

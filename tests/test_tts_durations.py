@@ -130,7 +130,7 @@ def test_train_with_durations_then_speak(tmp_path):
     out = tmp_path / "run"
     args = ["train", "tts", "--config", "tiny", "--durations", "--data", tmp_path / "train.csv", "--val",
             tmp_path / "val.csv", "--out", out, "--steps", 3, "--warmup", 1, "--batch-frames", 800,
-            "--align-rounds", 3, "--log-every", 1000, "--predictor-steps", 20]
+            "--align-rounds", 3, "--log-every", 1000]
     assert cli([str(a) for a in args]) == 0
     doc = json.loads((out / "alignments.json").read_text())
     for name, n in (("train", 5), ("val", 1)):
@@ -139,14 +139,11 @@ def test_train_with_durations_then_speak(tmp_path):
 
     pipe = TTSPipeline.from_pretrained(out / "model")
     assert pipe.tokenizer.mode == "phoneme" and pipe.durations is not None
-    # the context duration predictor is exported beside the table, loaded, and lays out the text
-    report = json.loads((out / "duration_predictor.json").read_text())
-    assert report["steps"] == 20 and report["train_utterances"] == 5 and "mae_frames" in report["val"]
-    assert pipe.duration_predictor is not None
+    # the duration table is exported beside the model, kept by save_pretrained, and lays out the text
     ids = pipe.tokenizer.encode("Dinner is ready.")
-    assert np.allclose(pipe._token_frames(ids), pipe.duration_predictor.predict(ids))
+    assert np.allclose(pipe._token_frames(ids), pipe.durations.predict(ids))
     pipe.save_pretrained(tmp_path / "copy")
-    assert TTSPipeline.from_pretrained(tmp_path / "copy").duration_predictor is not None
+    assert TTSPipeline.from_pretrained(tmp_path / "copy").durations is not None
     ref = (tmp_path / "0.wav", texts[0])
     wav, sr = pipe("A short new sentence.", str(ref[0]), ref_text=ref[1], nfe=2, seed=0)
     assert sr == 24000 and wav.shape[-1] > 0
@@ -259,7 +256,6 @@ def test_align_placement_speaks_around_an_inner_pause():
     pipe = tts_mod.TTSPipeline.__new__(tts_mod.TTSPipeline)
     pipe.tokenizer = Tokenizer(vocab, mode="char")
     pipe.durations = DurationTable({}, 6.0)
-    pipe.duration_predictor = None
     pipe.device = torch.device("cpu")
     contour = np.zeros(200)
     contour[20:80] = 1.0

@@ -1,4 +1,4 @@
-"""MMAudio network / VAE / Synchformer against the official reference vectors (shared/parity)."""
+"""MMAudio network / VAE / Synchformer against the official reference vectors (``parity_dir``)."""
 
 from __future__ import annotations
 

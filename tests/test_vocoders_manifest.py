@@ -1,6 +1,6 @@
 """Full-size vocoders, built on the meta device (no memory), have exactly the official state-dict layout.
 
-Compared with shared/parity/manifests for every weight-norm naming they list: the parametrizations
+Compared with the reference vectors' manifests for every weight-norm naming they list: the parametrizations
 (as constructed), the legacy weight_g/weight_v (as NVIDIA's files store them) and the plain weights
 left by remove_weight_norm (our checkpoints).
 """

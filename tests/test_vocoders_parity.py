@@ -1,4 +1,4 @@
-"""Vocos / BigVGAN parity with the official reference vectors (shared/parity, and ../hidden when present)."""
+"""Vocos / BigVGAN parity with the official reference vectors (``parity_dir``, and a hidden set when present)."""
 
 from __future__ import annotations
 

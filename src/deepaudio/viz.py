@@ -3,7 +3,7 @@
 ``clip_figure(video, result, out_png, truth=None)`` draws one clip on a shared time axis: a strip of
 frames, a log-mel spectrogram of every distinct track (the sound track, and the ambience and speech
 when they differ from it), the speech/ambience split as waveform envelopes, and the V2S timing
-contour (DeepAudio-V1: the energy of the V2A output, SYSTEM-NOTES) beside the mouth opening the video
+contour (DeepAudio-V1: the energy of the V2A output) beside the mouth opening the video
 shows. Ground truth (toy-world impact times, speech spans, mouth contours) is overlaid as vertical
 lines and shaded spans, so a glance shows whether the sound landed on the events.
 

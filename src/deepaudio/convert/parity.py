@@ -1,4 +1,4 @@
-"""Run reference-vector files (``shared/parity`` format) against our implementation.
+"""Run reference-vector files (made by running the official code; not stored in this repository) against ours.
 
 A file ``<case>.safetensors`` holds ``weights.*`` (official state dict), ``in.*`` inputs and ``out.*``
 reference outputs; ``<case>.json`` names the official module and the calls. A *handler* for that

@@ -1,4 +1,4 @@
-"""Parity handlers for signal-processing reference cases (``shared/parity/mm_mel*``).
+"""Parity handlers for signal-processing reference cases (the ``mm_mel*`` cases).
 
 MMAudio's ``MelConverter`` turns waveforms into the log-mels its VAE encodes. The handler rebuilds the
 converter from the sidecar's ``constructor_kwargs`` (so hidden cases with other sizes work), checks that our

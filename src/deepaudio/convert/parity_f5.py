@@ -1,4 +1,4 @@
-"""Parity handlers for the F5-TTS reference vectors (``shared/parity/f5_*``).
+"""Parity handlers for the F5-TTS reference vectors (the ``f5_*`` cases).
 
 - ``f5_tts.model.backbones.dit.DiT``: build our DiT from the sidecar's constructor kwargs, load the
   official state dict strictly, replay every call listed in ``calls``.

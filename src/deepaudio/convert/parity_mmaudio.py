@@ -2,7 +2,7 @@
 
 Each handler builds our module from the sidecar's ``constructor_kwargs`` (never from fixed sizes),
 loads the official ``weights.*`` through the same key mapping the converters use, and reproduces the
-sidecar's calls (see ``shared/parity/README.md``).
+sidecar's calls (the file format is described in ``convert.parity``).
 """
 
 from __future__ import annotations

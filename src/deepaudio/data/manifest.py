@@ -6,8 +6,8 @@ TTS manifest (header required, extra columns ignored)::
     clips/0001.wav,The cat sat on the mat.,joe
 
 ``energy_path`` (V2S training) names the audio whose energy contour conditions the clip: the V2A
-output for the same video (SYSTEM-NOTES "V2S": training energy comes from the V2A output, not from
-the ground-truth speech).
+output for the same video (as in the DeepAudio-V1 reference code: training energy comes from the V2A
+output, not from the ground-truth speech).
 """
 
 from __future__ import annotations

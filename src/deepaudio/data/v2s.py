@@ -11,7 +11,7 @@ written before their manifests used ``../clips/...`` name ``clips/...`` from ``m
 the clip itself, as F5-TTS does (random 70-100 % span infilling), so the contour covers the whole
 utterance, prompt part and target part alike.
 
-The contour (SYSTEM-NOTES "V2S"): ``energy_contour`` (mean |x| per 256/24000 s frame over the clip
+The contour (DeepAudio-V1's "audio knowledge"): ``energy_contour`` (mean |x| per 256/24000 s frame over the clip
 maximum) of the conditioning audio, cropped or zero-padded to the speech's mel length. Where that
 audio comes from is ``source``:
 

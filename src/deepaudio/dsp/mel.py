@@ -19,8 +19,9 @@ Book): triangles whose corners are equally spaced on the mel scale, evaluated at
 ``linspace(0, sr/2, F)``; Slaney norm scales each triangle by ``2 / (f_hi - f_lo)`` so every filter has
 unit area. Each preset also reproduces its reference's rounding (``filterbank_arithmetic``): the MMAudio
 presets compute in float64 and round as librosa does, the 24 kHz presets in float32 as torchaudio does, and
-the mel product uses the same operand order. Measured on the reference vectors (shared/parity): the MMAudio
-``mel_basis`` buffers and ``out.mel``, and Vocos' ``fb`` buffer and ``out.features``, are equal bit for bit.
+the mel product uses the same operand order. Measured on the official reference vectors
+(``deepaudio verify-parity``): the MMAudio ``mel_basis`` buffers and ``out.mel``, and Vocos' ``fb`` buffer
+and ``out.features``, are equal bit for bit.
 """
 
 from __future__ import annotations

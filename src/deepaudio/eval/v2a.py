@@ -1,6 +1,6 @@
 """V2A distribution metrics (FD, KL, IS, IB-score, DeSync) computed the way av-benchmark does.
 
-SYSTEM-NOTES: FD on PaSST (32 kHz, 10 s), PANNs (16 kHz) and VGGish embeddings; KL between PANNs /
+The papers report FD on PaSST (32 kHz, 10 s), PANNs (16 kHz) and VGGish embeddings; KL between PANNs /
 PaSST softmaxes of paired generated and real clips; IS on PANNs; IB-score (ImageBind video-audio
 cosine); DeSync (Synchformer offset over a 21-class grid from -2 to +2 s). Facts taken from the
 reference toolkit (av-benchmark), implemented here independently:

@@ -2,7 +2,7 @@
 
 WER of one utterance = (substitutions + deletions + insertions) / reference words, after the shared
 normalisation (``eval.text.normalize_text``). The papers report the *mean of per-utterance WER*
-(SYSTEM-NOTES), not the corpus-level ratio, so ``mean_wer`` averages utterance scores.
+(their evaluation scripts), not the corpus-level ratio, so ``mean_wer`` averages utterance scores.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``ThinkPipeline(v2a=..., reasoner=..., separator=...)(video) -> (waveform [C, L], rate, Trace)``.
 
-Steps (paper section 3, read with SYSTEM-NOTES "DeepSound-V1: the step-by-step procedure"):
+Steps (DeepSound-V1 paper, section 3, with the thresholds of its reference code):
 0. plan: the reasoner answers "Generate high-quality audio from video step-by-step.";
 1. generate: V2A audio from the video (empty prompt), or take the track the user brings (``audio=``);
 2. detect: does the audio contain voice-over (speech no one on screen produces)? If not, done;

@@ -24,8 +24,6 @@ from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.config import tts_mel_settings
 from deepaudio.models.tts.dit import DiT
-from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
-from deepaudio.models.tts.duration_predictor import DurationPredictor
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, contour_durations, expand, integer_durations
 from deepaudio.pipelines.tts_reference import SAMPLE_RATE, Reference, cross_fade, prepare_reference
@@ -76,15 +74,9 @@ def load_vocoder(vocoder, device: torch.device | str, mel=None):
 
 class TTSPipeline:
     def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
-                 dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None,
-                 duration_predictor: DurationPredictor | None = None):
+                 dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None):
         self.device = torch.device(device)
         self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
-        # with a predictor (models.tts.duration_predictor) the tokens' lengths follow their context
-        self.duration_predictor = duration_predictor
-        if duration_predictor is not None and durations is None:
-            raise ConfigError("a duration predictor needs the phoneme model's duration table",
-                              hint="load both from the checkpoint folder (from_pretrained)")
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
@@ -102,18 +94,14 @@ class TTSPipeline:
         folder = Path(directory).expanduser()
         vocab = Vocab.load(folder / "vocab.txt")
         table = DurationTable.load(folder / DURATIONS_FILE) if (folder / DURATIONS_FILE).is_file() else None
-        predictor = None
-        if table is not None and (folder / PREDICTOR_FILE).is_file():
-            predictor = DurationPredictor.load(folder / PREDICTOR_FILE)
-        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table, predictor)
+        # a duration_predictor.safetensors exported by older versions is ignored: the table measured better
+        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the network and its vocabulary as a checkpoint folder (``from_pretrained`` reads it)."""
         extra = {"vocab.txt": self.tokenizer.vocab.to_text()}
         if self.durations is not None:
             extra[DURATIONS_FILE] = self.durations.to_text()
-        if self.duration_predictor is not None:
-            extra[PREDICTOR_FILE] = self.duration_predictor.to_bytes()
         return self.model.save_pretrained(directory, extra_files=extra)
 
     @torch.inference_mode()
@@ -146,8 +134,8 @@ class TTSPipeline:
         if isinstance(ref_energy, str):
             if ref_energy != "speech":
                 raise ConfigError(f"unknown ref_energy {ref_energy!r}", hint="give a contour tensor or 'speech'")
-            # SYSTEM-NOTES: the prompt's contour may be the energy of the prompt speech itself, computed on
-            # the processed reference so that it lines up with the prompt mel frame by frame.
+            # As in the DeepAudio-V1 reference code, the prompt's contour may be the prompt speech's own energy,
+            # computed on the processed reference so that it lines up with the prompt mel frame by frame.
             from deepaudio.dsp.energy import energy_contour
 
             ref_energy = energy_contour(ref.wav[None], SAMPLE_RATE, target_len=ref_mel.shape[0])
@@ -275,9 +263,7 @@ class TTSPipeline:
         return self._token_frames(self.tokenizer.encode(text))
 
     def _token_frames(self, ids) -> np.ndarray:
-        """(N,) float frames per token at the training set's rate: the predictor's, else the table's."""
-        if self.duration_predictor is not None:
-            return self.duration_predictor.predict(ids)
+        """(N,) float frames per token at the training set's rate (the duration table's)."""
         return self.durations.predict(ids)
 
     def _frame_text(self, ref_text: str, nc: int, jobs) -> torch.Tensor:

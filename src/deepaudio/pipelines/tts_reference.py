@@ -1,6 +1,6 @@
 """Reference-voice preparation and chunk stitching for the TTS pipeline (F5-TTS inference rules).
 
-SYSTEM-NOTES "TTS module": the reference clip is cut to at most 15 s, preferably at a silence; its edge
+As in F5-TTS inference, the reference clip is cut to at most 15 s, preferably at a silence; its edge
 silence is trimmed and 50 ms of silence appended (so the generated speech does not start glued to the
 prompt); quiet references are raised to RMS 0.1 and the output scaled back by the same factor; the
 reference text ends in ". " so the new sentence starts cleanly; chunks are joined with a 0.15 s linear

@@ -1,7 +1,8 @@
 """English text -> ARPAbet phoneme tokens (CMU Pronouncing Dictionary), for the phoneme-input TTS.
 
-The bundled default TTS reads phonemes instead of characters (``../shared/TRAINING-NOTES.md``: phoneme
-input with per-phoneme durations gives the text-to-frame alignment outright). Tokens:
+The bundled default TTS reads phonemes instead of characters (a small DiT trained from
+characters on CPU learnt no text-to-frame alignment; phonemes with per-phoneme durations give it outright,
+see ``models.tts.durations``). Tokens:
 
 - ARPAbet phonemes without stress digits (``AH``, ``K``, ...), first CMUdict pronunciation;
 - ``" "`` between words; the punctuation ``, . ? !`` as its own token (``;`` and ``:`` read as ``,``);

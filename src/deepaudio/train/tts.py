@@ -5,8 +5,8 @@ come with it). Without ``--init`` a preset is trained from scratch with a charac
 from the training texts (the reference's "char" tokenizer for custom data). ``--energy`` trains the
 DeepAudio V2S variant: the energy input layer is added (zero-initialised, so an F5 checkpoint still
 loads) and fed the contour of each clip's ``energy_path`` audio.
-Defaults follow SYSTEM-NOTES: AdamW, warm-up then linear decay, 3 200 frames per process, grad clip 1,
-EMA; lr 1e-5 when fine-tuning (DeepAudio V2S) and 7.5e-5 from scratch (F5-TTS Base).
+Defaults follow the DeepAudio-V1 V2S fine-tuning recipe: AdamW, warm-up then linear decay, 3 200 frames per
+process, grad clip 1, EMA; lr 1e-5 when fine-tuning (DeepAudio V2S) and 7.5e-5 from scratch (F5-TTS Base).
 """
 
 from __future__ import annotations
@@ -45,20 +45,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="phoneme input with per-phoneme durations: aligns the training audio (flat-start Viterbi), "
                         "feeds each frame its phoneme and exports durations.json for inference")
     p.add_argument("--align-rounds", type=int, default=10, help="aligner re-estimation rounds (--durations)")
-    p.add_argument("--predictor-steps", type=int, default=0,
-                   help="--durations: train a context duration predictor on the alignments for this many updates "
-                        "and export it beside the table (the pipeline then prefers it; 3000 is enough). Off by "
-                        "default: on the toy world it did not lower the WER (benchmarks/bench_tts_durations.py)")
-    p.add_argument("--voice-aug", type=float, default=0.0, metavar="P",
-                   help="speaker augmentation: warp the spectrum of this fraction of training clips (prompt and "
-                        "target alike) by a random factor and tilt it, so a model trained on few voices learns to "
-                        "copy the prompt's voice instead of the nearest one it knows (dsp.voice_aug); 0: off. "
-                        "On the toy world's 8 voices 0.5 did not help: 3000 steps from the bundled TTS "
-                        "identified 1 of 9 unseen-speaker items (0 before) and lost 2 WER points")
-    p.add_argument("--voice-aug-warp", type=float, default=1.2,
-                   help="--voice-aug: largest frequency warp factor (drawn log-uniform in [1/W, W])")
-    p.add_argument("--voice-aug-tilt", type=float, default=1.0,
-                   help="--voice-aug: largest spectral tilt in nats from the lowest to the highest band")
     p.add_argument("--steps", type=int, default=1000, help="optimizer updates (default 1000)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-5 with --init, else 7.5e-5)")
     p.add_argument("--warmup", type=int, help="warm-up updates (default min(300, steps/10))")
@@ -109,7 +95,6 @@ def main(args: argparse.Namespace) -> int:
             tmp.write_text(vocab.to_text(), encoding="utf-8")
     train_set, val = _batches(args, rows, val_rows, vocab, acc)
     table = _align(args, train_set, val, acc) if args.durations else None
-    predictor = _fit_predictor(args, train_set, val, table, len(vocab), acc) if table is not None else None
     model = TTSFlowMatching(net, audio_drop=args.audio_drop, cond_drop=args.cond_drop,
                             energy_drop=args.energy_drop if args.energy else 0.0).train()
     export_dtype = torch.float16 if args.export_dtype == "fp16" else None
@@ -122,10 +107,6 @@ def main(args: argparse.Namespace) -> int:
             from deepaudio.models.tts.durations import FILE
 
             extra[FILE] = table.to_text()
-        if predictor is not None:
-            from deepaudio.models.tts.duration_predictor import FILE as PREDICTOR_FILE
-
-            extra[PREDICTOR_FILE] = predictor.to_bytes()
         ema_module.net.save_pretrained(folder, meta=meta, extra_files=extra, dtype=export_dtype)
 
     info = _run_info(args, len(rows), len(val_rows or []), sum(p.numel() for p in net.parameters()))
@@ -153,7 +134,7 @@ def check_energy_options(args: argparse.Namespace) -> None:
 
 
 def train_config(args: argparse.Namespace):
-    """The loop settings from the command line, with the SYSTEM-NOTES defaults filled in."""
+    """The loop settings from the command line, with the DeepAudio-V1 / F5-TTS defaults filled in."""
     from deepaudio.train.ema import EMAConfig
     from deepaudio.train.loop import TrainConfig
 
@@ -189,18 +170,8 @@ def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
                   f"than --batch-frames {args.batch_frames}", file=sys.stderr)
         if not shuffle:  # validation: the same batches every time
             batcher = FixedBatches(tuple(tuple(b) for b in batcher.epoch_batches(0)))
-        augment = _voice_augment(args) if shuffle else None
-        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), batcher, augment, args.seed)
+        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), batcher)
     return sets["train"], sets.get("val")
-
-
-def _voice_augment(args: argparse.Namespace):
-    """The training clips' speaker augmentation (``--voice-aug``), or None."""
-    if not args.voice_aug:
-        return None
-    from deepaudio.dsp.voice_aug import VoiceAugment
-
-    return VoiceAugment(prob=args.voice_aug, max_warp=args.voice_aug_warp, max_tilt=args.voice_aug_tilt)
 
 
 def _align(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBatches | None, acc):
@@ -240,37 +211,6 @@ def _align(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBa
     return DurationTable.fit([i for i, _ in aligned], [d for _, d in aligned])
 
 
-def _fit_predictor(args: argparse.Namespace, train_set: ManifestBatches, val: ManifestBatches | None, table,
-                   vocab_size: int, acc):
-    """The context duration predictor, fitted on the alignments and kept in OUT/duration_predictor.safetensors
-    (its report in OUT/duration_predictor.json); a resumed run loads it instead of refitting (the fit is
-    seeded, so the two are the same)."""
-    import json
-
-    from deepaudio.io.atomic import atomic_path
-    from deepaudio.models.tts.duration_predictor import FILE, DurationPredictor, fit_duration_predictor
-
-    if args.predictor_steps <= 0:
-        return None
-    path = args.out / FILE
-    if args.resume and path.is_file():
-        return DurationPredictor.load(path)
-    say = (lambda msg: print(msg, file=sys.stderr)) if acc.is_main_process else None
-    net, report = fit_duration_predictor(
-        train_set.ids, train_set.durations, vocab_size,
-        val.ids if val is not None else (), (val.durations or []) if val is not None else (),
-        steps=args.predictor_steps, seed=args.seed, table=table, progress=say)
-    if say and "val" in report:
-        say(f"duration predictor: validation MAE {report['val']['mae_frames']:.2f} frames per token "
-            f"(table {report['val'].get('table_mae_frames', float('nan')):.2f}), both at the true length")
-    if acc.is_main_process:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(net.to_bytes())
-        with atomic_path(args.out / "duration_predictor.json") as tmp:
-            tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    return net
-
-
 def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int) -> dict:
     options = {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "data" else v)
                for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "stage")}
@@ -284,10 +224,9 @@ def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int)
 class ManifestBatches:
     """Batches of a TTS dataset for the loop: keys are index lists, ``load`` pads them (``collate_tts``)."""
 
-    def __init__(self, ds, ids: list[list[int]], batcher, augment=None, seed: int = 0):
+    def __init__(self, ds, ids: list[list[int]], batcher):
         self.ds, self.ids, self.batcher = ds, ids, batcher
         self.durations: list | None = None
-        self.augment, self.seed = augment, seed  # VoiceAugment for training batches (None: clips as they are)
 
     def set_durations(self, durations: list) -> None:
         """Phoneme input: each clip's text becomes its frame-level ids; unaligned clips (None) are left out."""
@@ -304,25 +243,11 @@ class ManifestBatches:
         from deepaudio.train.tts_objective import collate_tts
 
         items = [self.ds[i] for i in key]
-        if self.augment is not None:
-            import torch
-
-            # seeded by the batch itself, so a resumed run perturbs its batches as the first run did
-            gen = torch.Generator().manual_seed(hash_seed(self.seed, key))
-            items = [{**it, "mel": self.augment(it["mel"], self.ds.settings, gen)} for it in items]
         if self.durations is None:
             return collate_tts(items, [self.ids[i] for i in key])
         from deepaudio.models.tts.durations import expand
 
         return collate_tts(items, [expand(self.ids[i], self.durations[i]).tolist() for i in key])
-
-
-def hash_seed(seed: int, key: list[int]) -> int:
-    """A 63-bit generator seed from a run seed and a batch's clip indices (stable across processes)."""
-    import hashlib
-
-    digest = hashlib.sha1(f"{seed}:{','.join(map(str, key))}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 class _Without:

@@ -9,7 +9,7 @@ Following the reference ``CFM.forward`` (F5-TTS sec. 3.1, Voicebox-style infilli
 - classifier-free guidance training, one decision per batch: with probability ``audio_drop`` (0.3) the
   prompt audio is dropped; with probability ``cond_drop`` (0.2) prompt audio and text are both dropped
   (two independent draws, the second overriding);
-- the V2S energy contour is passed whenever present and never dropped (SYSTEM-NOTES "V2S", the
+- the V2S energy contour is passed whenever present and never dropped (the DeepAudio-V1
   reference code); ``text_drop`` and ``energy_drop`` (default 0) add independent drops of the text and
   of the contour (zeros) for the DeepAudio paper's scheme, 25 % for each condition.
 In eval mode nothing is dropped, so a validation loss measures the conditional model.

@@ -3,7 +3,7 @@
 Step 1 caches, per clip of a video manifest (``deepaudio.data.v2s``), the speech mel and the energy
 contour that conditions it: by default the contour of the V2A output for the clip's video (generated
 once with a fixed seed by ``--v2a``, or read from the manifest's ``ambience`` column), as DeepAudio-V1
-trains on the V2A output and not on the ground-truth speech (SYSTEM-NOTES "V2S"). Step 2 converts the
+trains on the V2A output and not on the ground-truth speech (its reference code). Step 2 converts the
 ``--init`` TTS checkpoint into one with ``energy_input=True`` (a zero-initialised Linear(1 -> dim), all
 other weights kept, so step 0 equals the TTS model) and fine-tunes it with the F5-TTS objective
 (``train.tts_objective``: random 70-100 % span infilling, the contour covering prompt and target part

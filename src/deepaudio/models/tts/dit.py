@@ -168,7 +168,7 @@ class DiT(nn.Module, Pretrained):
                 cfg_infer: bool = False, energy: torch.Tensor | None = None,
                 cache: dict | None = None, key_mask: bool | None = None) -> torch.Tensor:
         """Velocity (B, N, M), or (2B, N, M) with ``cfg_infer``: rows [:B] conditional, [B:] with prompt
-        audio and text dropped (energy kept, SYSTEM-NOTES "V2S").
+        audio and text dropped (energy kept, as the DeepAudio-V1 reference code does).
 
         ``time`` is (B,) or 0-d; ``mask`` (B, N) bool marks valid frames; ``energy`` (B, N) in [0, 1]
         (zeros when absent). ``cache``: a dict the caller owns, filled with the text embeddings so that
