@@ -86,7 +86,9 @@ def training_md(part: str, run: Path, summary: dict, history: list[dict] | None 
         ev = json.loads(extra.read_text())
         lines.append(f"| held-out template accuracy | {ev['accuracy']:.4f} ({ev['n']} instructions) |")
         for path, test in ev.get("extra_tests", {}).items():
-            lines.append(f"| accuracy on `{path}` | {test['accuracy']:.4f} ({test['n']} instructions) |")
+            per_task = ", ".join(f"{t} {v['accuracy']:.3f} ({v['n']})" for t, v in test.get("per_task", {}).items())
+            lines.append(f"| accuracy on `{path}` | {test['accuracy']:.4f} ({test['n']} instructions)"
+                         + (f"; per task: {per_task}" if per_task else "") + " |")
     if history:
         total = sum(int(h.get("steps", 0)) for h in history) + int(summary.get("steps", 0))
         lines += ["", f"## Lineage ({total} steps in all)", "",

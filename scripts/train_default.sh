@@ -63,8 +63,13 @@ case "${1:-}" in
     fi
     $da speech-corpus --wordnet "$wn" --out "$SPEECH" --n "${N_SPEECH:-4000}" --seed 0 ;;
   router)
-    $da train router --out "$RUNS/router" --data "$DATA/manifests/router_train.csv" \
-      --test-data "$DATA/manifests/router_test.csv" --test-data benchmarks/data/router_phrasings.csv --n-train 8000 --n-test 2000 \
+    # the toy world's instructions join when its data is there (the v3 gate, with "think", trained without)
+    toy=()
+    if [ -f "$DATA/manifests/router_train.csv" ]; then
+      toy=(--data "$DATA/manifests/router_train.csv" --test-data "$DATA/manifests/router_test.csv")
+    fi
+    $da train router --out "$RUNS/router" "${toy[@]}" --test-data benchmarks/data/router_phrasings.csv \
+      --test-data benchmarks/data/router_heldout.csv --n-train "${N_ROUTER:-10000}" --n-test 2000 \
       --steps "${STEPS_ROUTER:-4000}" --hidden 256 --lexical-dim 4096 --seed 0 ;;
   v2a)
     # (--init of a bundled tiny model grows its sync encoder's input: the new channels start at zero)

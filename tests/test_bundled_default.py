@@ -55,3 +55,25 @@ def test_the_bundled_gate_routes_plain_instructions(instruction, task):
 
     router = Router.from_pretrained(bundled_dir("router"))
     assert router(instruction).task == task
+
+
+def test_the_bundled_v2a_does_text_to_audio(tmp_path):
+    from deepaudio.cli.main import main
+    from deepaudio.io.audio import load_audio
+
+    out = tmp_path / "rain.wav"
+    assert main(["v2a", "--prompt", "rain on a tin roof", "--duration", "2", "--steps", "2", "-o", str(out),
+                 "--device", "cpu"]) == 0
+    wav, sr = load_audio(out)
+    assert abs(wav.shape[-1] - 2 * sr) <= 1
+
+
+@pytest.mark.parametrize("instruction,tasks", [
+    ("remove the voice-over", {"think"}), ("remove the narrator", {"think"}), ("get rid of the talking", {"think"}),
+    ("mute the commentator and keep the crowd", {"think"}),
+    ("the man should say 'good morning' in my voice", {"v2s", "dub"}), ("say hi", {"tts"})])
+def test_the_bundled_gate_on_phrasings_written_for_the_test(instruction, tasks):
+    """Held-out phrasings (benchmarks/data/router_heldout.csv; never in the training corpus)."""
+    from deepaudio.models.router import Router
+
+    assert Router.from_pretrained(bundled_dir("router"))(instruction).task in tasks

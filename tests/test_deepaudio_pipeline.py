@@ -151,3 +151,25 @@ def test_v2s_pipeline_returns_the_timed_speech_as_one_result(bundle):
     assert torch.equal(whole.speech, out.audio)
     with pytest.raises(ConfigError, match="unknown fit mode"):
         DeepAudioSettings(fit="squeeze")
+
+
+def test_think_task_cleans_the_given_track_and_run_writes_its_trace(bundle, tmp_path):
+    """Task 'think' (DeepSound-V1) is dispatched by DeepAudio and by `deepaudio run` (here by --task; the
+    bundled gate routes the phrasings, tests/test_bundled_default.py)."""
+    from deepaudio.cli.main import main
+
+    root, video = bundle
+    pipe = _pipe(bundle)
+    track = root / "voice.wav"  # speech over a video with no face: voice-over by definition
+    res = pipe(video=video, task="think", audio=track, seed=0)
+    assert res.route.task == "think" and res.trace is not None and res.speech is None
+    assert res.route.modules == ("reasoner", "remover") and res.mix.shape[0] >= 1
+    steps = [s.name for s in res.trace.steps]
+    assert steps[:3] == ["plan", "generate", "detect"] and steps[-1] == "verify", steps
+    with pytest.raises(InputError, match="needs a video"):
+        pipe(task="think", audio=track)
+    out = tmp_path / "clean.wav"
+    assert main(["run", "--video", str(video), "--instruction", "remove the narrator", "--task", "think",
+                 "--audio", str(track), "--model", str(root), "-o", str(out), "--device", "cpu"]) == 0
+    assert out.is_file() and (tmp_path / "clean.think.json").is_file()
+    assert json.loads(out.with_suffix(".json").read_text())["task"] == "think"

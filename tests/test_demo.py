@@ -11,6 +11,7 @@ import torch
 
 from deepaudio.checkpoint import write_config
 from deepaudio.cli.main import main
+from deepaudio.models.gate import TASKS
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
 from deepaudio.pipelines.tts import TTSPipeline
@@ -88,7 +89,7 @@ def test_demo_writes_videos_sounds_and_pictures(demo_run):
             assert next(c.decode(video=0)).width == 112
         with av.open(str(video)) as c:
             assert next(c.decode(audio=0)).samples > 0
-        assert json.loads((out / f"{stem}.json").read_text())["task"] in ("v2a", "tts", "v2s", "dub")
+        assert json.loads((out / f"{stem}.json").read_text())["task"] in TASKS  # the test's gate is untrained
         assert (out / f"{stem}.wav").stat().st_size > 1000
         w, h = png_size(out / f"{stem}.png")
         assert w == 1200 and 350 < h < 1600, (stem, h)

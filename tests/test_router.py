@@ -34,7 +34,7 @@ def test_mask_transcript_keeps_the_instruction_words():
 def test_corpus_is_deterministic_balanced_and_splits_templates():
     a, b = generate(200, "train", seed=3), generate(200, "train", seed=3)
     assert [x.text for x in a] == [x.text for x in b]
-    assert {t: sum(x.task == t for x in a) for t in TASKS} == {t: 50 for t in TASKS}
+    assert {t: sum(x.task == t for x in a) for t in TASKS} == {t: 200 // len(TASKS) for t in TASKS}
     test = generate(200, "test", seed=3)
     split = split_templates()
     for item in test:
@@ -76,9 +76,27 @@ def test_gate_trains_and_generalises_to_held_out_templates(tmp_path):
                          "--warmup", "10", "--test-data", str(extra)])
     assert stage.main(args) == 0
     report = json.loads((tmp_path / "run" / "router_eval.json").read_text())
-    assert report["accuracy"] > 0.6, report  # chance is 0.25; templates were never seen in training
+    assert report["accuracy"] > 0.6, report  # chance is 0.2; templates were never seen in training
     assert report["extra_tests"][str(extra)]["n"] == 2  # each --test-data file is reported on its own
     route = Router.from_pretrained(tmp_path / "run" / "model")('Dub this clip saying "see you soon."')
     assert route.transcript == "see you soon." and set(route.probabilities) == set(TASKS)
     assert abs(sum(route.probabilities.values()) - 1) < 1e-5
     assert Router.from_pretrained(tmp_path / "run" / "model")("anything", task="tts").task == "tts"
+
+
+def test_held_out_gate_phrasings_never_occur_in_the_training_corpus():
+    """benchmarks/data/router_heldout.csv measures the gate on phrasings written for the test only."""
+    import re
+    from pathlib import Path
+
+    heldout = read_instructions(Path(__file__).resolve().parents[1] / "benchmarks/data/router_heldout.csv")
+    assert {i.task for i in heldout} == set(TASKS) and sum(i.task == "think" for i in heldout) >= 20
+
+    def norm(text):
+        return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+    corpus = [norm(i.text) for i in generate(20000, "train", seed=0)]
+    leaked = [i.text for i in heldout if any(norm(i.text) in t for t in corpus)]
+    assert not leaked, leaked
+    think = [i for i in generate(500, "train", seed=1) if i.task == "think"]
+    assert len(think) == 100 and all(i.transcript is None for i in think)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -140,3 +141,24 @@ def test_bad_checkpoints_are_one_line_errors(tmp_path):
     assert "\n" not in str(err.value) and "missing" in str(err.value)
     with pytest.raises(ConfigError, match="bands cover"):
         dataclasses.replace(TINY, n_fft=128)
+
+
+def test_published_feed_forward_layout_loads_and_matches(tmp_path):
+    """bs-roformer >= 0.0.2 / music-source-separation store the feed-forward as ``.1.net.{0,1,4}``."""
+    model = _random_model(seed=3, depth=2)
+    ours, published = tmp_path / "ours.ckpt", tmp_path / "published.ckpt"
+    torch.save(model.state_dict(), ours)
+    ff = re.compile(r"^(layers\.\d+\.\d+\.layers\.\d+\.1\.)(\d+\.)")  # the feed-forward's Sequential
+    renamed = {ff.sub(r"\1net.\2", k): v for k, v in model.state_dict().items()}
+    assert "layers.0.0.layers.0.1.net.1.weight" in renamed and "layers.0.1.layers.0.1.net.4.bias" in renamed
+    torch.save({"state_dict": renamed}, published)
+    a, b = load_separator(ours, preset="tiny"), load_separator(published, preset="tiny")
+    assert a.checkpoint_layout.startswith("deepaudio") and b.checkpoint_layout.startswith("published")
+    x = torch.randn(1, 2, 700)
+    with torch.no_grad():
+        torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
+    key = "layers.0.0.layers.0.1.net.1.weight"
+    mixed = dict(model.state_dict(), **{key: renamed[key]})
+    torch.save(mixed, tmp_path / "mixed.ckpt")
+    with pytest.raises(CheckpointError, match="mixes two feed-forward layouts"):
+        load_separator(tmp_path / "mixed.ckpt", preset="tiny")

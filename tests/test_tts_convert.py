@@ -82,11 +82,35 @@ def test_converter_errors(tmp_path):
     big = tmp_path / "big.txt"
     big.write_text("".join(f"{i}\n" for i in range(9)))
     with pytest.raises(CheckpointError, match="vocab has 9 tokens"):
-        get_converter("f5tts").fn([src, big], tmp_path / "o", {})
+        get_converter("f5tts").fn([src, big], tmp_path / "o", {"preset": "F5TTS_Base"})
     ema.pop("ema_model.transformer.proj_out.bias")
     src = _write(tmp_path, "broken.safetensors", ema)
     vocab = tmp_path / "vocab.txt"
     vocab.write_text(VOCAB)
     with pytest.raises(CheckpointError, match="missing"):
-        get_converter("f5tts").fn([src, vocab], tmp_path / "o", {})
+        get_converter("f5tts").fn([src, vocab], tmp_path / "o", {"preset": "F5TTS_v1_Base"})
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("case", ["f5_dit_v1", "f5_dit_base"])
+def test_f5tts_variant_is_decided_from_the_weights_or_refused(tmp_path, parity_dir, case):
+    """Both official layouts (parity files: random weights from the official DiT) carry the same keys and
+    shapes, so a file without other evidence is refused; pre-v1 mel buffers mark a Base checkpoint."""
+    from safetensors.torch import load_file
+
+    weights = {f"ema_model.transformer.{k.removeprefix('weights.')}": v
+               for k, v in load_file(str(parity_dir / f"{case}.safetensors")).items() if k.startswith("weights.")}
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(f"t{i}\n" for i in range(40)), encoding="utf-8")
+    src = _write(tmp_path, "model_1250000.safetensors", dict(weights, step=torch.tensor(7)))
+    with pytest.raises(ConfigError, match="cannot tell F5TTS_v1_Base from F5TTS_Base"):
+        get_converter("f5tts").fn([src, vocab], tmp_path / "refused", {})
+    assert not (tmp_path / "refused").exists()
+    legacy = dict(weights, **{"ema_model.mel_spec.mel_stft.spectrogram.window": torch.ones(16)})
+    src = _write(tmp_path, "old_v1_named.pt", {"ema_model_state_dict": legacy})
+    loaded = DiT.from_pretrained(get_converter("f5tts").fn([src, vocab], tmp_path / "base", {}))
+    assert loaded.config.pe_attn_head == 1 and not loaded.config.text_mask_padding
+    chosen = get_converter("f5tts").fn([tmp_path / "model_1250000.safetensors", vocab], tmp_path / "v1",
+                                       {"preset": "F5TTS_v1_Base"})
+    loaded = DiT.from_pretrained(chosen)
+    assert loaded.config.pe_attn_head is None and loaded.config.text_mask_padding

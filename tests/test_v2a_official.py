@@ -328,3 +328,30 @@ def test_tokenizer_matches_open_clip_ids():
     for row, case in zip(got, cases):
         ids = case["ids"]
         assert row[: len(ids)].tolist() == ids and not row[len(ids):].any(), case["text"]
+
+
+def test_text_to_audio_without_a_video(official_files, tmp_path, capsys):
+    """MMAudio's no-video mode: the visual streams are the network's empty features, the prompt steers."""
+    from deepaudio.cli.main import main
+    from deepaudio.pipelines.v2a import V2APipeline
+
+    _, files, _ = official_files
+    out = get_converter("mmaudio-pipeline").fn(files, tmp_path / "v2a", {})
+    pipe = V2APipeline.from_pretrained(out)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # away from the zero-initialised output layers, so the conditions show
+        for name, p in pipe.net.named_parameters():
+            if "latent_" not in name:
+                p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    rain, sr = pipe(None, prompt="rain on a tin roof", duration=1.5, steps=2, seed=0)
+    dog, _ = pipe(None, prompt="a dog barks", duration=1.5, steps=2, seed=0)
+    assert rain.shape == (1, round(1.5 * sr)) and torch.isfinite(rain).all() and not torch.equal(rain, dog)
+    wav = tmp_path / "rain.wav"
+    assert main(["v2a", "--model", str(out), "--prompt", "rain on a tin roof", "--duration", "1.5", "--steps", "2",
+                 "--seed", "0", "-o", str(wav), "--device", "cpu"]) == 0
+    assert wav.is_file()
+    for bad, msg in ((["--duration", "2"], "needs a --prompt"), (["--prompt", "rain"], "positive --duration"),
+                     (["--prompt", "rain", "--duration", "2", "--mux", str(tmp_path / "x.mp4")], "--mux needs")):
+        assert main(["v2a", "--model", str(out), "-o", str(tmp_path / "bad.wav"), *bad]) == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "bad.wav").exists()

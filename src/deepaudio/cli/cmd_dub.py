@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_pipeline_arguments, load_deepaudio, write_result
+from deepaudio.cli.common import add_pipeline_arguments, asr_kwargs, load_deepaudio, write_result
 
 NAME = "dub"
 HELP = "dub a video: speech timed to the picture (whole clip or every SRT line) mixed over ambience"
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ref_audio is not None:
         check_media_file(args.ref_audio)
     pipe = load_deepaudio(args)
-    v2a_kwargs, tts_kwargs = {"steps": args.steps, "cfg_strength": args.cfg}, {"nfe": args.nfe}
+    v2a_kwargs, tts_kwargs = {"steps": args.steps, "cfg_strength": args.cfg}, {"nfe": args.nfe, **asr_kwargs(args)}
     if args.srt is not None:
         from deepaudio.io.srt import parse_srt
 

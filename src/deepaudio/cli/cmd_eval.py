@@ -23,8 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", help=f"comma-separated subset of: {','.join(ALL_METRICS)} (default: the task's)")
     p.add_argument("-o", "--out", required=True, help="output folder for items.csv, summary.json, report.md, plots")
     p.add_argument("--label", help="row name in the table (default: the --gen folder name)")
-    p.add_argument("--asr-model", help="local CTranslate2 Whisper folder (paper: faster-whisper large-v3); "
-                                       "default: packaged Whisper tiny.en")
+    p.add_argument("--asr-model", help="local faster-whisper (CTranslate2) folder, any size or language (paper: "
+                                       "large-v3); default: packaged Whisper tiny.en")
+    p.add_argument("--language", default="en", help="language of the speech for WER (default en, the papers'; "
+                   "'auto': detected per clip by a multilingual --asr-model)")
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--wavlm-sv", help="local WavLM-base-sv folder for SPK-SIM (default: packaged Resemblyzer)")
     p.add_argument("--sim-o", help="ECAPA-TDNN + WavLM-large checkpoint for SIM-O")
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
                           hint="give the av-benchmark cache folders of both the generated and the real clips")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     opts = EvalOptions(task=args.task, metrics=metrics, asr_model=args.asr_model, beam_size=args.beam_size,
+                       asr_language=None if args.language == "auto" else args.language,
                        wavlm_sv=args.wavlm_sv, sim_o=args.sim_o, emotion_model=args.emotion_model,
                        panns=args.panns, vggish=args.vggish, synchformer=args.synchformer, passt=args.passt,
                        imagebind=args.imagebind, gen_features=args.gen_features, ref_features=args.ref_features,

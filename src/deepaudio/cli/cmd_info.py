@@ -16,10 +16,13 @@ _OPTIONAL = {
     "silero_vad": "speech presence / voice-over detection (extra: eval)",
     "speechmos": "DNSMOS (extra: eval)",
     "dlib": "face detector + 68 landmarks: visible talking, lip contour (extra: vision)",
+    "face_recognition_models": "dlib's landmark model file (extra: vision)",
     "mediapipe": "face mesh, only releases that bundle its model (<= 0.10.21, numpy<2; no extra)",
     "transformers": "FLAN-T5 / MiniLM text encoders (extra: text)",
-    "open_clip": "CLIP visual/text encoder for official MMAudio weights",
 }
+# Networks implemented in deepaudio itself: no package needed, only the weights (files you give).
+_BUILT_IN = ("CLIP (open_clip / DFN5B layout, for official MMAudio weights)", "Synchformer", "MMAudio VAE",
+             "BigVGAN (16 kHz, v2 24/44 kHz)", "Vocos", "BS-RoFormer separator", "toon mouth tracker")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
     cuda = torch.cuda.is_available()
     print(f"devices: cpu ({torch.get_num_threads()} threads)"
           + (f", cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})" if cuda else ""))
+    print("built in: " + ", ".join(_BUILT_IN))
     print("optional backends:")
     for mod, what in _OPTIONAL.items():
         ok = importlib.util.find_spec(mod) is not None
-        print(f"  {'yes' if ok else 'no ':3}  {mod:15} {what}")
+        print(f"  {'yes' if ok else 'no ':3}  {mod:23} {what}")
     from deepaudio.perception.faces import describe_backends
 
     print(describe_backends())

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, default_model_dir, resolve_device
+from deepaudio.cli.common import (
+    VOCODER_HELP,
+    add_asr_arguments,
+    add_device_arguments,
+    asr_kwargs,
+    default_model_dir,
+    resolve_device,
+)
 
 NAME = "tts"
 HELP = "speak text in the voice of a reference recording (F5-TTS)"
@@ -19,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ref-text", help="transcript of the reference (default: transcribed with Whisper)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output audio file (.wav/.flac)")
     parser.add_argument("--ckpt", type=Path, help="TTS checkpoint folder (default: the bundled default)")
-    parser.add_argument("--vocoder", type=Path, help="Vocos checkpoint folder (default: Griffin-Lim)")
+    parser.add_argument("--vocoder", type=Path, help=VOCODER_HELP)
     parser.add_argument("--nfe", type=int, default=32, help="ODE steps (default 32)")
     parser.add_argument("--cfg", type=float, default=2.0, help="F5 guidance strength (default 2.0; 0 = off)")
     parser.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient (default -1)")
@@ -28,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default: random)")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (default 1.0)")
     parser.add_argument("--duration", type=float, help="seconds of new speech (default: from the text length)")
+    add_asr_arguments(parser)
     add_device_arguments(parser)
 
 
@@ -51,11 +59,12 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"text file is not UTF-8 (byte {exc.start})", args.text_file,
                              "save it as UTF-8") from exc
         checks.text("text file", text)
+    asr = asr_kwargs(args)
     pipe = TTSPipeline.from_pretrained(args.ckpt or default_model_dir("tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
     wav, sr = pipe(text, args.ref_audio, ref_text=args.ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
-                   duration=args.duration, progress=_progress(text))
+                   duration=args.duration, progress=_progress(text), **asr)
     save_audio(args.output, wav, sr, inputs=[args.ref_audio])
     print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s)")
     return 0

@@ -1,4 +1,8 @@
-"""``deepaudio v2a VIDEO -o out.wav [--mux out.mp4]``: ambient sound for a video (or a batch of them)."""
+"""``deepaudio v2a VIDEO -o out.wav [--mux out.mp4]``: ambient sound for a video (or a batch of them).
+
+Without a video, ``deepaudio v2a --prompt "rain on a tin roof" --duration 8 -o rain.wav`` is text-to-audio
+(MMAudio's no-video mode).
+"""
 
 from __future__ import annotations
 
@@ -15,17 +19,19 @@ from deepaudio.cli.common import (
 )
 
 NAME = "v2a"
-HELP = "generate ambient sound synchronised with a video (any length; folder/CSV for batches)"
+HELP = "generate ambient sound synchronised with a video (any length; folder/CSV for batches), or from text"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", type=Path, help="video file, or a folder / CSV (column 'video') for a batch")
+    parser.add_argument("video", type=Path, nargs="?", help="video file, or a folder / CSV (column 'video') for a "
+                        "batch; leave out for text-to-audio (--prompt and --duration)")
     parser.add_argument("-o", "--output", type=Path, help="output .wav/.flac (batch: output folder)")
     parser.add_argument("--mux", type=Path, help="also write a copy of the video with this sound (batch: folder)")
     parser.add_argument("--model", type=Path, help="V2A pipeline folder (default: the bundled default)")
     parser.add_argument("--prompt", default="", help="text prompt describing the sound")
     parser.add_argument("--negative-prompt", default="", help="what the sound should not contain")
-    parser.add_argument("--duration", type=float, help="seconds to generate (default: the whole video)")
+    parser.add_argument("--duration", type=float, help="seconds to generate (default: the whole video; required "
+                        "without a video)")
     parser.add_argument("--steps", type=int, default=25, help="Euler steps (default 25)")
     parser.add_argument("--cfg", type=float, help="classifier-free guidance weight (default: the model's config.json "
                         "cfg_strength, else MMAudio's 4.5)")
@@ -44,13 +50,21 @@ def run(args: argparse.Namespace) -> int:
     device, dtype = resolve_device(args)
     if args.output is None and args.mux is None:
         raise InputError("no output given", hint="add -o out.wav and/or --mux out.mp4")
-    batch = args.video.is_dir() or args.video.suffix.lower() == ".csv"
-    if not batch:  # checked before the model is loaded
+    if args.video is None:
+        if args.mux is not None:
+            raise InputError("--mux needs a video", hint="leave out --mux for text-to-audio, or give a video")
+        if not args.prompt.strip():
+            raise InputError("text-to-audio needs a --prompt", hint='e.g. --prompt "rain on a tin roof" --duration 8')
+        if args.duration is None or args.duration <= 0:
+            raise InputError("text-to-audio needs a positive --duration", hint="e.g. --duration 8")
+        if args.output is not None:
+            check_audio_output(args.output, [])
+    elif not (args.video.is_dir() or args.video.suffix.lower() == ".csv"):  # checked before the model is loaded
         probe_video(args.video)
         if args.output is not None:
             check_audio_output(args.output, [args.video])
     pipe = V2APipeline.from_pretrained(args.model or default_model_dir("v2a"), device=device, dtype=dtype)
-    if not args.video.is_dir() and args.video.suffix.lower() != ".csv":
+    if args.video is None or not args.video.is_dir() and args.video.suffix.lower() != ".csv":
         _one(pipe, args.video, args.output, args.mux, args, {})
         return 0
     items = list_batch_inputs(args.video)
@@ -62,19 +76,20 @@ def run(args: argparse.Namespace) -> int:
     return run_batch(items, outputs, lambda v, o, out, mux: _one(pipe, v, out, mux, args, o), args.overwrite, "v2a")
 
 
-def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict) -> None:
+def _one(pipe, video: Path | None, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict) -> None:
     from deepaudio.io.atomic import check_output_path
     from deepaudio.io.audio import save_audio
 
+    inputs = [video] if video is not None else []
     for p in (out, mux):
         if p is not None:
-            check_output_path(p, [video])
+            check_output_path(p, inputs)
     wav, sr = pipe(video, prompt=opts.get("prompt", args.prompt),
                    negative_prompt=opts.get("negative_prompt", args.negative_prompt),
                    duration=option_float(opts, "duration", args.duration, video), steps=args.steps,
                    cfg_strength=args.cfg, seed=args.seed, overlap=args.overlap)
     if out is not None:
-        save_audio(out, wav, sr, inputs=[video])
+        save_audio(out, wav, sr, inputs=inputs)
         print(f"wrote {out}")
     if mux is not None:
         from deepaudio.io.mux import mux_audio

@@ -130,11 +130,37 @@ def option_float(opts: dict, key: str, default, video: Path):
     return value
 
 
+ASR_HELP = ("local faster-whisper (CTranslate2) folder that transcribes the reference voice when no --ref-text "
+            "is given (default: the packaged Whisper tiny.en, English only)")
+LANGUAGE_HELP = "language of the reference voice for --asr-model, e.g. en, fr, zh (default: detected)"
+
+
+def add_asr_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--asr-model", type=Path, help=ASR_HELP)
+    parser.add_argument("--language", help=LANGUAGE_HELP)
+
+
+def asr_kwargs(args: argparse.Namespace) -> dict:
+    """``asr_model``/``asr_language`` for the TTS call; a bad folder is reported before any model loads."""
+    if getattr(args, "asr_model", None) is None:
+        return {"asr_language": args.language} if getattr(args, "language", None) else {}
+    from deepaudio.perception.asr import resolve_model_path
+
+    resolve_model_path(args.asr_model)
+    return {"asr_model": str(args.asr_model), "asr_language": args.language}
+
+
+VOCODER_HELP = ("mel vocoder folder for TTS/V2S: Vocos or BigVGAN-v2 24 kHz, converted or as released "
+                "(default: the model's own, else Griffin-Lim); its mel is checked against the TTS's")
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``dub``."""
     parser.add_argument("--model", type=Path, help="DeepAudio pipeline folder (default: the bundled default)")
     parser.add_argument("--ref-audio", type=Path, help="reference voice (wav/flac/mp3...)")
     parser.add_argument("--ref-text", help="transcript of the reference voice (default: transcribed offline)")
+    parser.add_argument("--vocoder", type=Path, help=VOCODER_HELP)
+    add_asr_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=25, help="V2A Euler steps")
     parser.add_argument("--cfg", type=float, help="V2A guidance weight (default: the model's)")
@@ -152,4 +178,7 @@ def load_deepaudio(args: argparse.Namespace):
     from deepaudio.pipelines.deepaudio import DeepAudio
 
     device, dtype = resolve_device(args)
-    return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype)
+    return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype,
+                                     vocoder=getattr(args, "vocoder", None),
+                                     separator=getattr(args, "separator", None))
+

@@ -8,7 +8,8 @@ Layouts read (facts from the reference loader ``f5_tts.infer.utils_infer.load_ch
 The DiT key ``X`` loads into our :class:`~deepaudio.models.tts.dit.DiT` unchanged. The DeepAudio
 ``v2c_*`` files are F5TTS_Base (v0.5.2 layout) plus ``input_embed.proj_energy`` (Linear 1 -> dim).
 
-Usage: ``deepaudio convert f5tts model_1250000.safetensors vocab.txt -o ckpt/f5tts_v1 --set preset=F5TTS_v1_Base``.
+Usage: ``deepaudio convert f5tts model_1250000.safetensors vocab.txt -o ckpt/f5tts_v1 --set preset=F5TTS_v1_Base``
+(add ``--set mel=bigvgan`` for a checkpoint trained on the BigVGAN-v2 mel, e.g. F5TTS_Base_bigvgan).
 """
 
 from __future__ import annotations
@@ -87,6 +88,27 @@ def infer_config(state: Mapping[str, torch.Tensor], base: DiTConfig) -> DiTConfi
     )
 
 
+def variant_from_weights(obj: Mapping, source: str | Path) -> str:
+    """F5TTS_Base or F5TTS_v1_Base, decided from the checkpoint itself, or a refusal.
+
+    The two DiTs have the same 364 keys and shapes (both configs: dim 1024, depth 22, 4 text ConvNeXt
+    blocks); they differ only in settings no weight stores (``text_mask_padding``, ``pe_attn_head``).
+    The one trace left in a file is the torchaudio MelSpectrogram buffers (``mel_spec.mel_stft.*``)
+    that F5-TTS saved before its v1.0 code, which v1 checkpoints never have: those files are Base.
+    Anything else is ambiguous, and a wrong guess converts silently into a worse model, so we refuse.
+    """
+    nested = [obj.get(k) for k in ("ema_model_state_dict", "model_state_dict") if isinstance(obj.get(k), Mapping)]
+    keys = [k for state in (nested or [obj]) for k in state]
+    if any(k.removeprefix("ema_model.").startswith(_LEGACY_PREFIX) for k in keys):
+        print(f"deepaudio: {Path(source).name}: F5TTS_Base layout (decided from the weights: pre-v1 mel "
+              "buffers mel_spec.mel_stft.*, which F5TTS_v1_Base files never carry)", file=sys.stderr)
+        return "F5TTS_Base"
+    raise ConfigError(f"{source}: cannot tell F5TTS_v1_Base from F5TTS_Base from the weights (same keys and "
+                      "shapes; they differ in text padding masking and RoPE heads, which are not stored)",
+                      hint="add --set preset=F5TTS_v1_Base (v1 release, model_1250000) or "
+                      "--set preset=F5TTS_Base (model_1200000)")
+
+
 def check_strict(config: DiTConfig, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
     """Strict key/shape check against our module built on the meta device (no memory for 337M weights)."""
     model = DiT(config, device="meta")
@@ -112,12 +134,14 @@ def convert(sources: list[Path], out_dir: Path, options: dict[str, str], default
         raise ConfigError("no vocab.txt given", hint="add the vocab file the checkpoint was trained with "
                           "(F5-TTS: src/f5_tts/infer/examples/vocab.txt) as a second source")
     vocab = Vocab.load(vocab_path)
-    state = official_to_dit_state(load_weights_file(weights), weights)
-    preset = options.get("preset") or ("F5TTS_v1_Base" if default_preset == "auto" and "v1" in weights.name
-                                       else "F5TTS_Base" if default_preset == "auto" else default_preset)
-    if "preset" not in options and default_preset == "auto":
-        print(f"deepaudio: using the {preset} layout (set --set preset=... to choose)", file=sys.stderr)
+    raw = load_weights_file(weights)
+    state = official_to_dit_state(raw, weights)
+    preset = options.get("preset") or default_preset
+    if preset == "auto":
+        preset = variant_from_weights(raw, weights)
     config = infer_config(state, TTS_PRESETS.get(preset))
+    if options.get("mel"):  # F5-TTS mel_spec_type: 'bigvgan' for checkpoints trained for BigVGAN-v2 24 kHz
+        config = dataclasses.replace(config, mel_spec_type=options["mel"])
     if require_energy and not config.energy_input:
         raise CheckpointError("no input_embed.proj_energy weights: not a DeepAudio V2S checkpoint", weights,
                               "use the f5tts converter for plain F5-TTS files")

@@ -26,7 +26,7 @@ _SOUND = ["ambient sound", "sound effects", "foley", "background audio", "the so
 _SPEECH = ["speech", "a voice", "dialogue", "spoken lines", "the line", "the words", "a voice line"]
 _PLEASE = ["", "please ", "can you ", "could you ", "I want you to ", "kindly ", "I'd like you to "]
 
-# {v} video, {s} sound words, {p} speech words, {t} a quoted transcript (may be empty for some classes)
+# {v} video, {s} sound words, {p} speech words, {o} a voice-over, {t} a quoted transcript (may be empty)
 _TEMPLATES: dict[str, list[str]] = {
     "v2a": [
         "{q}add {s} to {v}", "{q}generate {s} for {v}", "make {v} sound real with {s} only",
@@ -99,7 +99,34 @@ _TEMPLATES: dict[str, list[str]] = {
         "{q}give {v} both a voice saying {t} and {s}", "{q}add narration-free dialogue and foley to {v}: {t}",
         "{q}everything for {v}: dialogue, ambience, effects: {t}", "{q}dub the clip with {t} over {s}",
     ],
+    # DeepSound-V1: speech no one on screen produces (narration, commentary) is taken out of the sound.
+    # {o} names that voice (_VOICE_OVER). The gate's held-out test phrasings (benchmarks/data/
+    # router_heldout.csv) were written apart from these and never occur in the training corpus.
+    "think": [
+        "{q}take {o} out of {v}", "{q}strip {o} from {v}", "{q}cut {o} out of the audio of {v}",
+        "{q}erase {o} but keep {s}", "{q}delete {o} from the sound of {v}", "{q}filter {o} out of {v}",
+        "{q}make the audio of {v} free of {o}", "{q}separate out {o} and keep the rest of the sound",
+        "{q}I want {v} without {o}, keep {s}", "{q}drop {o}, leave {s} alone", "{q}silence {o} in {v}",
+        "{q}get {o} out of {v}", "{q}eliminate {o} from {v}", "{q}scrub {o} out of the sound track",
+        "the audio of {v} has {o} on it, {q}clean that up", "{q}detect and remove {o} in {v}",
+        "{q}remove {o} from {v} and keep {s}", "{q}find any off-screen speech in {v} and take it out",
+        "{q}generate {s} for {v} step by step and check it for voice-over",
+        "{q}think step by step: make audio for {v}, then remove any narration",
+        "there is {o} over {v}, {q}make it go away", "{q}suppress {o} in {v}", "{q}{o} over {v} has to go",
+        "{q}keep {s} but lose {o}", "{q}de-voice the sound of {v}", "{q}make {v} voice-over free",
+        "{q}I need {v} without the person speaking off screen", "{q}the sound of {v} should have no narration",
+        "{q}extract {s} from {v} without {o}", "{q}wipe {o} off {v}", "{q}no more {o} on {v}, just {s}",
+        "{q}scrap {o}, keep everything else", "{q}clean up {v}: {o} must not be heard",
+        "{q}is there a voice-over in {v}? if so, take it out", "{q}keep only the sounds of the scene, cut {o}",
+    ],
 }
+
+_VOICE_OVER = ["the narration", "the commentary", "the off-screen voice", "the announcer", "the voiceover track",
+               "any voice-over", "the narrating voice", "the speech on top", "the voice on top", "the chatter",
+               "the reporter's voice", "the host's narration", "the spoken commentary", "the voices",
+               "the presenter's off-camera voice", "the off-camera speaker", "the people chatting", "the VO",
+               "that voice over the picture", "the sportscaster", "the guide's explanations", "the speech",
+               "the documentary narration", "whoever is talking over it", "the play-by-play"]
 
 _DEFAULT_SENTENCES = [
     "The train leaves at nine tomorrow morning.", "I never said she stole my money.",
@@ -224,6 +251,22 @@ _NO_AMBIENCE = [
     "clean voice, no effects", "skip the ambience", "I don't want {s}", "don't add {s}", "no other sounds",
     "only the dialogue track", "the voice stem alone", "without any background noise",
 ]
+_THINK_VERB = ["take out", "strip out", "cut", "erase", "delete", "filter out", "eliminate", "drop", "silence",
+               "scrub", "suppress", "wipe", "remove", "clean out", "edit out", "lose", "pull out", "subtract"]
+_THINK_WHERE = ["", "", "from {v}", "of {v}", "in {v}", "from the audio", "from the sound track of {v}",
+                "from the mix", "in the recording"]
+_THINK_KEEP = ["", "", "keep {s}", "keep the rest", "but keep the background", "leave the other sounds",
+               "keep the crowd noise", "the effects stay", "only the scene's sound should remain",
+               "without touching {s}", "keep the music and effects", "step by step", "and check it worked"]
+# v2s/dub phrasings that name a person but not the video (the person is on screen: timed speech).
+_CHAR_ONLY = ["{c} should say {t}", "make {c} say {t}", "have {c} say {t}", "let {c} say {t}", "I want {c} to say {t}",
+              "{c} says {t}", "{c} needs to say {t}", "get {c} to say {t}", "{c} should be saying {t}"]
+# Short unquoted words a user may ask to be spoken ("say hello"); the transcript is then not masked.
+_SHORT_WORDS = ["hello", "hey", "yes", "no", "thanks", "goodbye", "bye", "okay", "welcome", "cheers", "sorry",
+                "good night", "hey there", "oops", "wow", "congratulations", "bonjour", "ciao"]
+_SHORT_TTS = ["say {w}", "say {w} please", "just say {w}", "can you say {w}", "speak {w}", "say {w} in my voice",
+              "read {w}", "say the word {w}", "voice {w}", "pronounce {w}"]
+
 _DUB_REQ = [
     "dub {v}: {t}", "dub {v} with {t}", "make a dub of {v}: {t}", "a dubbed version of {v} saying {t}",
     "dub {c} in {v}: {t}", "do a full dub of {v}: {t}", "dub over {v} with {t}", "dub {v} in my voice: {t}",
@@ -242,6 +285,16 @@ def _join(main: str, mod: str, rng: random.Random) -> str:
 def _compose(task: str, rng: random.Random) -> str:
     """One compositional phrasing of ``task`` (placeholders {q} {v} {s} {p} {t} as in the templates)."""
     c = rng.choice(_CHAR)
+    if task == "think":
+        main = "{q}" + " ".join(w for w in (rng.choice(_THINK_VERB), rng.choice(_VOICE_OVER),
+                                            rng.choice(_THINK_WHERE)) if w)
+        return _join(main, rng.choice(_THINK_KEEP), rng)
+    if task == "tts" and rng.random() < 0.15:
+        return "{q}" + rng.choice(_SHORT_TTS).replace("{w}", rng.choice(_SHORT_WORDS))
+    if task in ("v2s", "dub") and rng.random() < 0.2:
+        main = _join("{q}" + rng.choice(_CHAR_ONLY), rng.choice(_VOICE_REF), rng)
+        extra = rng.choice(_NO_AMBIENCE if task == "v2s" else _WITH_AMBIENCE) if rng.random() < 0.6 else ""
+        return _join(main, extra, rng).replace("{c}", c)
     if task == "v2a":
         text = _join("{q}" + rng.choice(_SOUND_REQ), rng.choice(_NO_SPEECH) if rng.random() < 0.6 else "", rng)
     elif task == "tts":
@@ -281,7 +334,7 @@ def generate(n: int, split: str = "train", seed: int = 0, sentences: list[str] |
         # Case changes and typos touch the instruction words only; the quoted transcript stays exact
         # (it is what will be spoken), so it goes in after them through a placeholder.
         text = tpl.format(v=rng.choice(_VIDEO), s=rng.choice(_SOUND), p=rng.choice(_SPEECH), q=rng.choice(_PLEASE),
-                          t="\x00" if has_t else "")
+                          o=rng.choice(_VOICE_OVER), t="\x00" if has_t else "")
         text = _case(" ".join(text.split()), rng)
         if typo_rate > 0 and rng.random() < 0.5:
             text = _typo(text, rng, typo_rate * 3)

@@ -10,6 +10,7 @@ Presets:
 - ``MMAUDIO_16K`` (MMAudio 16 kHz VAE / BigVGAN): clamp the wave to [-1, 1], reflect pad (n_fft - hop)/2,
   no centring, ``sqrt(re^2 + im^2 + 1e-9)``, Slaney mel scale with Slaney norm (librosa defaults),
   80 bins, 1024/256, fmax 8 kHz, ``log10(clamp(x, 1e-5))``.
+- ``BIGVGAN_24K`` (F5-TTS' BigVGAN-v2 24 kHz mel): 24 kHz, 100 bins, 1024/256, Slaney, 'same' padding, ln.
 - ``MMAUDIO_44K`` (MMAudio 44.1 kHz VAE / BigVGAN-v2 44 kHz): as 16 kHz with 128 bins, 2048/512,
   fmax 22.05 kHz and the natural log.
 
@@ -131,11 +132,17 @@ MMAUDIO_44K = MelSettings.from_mmaudio_kwargs(
     dict(sampling_rate=44100, n_fft=2048, num_mels=128, hop_size=512, win_size=2048, fmin=0, fmax=22050.0,
          norm_fn="torch.log"))
 
+# F5-TTS ``mel_spec_type="bigvgan"`` (``get_bigvgan_mel_spectrogram``, the mel of BigVGAN-v2 24 kHz):
+# the MMAudio recipe's Slaney filters and 'same' padding, 100 bins, fmax sr / 2, natural log, no clamp.
+BIGVGAN_24K = MelSettings(n_mels=100, f_max=None, mel_scale="slaney", norm="slaney", padding="same",
+                          magnitude_eps=1e-9, log="ln", log_floor=1e-5, filterbank_arithmetic="librosa")
+
 MEL_PRESETS: Registry[MelSettings] = Registry("mel setting")
 MEL_PRESETS.add("f5_24k", F5_24K)
 MEL_PRESETS.add("vocos_24k", VOCOS_24K)
 MEL_PRESETS.add("mmaudio_16k", MMAUDIO_16K)
 MEL_PRESETS.add("mmaudio_44k", MMAUDIO_44K)
+MEL_PRESETS.add("bigvgan_24k", BIGVGAN_24K)
 
 
 # --- mel scales ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class EvalOptions:
     task: str = "v2s"
     metrics: tuple[str, ...] = ()
     asr_model: str | None = None
+    asr_language: str | None = "en"  # None: detected per clip (multilingual models)
     beam_size: int = 5
     wavlm_sv: str | None = None
     sim_o: str | None = None
@@ -92,7 +94,8 @@ class _Scorer:
 
         if not item.text:
             raise _Skip("no transcript (NAME.txt)")
-        hyp = transcribe(*self.gen(item), model=self.opts.asr_model, beam_size=self.opts.beam_size)
+        hyp = transcribe(*self.gen(item), model=self.opts.asr_model, beam_size=self.opts.beam_size,
+                         language=self.opts.asr_language)
         return {"wer": wer(item.text, hyp), "text": item.text, "hypothesis": hyp}
 
     def spk_sim(self, item: Item) -> dict:
@@ -125,12 +128,14 @@ class _Scorer:
     mcd_sl = mcd
 
     def lip_sync(self, item: Item) -> dict:
-        from deepaudio.eval.sync import lip_sync, read_mouth_contour
+        from deepaudio.eval.sync import lip_sync, read_mouth_contour, tracked_mouth_contour
 
         if item.video is None:
             raise _Skip("no video")
-        try:
-            mouth, rate = read_mouth_contour(item.video)
+        stored = Path(item.video).with_suffix(".mouth.npy").is_file() or \
+            Path(item.video).with_suffix(".mouth.csv").is_file()
+        try:  # a contour written beside the video wins; else the mouth tracker measures it on the video
+            mouth, rate = read_mouth_contour(item.video) if stored else tracked_mouth_contour(item.video)[:2]
         except InputError as exc:
             raise _Skip(str(exc)) from exc
         if rate is None:

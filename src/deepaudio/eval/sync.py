@@ -27,7 +27,8 @@ import torch
 from deepaudio.errors import InputError, MediaError
 
 ONSET_BACKEND = "onset match (frame-difference peaks vs spectral-flux peaks)"
-LIPSYNC_BACKEND = "mouth-opening contour vs speech RMS correlation"
+LIPSYNC_BACKEND = ("mouth-opening contour (NAME.mouth.npy/.csv beside the video, else deepaudio's mouth tracker "
+                   "on the video) vs speech RMS correlation")
 
 
 def pick_peaks(x: np.ndarray, times: np.ndarray, min_gap: float = 0.1, k: float = 1.0) -> np.ndarray:
@@ -141,6 +142,24 @@ def read_mouth_contour(video: str | Path) -> tuple[np.ndarray, float | None]:
             rate = float((len(t) - 1) / (t[-1] - t[0])) if t[-1] > t[0] else None
         return values, rate
     raise InputError("no mouth contour beside the video", video, f"write {npy.name} or {csv_path.name} first")
+
+
+def tracked_mouth_contour(video: str | Path) -> tuple[np.ndarray, float, str]:
+    """The contour measured by the project's mouth tracker (``deepaudio.perception.mouth``) when none is stored:
+    opening over face size per sampled frame (at most 25/s), short detection gaps interpolated.
+
+    Returns (values, frames per second, backend name); refuses a clip where the face is seen in fewer
+    than half of the frames (no contour to correlate with).
+    """
+    from deepaudio.perception.mouth import MAX_GAP_S, MIN_FACE_FRACTION, fill_gaps, mouth_track
+
+    track = mouth_track(Path(video))
+    if track.face_fraction < MIN_FACE_FRACTION:
+        raise InputError(f"no mouth contour: the mouth tracker ({track.backend}) saw a face in "
+                         f"{100 * track.face_fraction:.0f}% of the frames", video,
+                         "lip sync needs a visible face, or write NAME.mouth.npy")
+    values = fill_gaps(track.opening.double().numpy(), track.face_present.numpy(), int(MAX_GAP_S * track.fps))
+    return values, float(track.fps), track.backend
 
 
 def speech_envelope(wav: torch.Tensor, sr: int, fps: float, n_frames: int) -> np.ndarray:

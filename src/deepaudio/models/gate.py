@@ -3,6 +3,8 @@
 p = softmax(MLP(TextEncoder(instruction))) over task classes, trained with cross-entropy. The gate
 decides which modules run (paper Sec. 3.3): V2A alone for ambient sound, TTS alone for speech from
 text, V2A then TTS (energy-conditioned) for speech timed to video, and both mixed for dubbing.
+A fifth class, ``think``, asks for DeepSound-V1's step-by-step voice-over removal (``pipelines.think``):
+find speech that no one on screen produces (narration, commentary) and take it out of the sound.
 The text encoder is frozen and lives outside this module (``models.encoders.text``); only the MLP
 is trained and saved, with the encoder named in the config so the pair always matches.
 
@@ -19,18 +21,20 @@ from torch import nn
 from deepaudio.checkpoint import Pretrained, register_model
 
 # Which modules each task activates (paper eq. 2-4 plus dubbing = timed speech mixed over ambience).
-TASKS: tuple[str, ...] = ("v2a", "tts", "v2s", "dub")
+TASKS: tuple[str, ...] = ("v2a", "tts", "v2s", "dub", "think")
 TASK_MODULES: dict[str, tuple[str, ...]] = {
     "v2a": ("v2a",),
     "tts": ("tts",),
     "v2s": ("v2a", "tts"),
     "dub": ("v2a", "tts"),
+    "think": ("reasoner", "remover"),  # DeepSound-V1: perception/LLM steps, then a separator or suppression
 }
 TASK_DESCRIPTIONS: dict[str, str] = {
     "v2a": "ambient sound only",
     "tts": "speech from text only",
     "v2s": "speech timed to the video",
     "dub": "timed speech mixed over the ambience",
+    "think": "voice-over removal, step by step (DeepSound-V1)",
 }
 
 

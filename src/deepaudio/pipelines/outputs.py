@@ -34,7 +34,12 @@ def write_result(result, video: Path | None, output: Path, stems: bool = True) -
         mux_audio(video, tracks, output)
     else:
         save_audio(output, result.mix, sr, inputs=[video] if video else [])
-    return [output, write_sidecar(output, result.metadata, [video] if video else [])]
+    written = [output]
+    if getattr(result, "trace", None) is not None:  # task 'think': the step-by-step record, as `think` writes it
+        from deepaudio.think.trace import trace_path_for
+
+        written.append(result.trace.save(trace_path_for(output), [video] if video else []))
+    return [*written, write_sidecar(output, result.metadata, [video] if video else [])]
 
 
 def check_result_output(output: Path, video: Path | None, inputs: list = ()) -> None:

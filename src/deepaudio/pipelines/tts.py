@@ -25,6 +25,7 @@ from deepaudio import checks
 from deepaudio.config import resolve_dtype
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
+from deepaudio.models.tts.config import tts_mel_settings
 from deepaudio.models.tts.dit import DiT
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
@@ -69,33 +70,24 @@ class TTSSettings:
         checks.number("max_batch", self.max_batch, 1, integer=True)
 
 
-def load_vocoder(vocoder, device: torch.device | str):
-    """An object with ``decode(mel [B, 100, T]) -> wav [B, L]``: given as such, as a Vocos checkpoint
-    folder, or None for the Griffin-Lim fallback (no neural vocoder weights ship with deepaudio)."""
+def load_vocoder(vocoder, device: torch.device | str, mel=None):
+    """An object with ``decode(mel [B, 100, T]) -> wav [B, L]``: given as such, a Vocos or BigVGAN folder
+    (ours or as released), or None for the Griffin-Lim fallback (no neural vocoder weights ship with
+    deepaudio). With ``mel`` (the TTS's ``MelSettings``) a folder's vocoder is checked against it."""
+    from deepaudio.dsp.mel import F5_24K
+    from deepaudio.models.vocoders import load_vocoder as load_folder
+    from deepaudio.models.vocoders.griffinlim import GriffinLimVocoder
+    from deepaudio.models.vocoders.mel_match import check_vocoder_mel
+
     if vocoder is not None and hasattr(vocoder, "decode"):
         return vocoder
     if vocoder is None:
-        return GriffinLimVocoder(notice=True)
-    from deepaudio.models.vocoders.vocos import Vocos
-
-    return Vocos.from_pretrained(Path(vocoder), device=device)
-
-
-class GriffinLimVocoder:
-    """The fallback vocoder: Griffin-Lim inversion of the F5 24 kHz log-mel (``deepaudio.dsp.griffinlim``)."""
-
-    def __init__(self, n_iter: int = 32, seed: int = 0, notice: bool = False):
-        self.n_iter, self.seed, self.notice = n_iter, seed, notice
-
-    def decode(self, mel: torch.Tensor) -> torch.Tensor:
-        from deepaudio.dsp.griffinlim import griffin_lim_from_mel
-        from deepaudio.dsp.mel import F5_24K
-
-        if self.notice:  # said when it is used, so input errors found earlier stay one line
-            print("deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)", file=sys.stderr)
-            self.notice = False
-        gen = torch.Generator().manual_seed(self.seed)
-        return griffin_lim_from_mel(mel.float().cpu(), F5_24K, n_iter=self.n_iter, generator=gen)
+        notice = "deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)"
+        return GriffinLimVocoder(settings=mel or F5_24K, notice=notice)
+    model = load_folder(Path(vocoder), device=device)
+    if mel is not None:
+        check_vocoder_mel(mel, model, f"vocoder {Path(vocoder).name} ({model.kind})")
+    return model
 
 
 class TTSPipeline:
@@ -106,7 +98,8 @@ class TTSPipeline:
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
-        self.vocoder = load_vocoder(vocoder, self.device)
+        self.mel = tts_mel_settings(model.config)
+        self.vocoder = load_vocoder(vocoder, self.device, self.mel)
         if hasattr(self.vocoder, "eval"):
             self.vocoder.eval()
 
@@ -141,9 +134,13 @@ class TTSPipeline:
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
                  batched_cfg: bool = True, progress: Callable[[int, int], None] | None = None,
-                 settings: TTSSettings | None = None):
+                 settings: TTSSettings | None = None, asr_model: str | Path | None = None,
+                 asr_language: str | None = None):
         """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> a ``GenerationResult``
         (``audio`` [1, L] at 24 kHz; unpacks as ``wav, sr``). Settings as keywords or one ``TTSSettings``.
+
+        Without ``ref_text`` the reference is transcribed by ``asr_model`` (a local faster-whisper folder;
+        default the packaged tiny.en) in ``asr_language`` (None: detected by a multilingual model).
 
         A list of texts gives a list of results, sampled together. ``duration`` (seconds) fixes the length
         of the new speech; ``energy`` (frames at 93.75/s, values in [0, 1]) is the V2S contour of the
@@ -168,7 +165,7 @@ class TTSPipeline:
                 raise InputError(f"{name} contour contains NaN or infinite values")
         if energy is not None and not self.model.config.energy_input:
             raise ConfigError("this checkpoint has no energy input", hint="use a DeepAudio V2S checkpoint")
-        ref = self._reference(ref_audio, ref_text)
+        ref = self._reference(ref_audio, ref_text, asr_model, asr_language)
         ref_mel = self._mel(ref.wav)  # (Nc, M)
         if isinstance(ref_energy, str):
             if ref_energy != "speech":
@@ -210,7 +207,8 @@ class TTSPipeline:
 
     # -- steps ---------------------------------------------------------------------------------------
 
-    def _reference(self, ref_audio, ref_text: str | None) -> Reference:
+    def _reference(self, ref_audio, ref_text: str | None, asr_model=None, asr_language: str | None = None
+                   ) -> Reference:
         wav, sr, where, longer = self._load_reference(ref_audio)
         if sr != SAMPLE_RATE:
             from deepaudio.io.audio import resample
@@ -223,11 +221,13 @@ class TTSPipeline:
             print(f"deepaudio: the reference is longer than {MAX_REFERENCE_SECONDS:g} s; using its first {cut:.1f} s "
                   f"(cut at a pause) with {used}", file=sys.stderr)
         if ref_text is None or not ref_text.strip():
-            from deepaudio.perception.asr import transcribe
+            from deepaudio.perception.asr import backend_name, transcribe_language
 
             used = clip_at_silence(wav, MAX_REFERENCE_SECONDS)
-            ref_text = transcribe(used[None], SAMPLE_RATE)
-            print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
+            ref_text, lang, detected = transcribe_language(used[None], SAMPLE_RATE, asr_model, language=asr_language)
+            how = "detected" if detected else "given" if asr_language else "the model's only language"
+            print(f"deepaudio: no reference text given; {backend_name(asr_model)} transcribed it as: {ref_text!r} "
+                  f"(language {lang}, {how})", file=sys.stderr)
             problem = reference_text_problem(ref_text, used.numel() / SAMPLE_RATE)
             if not ref_text.strip():
                 raise InputError(f"the reference audio could not be transcribed ({problem})", where,
@@ -265,9 +265,9 @@ class TTSPipeline:
         return wav, int(sr), where, longer
 
     def _mel(self, wav: torch.Tensor) -> torch.Tensor:
-        from deepaudio.dsp.mel import F5_24K, mel_spectrogram
+        from deepaudio.dsp.mel import mel_spectrogram
 
-        return mel_spectrogram(wav.to(self.device), F5_24K).transpose(0, 1).float()  # (T, M)
+        return mel_spectrogram(wav.to(self.device), self.mel).transpose(0, 1).float()  # (T, M)
 
     def _plan(self, index, text, ref: Reference, ref_frames: int, speed, duration, energy, fade_s):
         """Chunks of one text, their generated-frame counts and the cross-fade length in samples.

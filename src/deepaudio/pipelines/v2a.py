@@ -159,7 +159,12 @@ class V2APipeline:
                  latent_edit: LatentEdit | None = None, settings: V2ASettings | None = None) -> GenerationResult:
         """Ambient audio for ``video`` (a path or an ``io.clip.VideoClip``; whole length, or the first
         ``duration`` seconds); ``cfg_strength`` None takes the model's default (:attr:`default_cfg`);
-        ``latent_edit`` see :meth:`generate_from_frames`."""
+        ``latent_edit`` see :meth:`generate_from_frames`.
+
+        ``video=None`` is text-to-audio: ``duration`` seconds from the prompt alone, the visual streams
+        replaced by the network's learned empty features (MMAudio's no-video mode, the same tokens that
+        classifier-free guidance drops the video to during training).
+        """
         from deepaudio import checks
         from deepaudio.io.clip import VideoClip
         from deepaudio.io.limits import check_declared_duration
@@ -168,26 +173,34 @@ class V2APipeline:
                              overlap=overlap)
         checks.text("prompt", prompt), checks.text("negative_prompt", negative_prompt)
         checks.optional_number("duration", duration, 0.01)
-        if not isinstance(video, (str, Path, VideoClip)):
-            raise InputError(f"video must be a file path, got {type(video).__name__}")
-        clip = VideoClip.of(video)
-        if duration is None:
-            check_declared_duration(clip.duration, clip.path, "video")
-        total = clip.duration if duration is None else min(float(duration), clip.duration)
+        if video is None:
+            if duration is None:
+                raise InputError("text-to-audio needs a duration", hint="pass --duration SECONDS")
+            check_declared_duration(float(duration), None, "--duration")
+            clip, total = None, float(duration)
+        else:
+            if not isinstance(video, (str, Path, VideoClip)):
+                raise InputError(f"video must be a file path, got {type(video).__name__}")
+            clip = VideoClip.of(video)
+            if duration is None:
+                check_declared_duration(clip.duration, clip.path, "video")
+            total = clip.duration if duration is None else min(float(duration), clip.duration)
         if total <= 0:
-            raise InputError("nothing to generate: duration is zero", clip.path)
+            raise InputError("nothing to generate: duration is zero", clip.path if clip else None)
         generator = make_generator(s.seed)
         windows = plan_windows(total, self.window, min(s.overlap, self.window / 2))
         plans = [SequencePlan.for_duration(win.duration, self.codec.latent_rate) for win in windows]
-        frames = clip.read_grouped([self.frame_requests(w.start, p) for w, p in zip(windows, plans)])
+        frames = clip.read_grouped([self.frame_requests(w.start, p) for w, p in zip(windows, plans)]) if clip else \
+            [((None, None), (None, None))] * len(windows)
         chunks = []
         for k, (win, plan, ((f8, _), (f25, _))) in enumerate(_progress(list(zip(windows, plans, frames)), progress)):
             step_cb = None
             if progress is not None:
                 def step_cb(i, n, k=k):
                     progress(f"window {k + 1}/{len(windows)} step {i}/{n}")
-            chunks.append(self.generate_from_frames(fit_frames(f8, plan.clip_frames)[None],
-                                                    fit_frames(f25, plan.sync_frames)[None], plan, prompt,
+            chunks.append(self.generate_from_frames(None if f8 is None else fit_frames(f8, plan.clip_frames)[None],
+                                                    None if f25 is None else fit_frames(f25, plan.sync_frames)[None],
+                                                    plan, prompt,
                                                     negative_prompt, s.steps, s.cfg_strength, generator, step_cb,
                                                     latent_edit, win.start).cpu())
         meta = {"task": "v2a", "duration": total, "windows": [(w.start, w.end) for w in windows],

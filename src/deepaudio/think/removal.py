@@ -19,6 +19,7 @@ Backends, all ``remove(wav, sr, spans) -> (wav, measurements)``:
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import torch
@@ -107,6 +108,7 @@ class SeparatorRemover:
 
         self.model = load_separator(path, preset, device)
         self.path = Path(path)
+        print(f"deepaudio: separator {self.path.name}: {self.model.checkpoint_layout} key layout", file=sys.stderr)
 
     def remove(self, wav: torch.Tensor, sr: int, spans) -> tuple[torch.Tensor, dict]:
         from deepaudio.think.separator import separate
@@ -114,7 +116,8 @@ class SeparatorRemover:
         vocals = separate(self.model, wav, sr)
         rest = wav.float() - vocals * span_gate(wav.shape[-1], sr, spans).to(vocals)
         rms = lambda x: float(x.square().mean().sqrt()) if x.numel() else 0.0  # noqa: E731
-        return rest, {"backend": f"BS-RoFormer ({self.path.name}), mix - vocals", "vocals_rms": rms(vocals),
+        return rest, {"backend": f"BS-RoFormer ({self.path.name}), mix - vocals",
+                      "checkpoint_layout": self.model.checkpoint_layout, "vocals_rms": rms(vocals),
                       "mix_rms": rms(wav), "spans": [list(s) for s in spans]}
 
 

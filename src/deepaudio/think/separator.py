@@ -83,11 +83,35 @@ def _yaml_settings(path: Path, base: BSRoFormerConfig) -> BSRoFormerConfig:
     return dataclasses.replace(base, **{k: v for k, v in updates.items() if v is not None})
 
 
+# The feed-forward of every published checkpoint (lucidrains ``bs-roformer`` >= 0.0.2 and the
+# music-source-separation training code) sits in a ``FeedForward`` module whose ``net`` holds the
+# Sequential, so its keys read ``layers.i.{0,1}.layers.j.1.net.{0,1,4}``; ours drop the ``net.``.
+_NET_FF = re.compile(r"^(layers\.\d+\.\d+\.layers\.\d+\.1\.)net\.(\d+\.)")
+LAYOUT_PUBLISHED = "published (bs-roformer >= 0.0.2 / music-source-separation: feed-forward under .net)"
+LAYOUT_OURS = "deepaudio (feed-forward without .net)"
+
+
+def normalise_layout(state: dict[str, torch.Tensor], path: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """The state dict in our key layout, and which layout the file used."""
+    published = sum(1 for k in state if _NET_FF.match(k))
+    ours = sum(1 for k in state if re.match(r"^layers\.\d+\.\d+\.layers\.\d+\.1\.\d+\.", k))
+    if published and ours:
+        raise CheckpointError("BS-RoFormer checkpoint mixes two feed-forward layouts (with and without .net)",
+                              path, "give a checkpoint saved by one implementation")
+    if not published:
+        return state, LAYOUT_OURS
+    return {_NET_FF.sub(r"\1\2", k): v for k, v in state.items()}, LAYOUT_PUBLISHED
+
+
 def load_separator(path: str | Path, preset: str = "vocals_317", device: str | torch.device = "cpu") -> BSRoFormer:
-    """A BS-RoFormer from a public checkpoint file (weights only; no pickled code is executed)."""
+    """A BS-RoFormer from a public checkpoint file (weights only; no pickled code is executed).
+
+    Both key layouts load (see ``normalise_layout``); ``model.checkpoint_layout`` names the one found.
+    """
     path = Path(path).expanduser()
     state = _unwrap(load_weights_file(path), path)
     state = {k: v for k, v in state.items() if "rotary_embed." not in k or k.endswith("rotary_embed.freqs")}
+    state, layout = normalise_layout(state, path)
     try:
         cfg = infer_config(state, _yaml_settings(path, BSROFORMER_PRESETS.get(preset)))
     except KeyError as exc:
@@ -96,6 +120,7 @@ def load_separator(path: str | Path, preset: str = "vocals_317", device: str | t
     if not any(k.endswith("rotary_embed.freqs") for k in state):  # older files keep no rotary buffers
         state.update({k: v for k, v in model.state_dict().items() if k.endswith("rotary_embed.freqs")})
     load_state_strict(model, state, path)
+    model.checkpoint_layout = layout  # reported by the remover (which layout the file was in)
     return model.to(device).eval()
 
 

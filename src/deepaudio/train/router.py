@@ -119,7 +119,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"held-out accuracy {report['accuracy']:.4f} ({report['n']} instructions, unseen templates); "
           f"train accuracy {report['train_accuracy']:.4f}")
     for path, ev in report["extra_tests"].items():
-        print(f"accuracy on {path}: {ev['accuracy']:.4f} ({ev['n']} instructions)")
+        tasks = ", ".join(f"{t} {v['accuracy']:.3f} ({v['n']})" for t, v in ev["per_task"].items())
+        print(f"accuracy on {path}: {ev['accuracy']:.4f} ({ev['n']} instructions; per task {tasks})")
     return 0
 
 
@@ -130,5 +131,7 @@ def evaluate_gate(gate: MoFGate, emb: torch.Tensor, labels: torch.Tensor) -> dic
     confusion = torch.zeros(k, k, dtype=torch.long)
     for t, p in zip(labels.tolist(), pred.tolist()):
         confusion[t, p] += 1
+    per_task = {t: {"accuracy": float(confusion[i, i] / confusion[i].sum()), "n": int(confusion[i].sum())}
+                for i, t in enumerate(gate.config.tasks) if confusion[i].sum() > 0}
     return {"accuracy": float((pred == labels).float().mean()), "n": int(labels.numel()),
-            "tasks": list(gate.config.tasks), "confusion": confusion.tolist()}
+            "tasks": list(gate.config.tasks), "per_task": per_task, "confusion": confusion.tolist()}

@@ -186,6 +186,7 @@ class BSRoFormer(nn.Module):
     def __init__(self, config: BSRoFormerConfig):
         super().__init__()
         self.config = cfg = config
+        self.checkpoint_layout: str | None = None  # which key layout the loader found (separator.py)
         self.layers = nn.ModuleList([nn.ModuleList([Transformer(cfg, cfg.time_depth), Transformer(cfg, cfg.freq_depth)])
                                      for _ in range(cfg.depth)])
         self.final_norm = RMSNorm(cfg.dim)

@@ -41,14 +41,26 @@ class DiTConfig:
     energy_input: bool = False       # DeepAudio V2S: zero-initialised Linear(1 -> dim) on the input embedding
     sample_rate: int = 24000
     hop_length: int = 256
+    mel_spec_type: str = "vocos"     # the mel it was trained on: "vocos" (dsp.mel.F5_24K) or "bigvgan" (BIGVGAN_24K)
 
     def __post_init__(self):
+        if self.mel_spec_type not in ("vocos", "bigvgan"):
+            raise ConfigError(f"unknown mel_spec_type {self.mel_spec_type!r}", hint="use 'vocos' or 'bigvgan'")
         if self.qk_norm not in (None, "rms_norm"):
             raise ConfigError(f"unknown qk_norm {self.qk_norm!r}", hint="use null or 'rms_norm'")
         if self.text_average_upsampling and not self.text_mask_padding:
             raise ConfigError("text_average_upsampling needs text_mask_padding=true")
         if self.pe_attn_head is not None and not 0 < self.pe_attn_head <= self.heads:
             raise ConfigError(f"pe_attn_head must be in 1..{self.heads}, got {self.pe_attn_head}")
+
+
+def tts_mel_settings(config: DiTConfig):
+    """The log-mel a TTS model reads and writes (F5-TTS ``mel_spec_type``)."""
+    from deepaudio.dsp.mel import BIGVGAN_24K, F5_24K
+
+    base = BIGVGAN_24K if config.mel_spec_type == "bigvgan" else F5_24K
+    return dataclasses.replace(base, sample_rate=config.sample_rate, hop_length=config.hop_length,
+                               n_mels=config.mel_dim)
 
 
 TTS_PRESETS: Registry[DiTConfig] = Registry("TTS preset")

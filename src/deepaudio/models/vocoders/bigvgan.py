@@ -55,10 +55,29 @@ class BigVGANConfig:
     use_bias_at_final: bool = True
     use_tanh_at_final: bool = True
     sample_rate: int = 16000
+    # The mel the generator was trained on, when its config.json says (BigVGAN-v2 releases do): the TTS
+    # that feeds it must use the same (``mel_settings``). None = not recorded (MMAudio's 16 kHz yml).
+    n_fft: int | None = None
+    win_size: int | None = None
+    fmin: float = 0.0
+    fmax: float | None = None  # None = sample_rate / 2
 
     @property
     def hop_length(self) -> int:
         return math.prod(self.upsample_rates)
+
+    def mel_settings(self):
+        """The BigVGAN-v2 log-mel (``meldataset.mel_spectrogram``): librosa Slaney filters, reflect pad
+        (n_fft - hop) / 2 without centring, sqrt(|X|^2 + 1e-9), ln(clamp(x, 1e-5)); None if not recorded."""
+        from deepaudio.dsp.mel import MelSettings
+
+        if self.n_fft is None:
+            return None
+        return MelSettings(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                           win_length=self.win_size or self.n_fft, n_mels=self.num_mels, f_min=float(self.fmin),
+                           f_max=None if self.fmax is None else float(self.fmax), mel_scale="slaney", norm="slaney",
+                           padding="same", magnitude_eps=1e-9, log="ln", log_floor=1e-5,
+                           filterbank_arithmetic="librosa")
 
     def validate(self) -> BigVGANConfig:
         if self.resblock not in ("1", "2"):
@@ -80,7 +99,11 @@ BIGVGAN_PRESETS.add("mmaudio_16k", BigVGANConfig())
 # nvidia/bigvgan_v2_44khz_128band_512x (ln mel, hop 512): 122.2M parameters.
 BIGVGAN_PRESETS.add("bigvgan_v2_44khz_128band_512x", BigVGANConfig(
     num_mels=128, upsample_rates=(8, 4, 2, 2, 2, 2), upsample_kernel_sizes=(16, 8, 4, 4, 4, 4),
-    use_bias_at_final=False, use_tanh_at_final=False, sample_rate=44100))
+    use_bias_at_final=False, use_tanh_at_final=False, sample_rate=44100, n_fft=2048, win_size=2048))
+# nvidia/bigvgan_v2_24khz_100band_256x sizes (ln mel, hop 256, fmax 12 kHz), the other vocoder F5-TTS names;
+# the final-layer flags keep the code defaults here, a converted folder takes every field from config.json.
+BIGVGAN_PRESETS.add("bigvgan_v2_24khz_100band_256x", BigVGANConfig(num_mels=100, sample_rate=24000, n_fft=1024,
+                                                                   win_size=1024))
 BIGVGAN_PRESETS.add("tiny", BigVGANConfig(
     upsample_rates=(4, 2, 2), upsample_kernel_sizes=(8, 4, 4), upsample_initial_channel=32,
     resblock_kernel_sizes=(3, 7), resblock_dilation_sizes=((1, 3, 5), (1, 3, 5))))
@@ -88,6 +111,7 @@ BIGVGAN_PRESETS.add("tiny", BigVGANConfig(
 _ARCH_FIELDS = ("num_mels", "upsample_rates", "upsample_kernel_sizes", "upsample_initial_channel", "resblock",
                 "resblock_kernel_sizes", "resblock_dilation_sizes", "activation", "snake_logscale",
                 "use_bias_at_final", "use_tanh_at_final")
+_MEL_FIELDS = ("n_fft", "win_size", "fmin", "fmax")
 
 
 def config_from_official(h: Mapping, sample_rate: int | None = None) -> BigVGANConfig:
@@ -99,7 +123,7 @@ def config_from_official(h: Mapping, sample_rate: int | None = None) -> BigVGANC
     missing = [k for k in _ARCH_FIELDS[:9] if k not in h]
     if missing:
         raise ConfigError(f"BigVGAN config lacks {', '.join(missing)}")
-    kw = {k: h[k] for k in _ARCH_FIELDS if k in h}
+    kw = {k: h[k] for k in _ARCH_FIELDS + _MEL_FIELDS if k in h}
     for k in ("upsample_rates", "upsample_kernel_sizes", "resblock_kernel_sizes"):
         kw[k] = tuple(int(v) for v in kw[k])
     kw["resblock_dilation_sizes"] = tuple(tuple(int(d) for d in ds) for ds in kw["resblock_dilation_sizes"])

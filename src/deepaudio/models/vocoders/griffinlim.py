@@ -42,6 +42,7 @@ class GriffinLimConfig:
 
 GRIFFINLIM_PRESETS: Registry[GriffinLimConfig] = Registry("Griffin-Lim preset")
 GRIFFINLIM_PRESETS.add("f5_24k", GriffinLimConfig())  # in place of Vocos for the TTS mel
+GRIFFINLIM_PRESETS.add("bigvgan_24k", GriffinLimConfig(mel="bigvgan_24k"))  # a TTS trained on the BigVGAN mel
 GRIFFINLIM_PRESETS.add("mmaudio_16k", GriffinLimConfig(mel="mmaudio_16k"))  # in place of BigVGAN 16k
 GRIFFINLIM_PRESETS.add("mmaudio_44k", GriffinLimConfig(mel="mmaudio_44k"))  # in place of BigVGAN-v2 44k
 
@@ -51,10 +52,13 @@ class GriffinLimVocoder(nn.Module):
 
     kind = "griffinlim"
 
-    def __init__(self, config: GriffinLimConfig = GriffinLimConfig(), settings: MelSettings | None = None):
+    def __init__(self, config: GriffinLimConfig = GriffinLimConfig(), settings: MelSettings | None = None,
+                 notice: str | None = None):
         super().__init__()
         self.config = config.validate()
         self.settings = settings if settings is not None else MEL_PRESETS.get(config.mel)
+        # said on stderr at first use, not at load, so input errors found before generating stay one line
+        self.notice = notice
 
     @property
     def sample_rate(self) -> int:
@@ -66,6 +70,11 @@ class GriffinLimVocoder(nn.Module):
 
     def decode(self, mel: torch.Tensor) -> torch.Tensor:
         """log-mel [B, M, T] (or [M, T]) in ``settings``' space -> waveform [B, L] (or [L]) on mel's device."""
+        if self.notice:
+            import sys
+
+            print(self.notice, file=sys.stderr)
+            self.notice = None
         if mel.shape[-2] != self.settings.n_mels:
             raise ConfigError(f"Griffin-Lim for {self.config.mel!r} expects {self.settings.n_mels} mel bins, "
                               f"got {mel.shape[-2]}")
