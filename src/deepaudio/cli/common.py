@@ -58,7 +58,8 @@ def list_batch_inputs(source: Path) -> list[tuple[Path, dict[str, str]]]:
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``dub``."""
     parser.add_argument("--model", type=Path, help="DeepAudio pipeline folder (default: the bundled default)")
-    parser.add_argument("--ref-audio", type=Path, help="reference voice (wav/flac/mp3...)")
+    parser.add_argument("--ref-audio", type=Path, help="reference voice (wav/flac/mp3...; default: the bundled "
+                        "default voice)")
     parser.add_argument("--ref-text", help="transcript of the reference voice (default: transcribed offline)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=25, help="V2A Euler steps")
@@ -109,6 +110,8 @@ def write_result(result, video: Path | None, output: Path, stems: bool = True) -
     info = {"task": result.route.task, "explanation": result.route.explain(),
             "probabilities": result.route.probabilities,
             "segments": [{"start": a, "end": b, "text": t} for a, b, t in result.segments]}
+    if getattr(result, "voice", None):
+        info["voice"] = result.voice
     side = output.with_suffix(".json")
     with atomic_path(side) as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")

@@ -55,6 +55,7 @@ class DeepAudioResult:
     speech: torch.Tensor | None = None
     contour: torch.Tensor | None = None  # the V2S timing contour (frames at 93.75/s)
     segments: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) spoken
+    voice: str | None = None  # which reference voice spoke (None: no speech)
 
 
 def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
@@ -84,6 +85,21 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
         raise InputError("reference voice is silent (over 90% of frames below -50 dB)", where,
                          "give a recording of the voice to imitate")
     return wav, sr
+
+
+def resolve_voice(reference_audio, reference_text: str | None) -> tuple[object, str | None, str]:
+    """(audio, text, label): the caller's reference voice, or the bundled default voice (with its own
+    transcript) when none is given, as F5-TTS users get one. ``label`` says which, for messages and sidecars."""
+    if reference_audio is not None:
+        where = reference_audio if isinstance(reference_audio, (str, Path)) else "an in-memory waveform"
+        return reference_audio, reference_text, f"the reference voice {where}"
+    if reference_text:
+        raise InputError("a reference text was given without a reference voice",
+                         hint="pass --ref-audio with it, or drop --ref-text to use the default voice")
+    from deepaudio.assets import default_voice
+
+    voice = default_voice()
+    return voice.audio, voice.text, voice.label
 
 
 def contour_frames(seconds: float) -> int:
@@ -202,12 +218,12 @@ class DeepAudio:
         route = self.route(instruction, task)
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
+        voice = None
         if route.task in ("tts", "v2s", "dub"):
             if not text or not text.strip():
                 raise InputError(f"the task '{route.task}' needs a transcript",
                                  hint='pass --text, or quote it in the instruction: saying "..."')
-            if reference_audio is None:
-                raise InputError(f"the task '{route.task}' needs a reference voice", hint="pass --ref-audio voice.wav")
+            reference_audio, reference_text, voice = resolve_voice(reference_audio, reference_text)
             reference_audio = check_reference(reference_audio)
         if route.task in ("v2a", "v2s", "dub") and video is None:
             raise InputError(f"the task '{route.task}' needs a video", hint="pass --video")
@@ -215,7 +231,7 @@ class DeepAudio:
         if route.task == "tts":
             wav, sr = self._need("tts")(text, reference_audio, reference_text, seed=seed, **tts_kwargs)
             wav = _resample(wav, sr, SPEECH_RATE)
-            return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav)
+            return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav, voice=voice)
         if route.task == "v2a":
             ambience = self.ambience(video, seed, **v2a_kwargs)
             return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
@@ -229,20 +245,22 @@ class DeepAudio:
         duration = total / SPEECH_RATE
         if route.task == "v2s" or ambience is None:
             return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
-                                   segments=[(0.0, duration, text)])
+                                   segments=[(0.0, duration, text)], voice=voice)
         mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
-                               segments=[(0.0, duration, text)])
+                               segments=[(0.0, duration, text)], voice=voice)
 
-    def dub_subtitles(self, video, cues, reference_audio, reference_text: str | None = None, seed: int | None = 0,
+    def dub_subtitles(self, video, cues, reference_audio=None, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                       v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
                       timing: str = "v2a") -> DeepAudioResult:
-        """Every cue spoken inside its own window, over one ambience track for the whole video."""
+        """Every cue spoken inside its own window, over one ambience track for the whole video (in the
+        bundled default voice when ``reference_audio`` is None)."""
         from deepaudio.models.gate import TASK_MODULES
 
         if not cues:
             raise InputError("the subtitle file has no cues")
+        reference_audio, reference_text, voice = resolve_voice(reference_audio, reference_text)
         reference_audio = check_reference(reference_audio)
         ambience = self._timed_ambience(video, "dub", timing, seed, dict(v2a_kwargs or {}))
         total = ambience.shape[-1] if ambience is not None else _video_samples(video)
@@ -266,4 +284,4 @@ class DeepAudio:
         mix = speech if ambience is None else mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
         route = Route("dub", {}, None, True, TASK_MODULES["dub"])
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
-                               segments=segments)
+                               segments=segments, voice=voice)
