@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
     import shutil
+    import signal
+    import sys
     import tempfile
 
     from deepaudio.cli.common import load_deepaudio
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     session = Session(load_deepaudio(args), root, Limits(args.max_upload_mb, args.max_video_s))
     print("deepaudio serve: making the examples ...", flush=True)
     examples = make_examples(session.examples)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a service stop also removes the temporary folder
     try:
         launch(build_app(session, examples), session, args.host, args.port, args.concurrency)
     finally:

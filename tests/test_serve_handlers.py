@@ -1,0 +1,165 @@
+"""``deepaudio serve`` handlers on the bundled default: results, the CLI's messages, folders kept clean.
+
+The handlers are what the page and the HTTP API run (``serve.app`` only wraps them), so these tests
+run them directly, fast, without a browser or a server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+
+import pytest
+import soundfile as sf
+
+from deepaudio.errors import ConfigError, DeepAudioError, InputError
+from deepaudio.io.testmedia import garbage_file, moving_square_video
+from deepaudio.serve import handlers
+from deepaudio.serve.handlers import Limits, Session
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    from deepaudio.assets import bundled_dir
+    from deepaudio.pipelines.deepaudio import DeepAudio
+
+    pipe = DeepAudio.from_pretrained(bundled_dir("pipeline"))
+    return Session(pipe, tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="module")
+def video(session):
+    upload = session.files / "upload1"
+    upload.mkdir(exist_ok=True)
+    return moving_square_video(upload / "clip.mp4", duration=2.0, sample_rate=None).path
+
+
+def _outputs(session) -> set[str]:
+    return {p.name for p in session.files.glob("out-*")}
+
+
+def _clean(session) -> None:
+    assert not any(session.work.iterdir()), "a request left temporary files behind"
+
+
+def test_speech_in_the_default_voice(session):
+    wav, png, status = handlers.speech(session, "Good morning.", None, "", 1.0, 4, 0)
+    assert wav.is_relative_to(session.files) and png.is_relative_to(session.files)
+    assert sf.info(wav).duration > 0.3 and png.stat().st_size > 1000
+    assert "flite-awb" in status
+    _clean(session)
+
+
+def test_sound_for_a_video(session, video):
+    mp4, wav, png, status = handlers.sound_for_video(session, str(video), "", "", 2, None, 1)
+    assert abs(sf.info(wav).duration - 2.0) < 0.1 and mp4.suffix == ".mp4" and png.is_file()
+    assert "2 steps" in status
+    _clean(session)
+
+
+def test_instruction_routes_and_reports_probabilities(session):
+    probs, mp4, wav, status = handlers.instruction(session, None, 'Read this aloud: "good morning"')
+    assert max(probs, key=probs.get) == "tts" and abs(sum(probs.values()) - 1) < 1e-3
+    assert mp4 is None and sf.info(wav).duration > 0.2 and "flite-awb" in status
+    _clean(session)
+
+
+def test_remove_voice_over_on_a_given_track(session, video):
+    from deepaudio.io.audio import save_audio
+    from deepaudio.io.testmedia import tone
+
+    track = save_audio(video.parent / "track.wav", tone(2.0, 16000)[0], 16000)
+    wav, mp4, trace_md, trace_json = handlers.remove_voice_over(session, str(video), str(track))
+    assert sf.info(wav).duration > 1.5 and mp4.is_file()
+    assert "**plan**" in trace_md and "**detect**" in trace_md
+    assert json.loads(trace_json.read_text())["mode"] == "audio"
+    _clean(session)
+
+
+@pytest.mark.parametrize("outside", ["/etc/passwd", "{files}/../../../etc/passwd", "{root}/work/x.wav"])
+def test_no_path_outside_the_upload_folder_is_read(session, outside):
+    before = _outputs(session)
+    path = outside.format(files=session.files, root=session.root)
+    with pytest.raises(InputError, match="outside the server's upload folder"):
+        handlers.speech(session, "Hello.", path)
+    with pytest.raises(InputError, match="outside the server's upload folder"):
+        handlers.sound_for_video(session, path)
+    assert _outputs(session) == before
+    _clean(session)
+
+
+def test_a_symlink_out_of_the_upload_folder_is_refused(session):
+    link = session.files / "upload2" / "voice.wav"
+    link.parent.mkdir(exist_ok=True)
+    if not link.exists():
+        os.symlink("/etc/hostname", link)
+    with pytest.raises(InputError, match="outside"):
+        handlers.speech(session, "Hello.", str(link))
+
+
+def test_bad_srt_gives_the_cli_message(session, video, tmp_path, capsys, monkeypatch):
+    from deepaudio.cli.main import main
+
+    bad = session.files / "upload3" / "subs.srt"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text("1\nnot a time line\nhello\n")
+    before = _outputs(session)
+    with pytest.raises(DeepAudioError) as err:
+        handlers.dub(session, str(video), "", str(bad))
+    page = session.message(err.value)
+    assert page.startswith("subs.srt: line 2:") and str(session.root) not in page
+    monkeypatch.chdir(tmp_path)  # the CLI is given the same file by its name
+    shutil.copy(video, "clip.mp4")
+    shutil.copy(bad, "subs.srt")
+    assert main(["dub", "--video", "clip.mp4", "--srt", "subs.srt", "-o", "out.mp4", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"deepaudio: error: {page}"
+    assert _outputs(session) == before and not (tmp_path / "out.mp4").exists()
+    _clean(session)
+
+
+def test_empty_text_gives_the_cli_message(session):
+    with pytest.raises(InputError) as err:
+        handlers.speech(session, "   ", None)
+    assert session.message(err.value) == "the task 'tts' needs a transcript (pass --text, or quote it in the " \
+                                         "instruction: saying \"...\")"
+
+
+def test_wrong_file_type_and_a_video_without_frames(session):
+    upload = session.files / "upload4"
+    upload.mkdir(exist_ok=True)
+    junk = garbage_file(upload / "notes.mp4")
+    with pytest.raises(DeepAudioError) as err:
+        handlers.sound_for_video(session, str(junk))
+    assert session.message(err.value).startswith("notes.mp4:")
+    from deepaudio.io.audio import save_audio
+    from deepaudio.io.testmedia import tone
+
+    sound_only = save_audio(upload / "sound.m4a", tone(1.0, 16000)[0], 16000)
+    with pytest.raises(DeepAudioError) as err:
+        handlers.sound_for_video(session, str(sound_only))
+    assert session.message(err.value).startswith("sound.m4a:")
+    _clean(session)
+
+
+def test_limits_on_upload_size_video_length_and_steps(session, video):
+    small = dataclasses.replace(session.limits, max_upload_mb=0.001, max_video_s=1.0)
+    strict = Session(session.pipe, session.root, small, think=session._think)
+    with pytest.raises(InputError, match="over this server's limit of 0.001 MB"):
+        strict.video(str(video))
+    strict = Session(session.pipe, session.root, Limits(max_video_s=1.0))
+    with pytest.raises(InputError, match=r"2\.0 s long, over this server's limit of 1 s"):
+        strict.video(str(video))
+    for bad in (0, 2.5, "x", 10_000):
+        with pytest.raises(ConfigError, match="whole number from 1 to 200"):
+            session.steps(bad, "steps")
+    with pytest.raises(InputError, match="not both"):
+        handlers.dub(session, str(video), "hello", str(video))
+
+
+def test_internal_errors_become_one_line_without_server_paths(session):
+    msg = session.message(RuntimeError(f"boom in {session.root}/work/req-1/x.wav"))
+    assert msg == "internal error (RuntimeError); the server log has the details"
+    msg = session.message(InputError("cannot read", session.files / "abc" / "voice.wav"))
+    assert msg == "voice.wav: cannot read"
