@@ -71,7 +71,7 @@ def _sound_tab(session, rows) -> None:
         with gr.Column():
             out_video = gr.Video(label="video with the generated sound")
             out_audio = gr.Audio(label="generated sound", type="filepath")
-            picture = gr.Image(label="frames and spectrogram", type="filepath")
+            picture = gr.Image(label="frames and spectrogram", type="filepath", show_label=False)
             status = gr.Textbox(label="status", interactive=False)
     fn = endpoint(session, handlers.sound_for_video)
     inputs, outputs = [video, prompt, negative, steps, cfg, seed], [out_video, out_audio, picture, status]
@@ -95,7 +95,7 @@ def _speech_tab(session, rows) -> None:
             go = gr.Button("Speak", variant="primary")
         with gr.Column():
             out_audio = gr.Audio(label="speech", type="filepath", elem_id="speech-out")
-            picture = gr.Image(label="spectrograms", type="filepath")
+            picture = gr.Image(label="spectrograms", type="filepath", show_label=False)
             status = gr.Textbox(label="status", interactive=False, elem_id="speech-status")
     fn = endpoint(session, handlers.speech)
     inputs, outputs = [text, ref, ref_text, speed, nfe, seed], [out_audio, picture, status]
@@ -108,7 +108,7 @@ def _dub_tab(session, rows) -> None:
 
     with gr.Row():
         with gr.Column():
-            video = gr.Video(label="video", sources=["upload"], format=None)
+            video = gr.Video(label="video", sources=["upload"], format=None, elem_id="dub-video")
             text = gr.Textbox(label="transcript spoken over the whole clip")
             srt = gr.File(label="... or subtitles (.srt): every line in its own window", file_types=[".srt"],
                           type="filepath", elem_id="dub-srt")
@@ -124,7 +124,7 @@ def _dub_tab(session, rows) -> None:
         with gr.Column():
             out_video = gr.Video(label="dubbed video (tracks: mix, speech, ambience)")
             tracks = gr.File(label="tracks and sidecar", file_count="multiple")
-            picture = gr.Image(label="timing picture", type="filepath")
+            picture = gr.Image(label="timing picture", type="filepath", show_label=False)
             status = gr.Textbox(label="status", interactive=False, lines=3)
     fn = endpoint(session, handlers.dub)
     inputs = [video, text, srt, ref, ref_text, timing, seed, steps, nfe]
