@@ -44,8 +44,9 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     log = (root / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "deepaudio.cli.main", "serve", "--port", str(port), "--device", "cpu",
-                             "--workdir", str(root / "wd"), "--threads", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    cmd = [sys.executable, "-m", "deepaudio.cli.main", "serve", "--port", str(port), "--device", "cpu", "--workdir",
+           str(root / "wd"), "--threads", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while time.time() < deadline:

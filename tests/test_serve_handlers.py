@@ -55,7 +55,7 @@ def test_speech_in_the_default_voice(session):
 def test_sound_for_a_video(session, video):
     mp4, wav, png, status = handlers.sound_for_video(session, str(video), "", "", 2, None, 1)
     assert abs(sf.info(wav).duration - 2.0) < 0.1 and mp4.suffix == ".mp4" and png.is_file()
-    assert "2 steps" in status
+    assert "clip.mp4, 2 steps, seed 1" in status
     _clean(session)
 
 
@@ -163,3 +163,30 @@ def test_internal_errors_become_one_line_without_server_paths(session):
     assert msg == "internal error (RuntimeError); the server log has the details"
     msg = session.message(InputError("cannot read", session.files / "abc" / "voice.wav"))
     assert msg == "voice.wav: cannot read"
+
+
+def test_the_app_has_five_endpoints_in_one_model_queue(session):
+    pytest.importorskip("gradio")
+    from deepaudio.serve.app import MODEL_QUEUE, build_app
+    from deepaudio.serve.examples import Examples
+
+    app = build_app(session, Examples(speech=[["Hello there.", None, "", 1.0, 8, 0]]))
+    names = {f.api_name for f in app.fns.values() if getattr(f.fn, "uses_model", False)}
+    assert {"sound_for_video", "speech", "dub", "instruction", "remove_voice_over"} <= names
+    groups = {f.concurrency_id for f in app.fns.values() if getattr(f.fn, "uses_model", False)}
+    assert groups == {MODEL_QUEUE}  # the example click and every tab share the one --concurrency bound
+
+
+def test_dub_with_a_transcript_and_with_subtitles(session, video):
+    srt = session.files / "upload5" / "subs.srt"
+    srt.parent.mkdir(exist_ok=True)
+    srt.write_text("1\n00:00:00,200 --> 00:00:01,400\nHello there.\n")
+    for text, subs in (("Good morning.", None), ("", str(srt))):
+        mp4, files, png, status = handlers.dub(session, str(video), text, subs, None, "", "v2a", 0, 2, 4)
+        names = sorted(p.name for p in files)
+        assert names == ["clip_ambience.wav", "clip_dub.json", "clip_mix.wav", "clip_speech.wav"]
+        side = json.loads(next(p for p in files if p.suffix == ".json").read_text())
+        assert "flite-awb" in side["voice"] and side["segments"][0]["text"] == (text or "Hello there.")
+        assert abs(sf.info(files[0]).duration - 2.0) < 0.1 and png.is_file() and mp4.is_file()
+        assert "voice: the bundled default voice" in status
+    _clean(session)

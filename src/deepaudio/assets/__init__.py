@@ -41,6 +41,10 @@ def describe_bundled() -> str:
         if lineage.is_file() and isinstance(steps, int):
             steps = f"{steps} (+{sum(int(r.get('steps', 0)) for r in json.loads(lineage.read_text()))} earlier)"
         lines.append(f"  {part:8} {size / 1e6:5.1f} MB, {steps} training steps ({DEFAULT_ROOT / part})")
+    voice = DEFAULT_ROOT / "voice" / "voice.json"
+    if voice.is_file():  # the reference used when no --ref-audio is given
+        info = json.loads(voice.read_text())
+        lines.append(f"  {'voice':8} {info['speaker']} saying \"{info['text']}\" ({info['seconds']} s, {voice.parent})")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ INTRO = ("**deepaudio**: sound for silent video (V2A), speech in a reference voi
          "Click an example to hear a result; requests wait in one queue (your place and progress show on the "
          "outputs). The bundled default models are small and trained on a toy world: expect toy quality.")
 TIMINGS = ["v2a", "lips", "mix"]
+MODEL_QUEUE = "deepaudio-model"
 
 
 def endpoint(session: handlers.Session, handler):
@@ -45,6 +46,7 @@ def endpoint(session: handlers.Session, handler):
                                  default=gr.Progress(track_tqdm=True))
     run.__signature__ = inspect.Signature([*params, progress])
     run.__name__, run.__doc__ = handler.__name__, handler.__doc__
+    run.uses_model = True
     return run
 
 
@@ -190,6 +192,11 @@ def build_app(session: handlers.Session, examples: Examples | None = None, title
                                     ("Remove voice-over", _remove_tab, ex.remove)):
                 with gr.Tab(name):
                     tab(session, rows)
+    # Gradio gives every event its own concurrency group, so two tabs would run at once; all events that use
+    # the model (buttons and example clicks) share one group, so --concurrency bounds them together, in order.
+    for block_fn in app.fns.values():
+        if getattr(block_fn.fn, "uses_model", False):
+            block_fn.concurrency_id = MODEL_QUEUE
     return app
 
 

@@ -149,7 +149,8 @@ def sound_for_video(s: Session, video, prompt: str = "", negative_prompt: str = 
         wav = save_audio(work / f"{path.stem}_sound.wav", result.mix, result.sample_rate)
         png = clip_figure(path, result, work / f"{path.stem}_sound.png", title=default_title(result, seed=_seed(seed)))
         mp4, wav, png = publish(mp4, wav, png)
-    return mp4, wav, png, f"{result.mix.shape[-1] / result.sample_rate:.2f} s of sound, {kwargs['steps']} steps"
+    return mp4, wav, png, f"{result.mix.shape[-1] / result.sample_rate:.2f} s of sound for {path.name}, " \
+                          f"{kwargs['steps']} steps, seed {_seed(seed)}"
 
 
 def speech(s: Session, text: str, ref_audio=None, ref_text: str = "", speed=1.0, nfe=32, seed=0,
@@ -174,7 +175,7 @@ def speech(s: Session, text: str, ref_audio=None, ref_text: str = "", speed=1.0,
                                                                         result.mix, result.sample_rate)],
                                    work / "speech.png", f"speech in {result.voice}")
         wav, png = publish(wav, png)
-    return wav, png, f"{result.mix.shape[-1] / result.sample_rate:.2f} s of speech in {result.voice}"
+    return wav, png, f'"{text.strip()}": {result.mix.shape[-1] / result.sample_rate:.2f} s of speech in {result.voice}'
 
 
 def dub(s: Session, video, text: str = "", srt=None, ref_audio=None, ref_text: str = "", timing: str = "v2a",
