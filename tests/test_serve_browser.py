@@ -9,12 +9,14 @@ screenshot of the Speech result (docs/serve.png was made that way).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -25,10 +27,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium is not installed (bash scripts/setup.sh test)"),
-    pytest.mark.skipif(shutil.which("flite") is None, reason="the examples need flite (bash scripts/setup.sh)"),
-]
+pytestmark = pytest.mark.skipif(shutil.which("flite") is None, reason="the examples need flite (bash scripts/setup.sh)")
+needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(),
+                                    reason="Debian chromium is not installed (bash scripts/setup.sh test)")
 
 
 def _free_port() -> int:
@@ -65,6 +66,7 @@ def server(tmp_path_factory):
     assert not (root / "wd" / "work").exists() or not any((root / "wd" / "work").iterdir())
 
 
+@needs_chromium
 def test_speech_example_and_a_bad_upload_in_chromium(server, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     url, root = server
@@ -97,3 +99,39 @@ def test_speech_example_and_a_bad_upload_in_chromium(server, tmp_path):
         finally:
             ctx.close()
     assert urllib.request.urlopen(url, timeout=5).status == 200  # still serving
+
+
+def test_the_http_api_with_gradio_client(server):
+    """The README's example: the Speech endpoint from Python, in the bundled default voice."""
+    client_mod = pytest.importorskip("gradio_client")
+    url, root = server
+    client = client_mod.Client(url, verbose=False, download_files=False)
+    wav, png, status = client.predict("Hello there.", None, "", 1.0, 4, 0, api_name="/speech")
+    assert Path(wav["path"]).is_relative_to(root / "wd" / "files") and "flite-awb" in status
+    with pytest.raises(Exception, match="needs a transcript"):
+        client.predict("", None, "", 1.0, 4, 0, api_name="/speech")
+
+
+def _get(url: str) -> int:
+    try:
+        return urllib.request.urlopen(url, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_no_file_outside_the_upload_and_output_folders_is_read_or_served(server):
+    url, root = server
+    wd = root / "wd"
+    assert _get(f"{url}gradio_api/file={wd}/examples/talk.srt") == 200  # the examples are public
+    for path in ("/etc/passwd", f"{wd}/files/../../server.log", f"{wd}/examples/../../server.log",
+                 f"{wd}/examples/%2e%2e/%2e%2e/server.log", f"{root}/server.log"):
+        assert _get(f"{url}gradio_api/file={path}") in (403, 404), path
+    before = sorted((wd / "files").glob("out-*"))
+    for path in ("/etc/passwd", f"{wd}/files/../../server.log"):
+        body = json.dumps({"data": ["Hello.", {"path": path, "meta": {"_type": "gradio.FileData"}}, "", 1.0, 4, 0]})
+        req = urllib.request.Request(f"{url}gradio_api/call/speech", body.encode(),
+                                     {"Content-Type": "application/json"})
+        event = json.load(urllib.request.urlopen(req, timeout=10))["event_id"]
+        reply = urllib.request.urlopen(f"{url}gradio_api/call/speech/{event}", timeout=60).read().decode()
+        assert "event: error" in reply and "root:" not in reply, path
+    assert sorted((wd / "files").glob("out-*")) == before

@@ -91,8 +91,9 @@ def resolve_voice(reference_audio, reference_text: str | None) -> tuple[object, 
     """(audio, text, label): the caller's reference voice, or the bundled default voice (with its own
     transcript) when none is given, as F5-TTS users get one. ``label`` says which, for messages and sidecars."""
     if reference_audio is not None:
-        where = reference_audio if isinstance(reference_audio, (str, Path)) else "an in-memory waveform"
-        return reference_audio, reference_text, f"the reference voice {where}"
+        # the file's name only: a server must not show its folders, and a CLI user knows where the file is
+        name = Path(reference_audio).name if isinstance(reference_audio, (str, Path)) else "(a waveform)"
+        return reference_audio, reference_text, f"the reference voice {name}"
     if reference_text:
         raise InputError("a reference text was given without a reference voice",
                          hint="pass --ref-audio with it, or drop --ref-text to use the default voice")
