@@ -45,7 +45,12 @@ def _clean(session) -> None:
 
 
 def test_speech_in_the_default_voice(session):
-    wav, png, status = handlers.speech(session, "Good morning.", None, "", 1.0, 4, 0)
+    seen = []
+    wav, png, status = handlers.speech(session, "Good morning.", None, "", 1.0, 4, 0,
+                                       progress=lambda x, desc="": seen.append((x, desc)))
+    fractions = [x for x, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] >= 0.85  # the page's progress bar moves forward
+    assert [d for _, d in seen if d.startswith("speech: ODE step")] == [f"speech: ODE step {k}/4" for k in range(1, 5)]
     assert wav.is_relative_to(session.files) and png.is_relative_to(session.files)
     assert sf.info(wav).duration > 0.3 and png.stat().st_size > 1000
     assert "flite-awb" in status

@@ -123,6 +123,21 @@ class Session:
 
 
 # ---------------------------------------------------------------------------------------------- tabs
+def _v2a_progress(progress: Progress, lo: float, hi: float) -> Callable[[str], None]:
+    """The V2A pipeline's step callback ("window 1/2 step 3/25") as page progress between ``lo`` and ``hi``."""
+    def step(msg: str) -> None:
+        m = re.fullmatch(r"window (\d+)/(\d+) step (\d+)/(\d+)", msg)
+        done = (int(m[1]) - 1 + int(m[3]) / int(m[4])) / int(m[2]) if m else 0.0
+        progress(lo + (hi - lo) * done, desc=f"sound: {msg}")
+
+    return step
+
+
+def _tts_progress(progress: Progress, lo: float, hi: float) -> Callable[[int, int], None]:
+    """The TTS ODE's step callback (k of n) as page progress between ``lo`` and ``hi``."""
+    return lambda k, n: progress(lo + (hi - lo) * k / n, desc=f"speech: ODE step {k}/{n}")
+
+
 def _v2a_kwargs(s: Session, steps, cfg, prompt: str = "", negative_prompt: str = "") -> dict:
     return {"steps": s.steps(steps, "steps"), "cfg_strength": None if cfg in (None, "") else float(cfg),
             "prompt": prompt or "", "negative_prompt": negative_prompt or ""}
@@ -140,11 +155,11 @@ def sound_for_video(s: Session, video, prompt: str = "", negative_prompt: str = 
     from deepaudio.viz import clip_figure, default_title
 
     path = s.video(video)
-    kwargs = _v2a_kwargs(s, steps, cfg, prompt, negative_prompt)
+    kwargs = {**_v2a_kwargs(s, steps, cfg, prompt, negative_prompt), "progress": _v2a_progress(progress, 0.02, 0.85)}
     with s.request() as (work, publish):
-        progress(0.05, desc="generating sound")
+        progress(0.02, desc="reading the video")
         result = s.pipe(video=path, task="v2a", seed=_seed(seed), v2a_kwargs=kwargs)
-        progress(0.8, desc="writing the video")
+        progress(0.85, desc="writing the video and the picture")
         mp4 = write_result(result, path, work / f"{path.stem}_sound.mp4")[0]
         wav = save_audio(work / f"{path.stem}_sound.wav", result.mix, result.sample_rate)
         png = clip_figure(path, result, work / f"{path.stem}_sound.png", title=default_title(result, seed=_seed(seed)))
@@ -163,11 +178,12 @@ def speech(s: Session, text: str, ref_audio=None, ref_text: str = "", speed=1.0,
     ref = s.input_file(ref_audio, "reference voice", required=False)
     if not 0.3 <= float(speed) <= 3.0:
         raise ConfigError(f"speed must be between 0.3 and 3, got {speed}")
-    tts_kwargs = {"nfe": s.steps(nfe, "NFE"), "speed": float(speed)}
+    tts_kwargs = {"nfe": s.steps(nfe, "NFE"), "speed": float(speed), "progress": _tts_progress(progress, 0.02, 0.85)}
     with s.request() as (work, publish):
-        progress(0.05, desc="speaking")
+        progress(0.02, desc="reading the reference voice")
         result = s.pipe(task="tts", transcript=text, reference_audio=ref, reference_text=ref_text or None,
                         seed=_seed(seed), tts_kwargs=tts_kwargs)
+        progress(0.9, desc="drawing the spectrograms")
         wav = save_audio(work / "speech.wav", result.mix, result.sample_rate)
         ref_path, _, _ = resolve_voice(ref, ref_text or None)
         ref_wav, sr = load_audio(ref_path, sample_rate=result.sample_rate, mono=True)
@@ -192,10 +208,11 @@ def dub(s: Session, video, text: str = "", srt=None, ref_audio=None, ref_text: s
         raise InputError("give a transcript or a subtitle file, not both")
     cues = parse_srt(srt_path) if srt_path is not None else None
     ref = s.input_file(ref_audio, "reference voice", required=False)
-    kw = dict(seed=_seed(seed), timing=timing, v2a_kwargs=_v2a_kwargs(s, steps, None),
-              tts_kwargs={"nfe": s.steps(nfe, "NFE")}, reference_text=ref_text or None)
+    kw = dict(seed=_seed(seed), timing=timing, reference_text=ref_text or None,
+              v2a_kwargs={**_v2a_kwargs(s, steps, None), "progress": _v2a_progress(progress, 0.02, 0.45)},
+              tts_kwargs={"nfe": s.steps(nfe, "NFE"), "progress": _tts_progress(progress, 0.45, 0.8)})
     with s.request() as (work, publish):
-        progress(0.05, desc="dubbing")
+        progress(0.01, desc="reading the video")
         if cues is not None:
             result = s.pipe.dub_subtitles(path, cues, ref, **kw)
         else:
@@ -222,8 +239,11 @@ def instruction(s: Session, video, instruction_text: str, ref_audio=None, seed=0
     if not instruction_text or not instruction_text.strip():
         raise InputError("the instruction is empty", hint='e.g. Dub this clip saying "hello there"')
     with s.request() as (work, publish):
-        progress(0.05, desc="routing and generating")
-        result = s.pipe(video=path, instruction=instruction_text, reference_audio=ref, seed=_seed(seed))
+        progress(0.01, desc="routing")
+        result = s.pipe(video=path, instruction=instruction_text, reference_audio=ref, seed=_seed(seed),
+                        v2a_kwargs={"progress": _v2a_progress(progress, 0.02, 0.45)},
+                        tts_kwargs={"progress": _tts_progress(progress, 0.45, 0.85)})
+        progress(0.9, desc="writing the result")
         wav, side = write_result(result, path, work / "result.wav")
         mp4 = write_result(result, path, work / "result.mp4")[0] if path is not None else None
         mp4, wav, side = publish(mp4, wav, side)
