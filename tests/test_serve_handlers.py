@@ -195,3 +195,19 @@ def test_dub_with_a_transcript_and_with_subtitles(session, video):
         assert abs(sf.info(files[0]).duration - 2.0) < 0.1 and png.is_file() and mp4.is_file()
         assert "voice: the bundled default voice" in status
     _clean(session)
+
+
+def test_serve_refuses_a_busy_port_before_loading_anything(capsys):
+    import socket
+
+    from deepaudio.cli.main import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"deepaudio: error: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
+    assert main(["serve", "--concurrency", "0"]) == 2
+    assert "--concurrency must be positive" in capsys.readouterr().err

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     for name in ("port", "concurrency", "max_upload_mb", "max_video_s"):
         if getattr(args, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    _check_port(args.host, args.port)  # before the model load, not a traceback from the web server after it
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
     try:
         import gradio  # noqa: F401
@@ -64,3 +67,16 @@ def run(args: argparse.Namespace) -> int:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from deepaudio.errors import ConfigError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                          hint="another server may be using it; pass --port N or another --host") from exc
