@@ -211,3 +211,20 @@ def test_serve_refuses_a_busy_port_before_loading_anything(capsys):
     assert err.startswith(f"deepaudio: error: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
     assert main(["serve", "--concurrency", "0"]) == 2
     assert "--concurrency must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("flite") is None or shutil.which("espeak-ng") is None,
+                    reason="the toy-world examples need flite and espeak-ng (bash scripts/setup.sh)")
+def test_every_tab_gets_examples_whose_files_exist(session):
+    from pathlib import Path
+
+    from deepaudio.serve.examples import make_examples
+
+    ex = make_examples(session.examples)
+    widths = {"sound": 6, "speech": 6, "dub": 6, "instruction": 3, "remove": 2}  # the tabs' example inputs
+    for tab, width in widths.items():
+        rows = getattr(ex, tab)
+        assert rows and all(len(r) == width for r in rows), tab
+        for value in (v for r in rows for v in r if isinstance(v, str) and v.startswith("/")):
+            assert Path(value).is_file() and Path(value).is_relative_to(session.examples), value
+    assert ex.dub[1][2].endswith("talk.srt") and "-->" in Path(ex.dub[1][2]).read_text()
