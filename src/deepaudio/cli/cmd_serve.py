@@ -29,7 +29,6 @@ def run(args: argparse.Namespace) -> int:
     import os
     import shutil
     import signal
-    import sys
     import tempfile
 
     from deepaudio.cli.common import load_deepaudio
@@ -57,13 +56,15 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="deepaudio-serve-"))
     print(f"deepaudio serve: loading {args.model or 'the bundled default'} ...", flush=True)
-    session = Session(load_deepaudio(args), root, Limits(args.max_upload_mb, args.max_video_s))
+    session = Session(load_deepaudio(args), root, Limits(args.max_upload_mb, args.max_video_s),
+                      workers=args.concurrency)
     print("deepaudio serve: making the examples ...", flush=True)
     examples = make_examples(session.examples)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a service stop also removes the temporary folder
+    signal.signal(signal.SIGTERM, _stop)  # a service stop closes the server like Ctrl-C and removes the folder
     try:
         launch(build_app(session, examples), session, args.host, args.port, args.concurrency)
     finally:
+        session.executor.shutdown(wait=False, cancel_futures=True)
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
     return 0
@@ -80,3 +81,7 @@ def _check_port(host: str, port: int) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
                           hint="another server may be using it; pass --port N or another --host") from exc
+
+
+def _stop(*_) -> None:
+    raise KeyboardInterrupt  # Gradio's main loop closes the server on it and returns

@@ -9,6 +9,7 @@ error is logged with its traceback and shown as one line, and the server goes on
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
 import os
@@ -34,8 +35,9 @@ def endpoint(session: handlers.Session, handler):
 
     def run(*args):
         *values, progress = args
-        try:
-            return handler(session, *values, progress=progress)
+        try:  # on the session's model threads; the context carries Gradio's progress tracking along
+            return session.executor.submit(contextvars.copy_context().run, handler, session, *values,
+                                           progress=progress).result()
         except Exception as exc:  # noqa: BLE001 - every failure must reach the page as one line
             if not isinstance(exc, DeepAudioError):
                 log.exception("request failed in %s", handler.__name__)
@@ -206,4 +208,4 @@ def launch(app, session: handlers.Session, host: str = "127.0.0.1", port: int = 
     app.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     return app.launch(server_name=host, server_port=port, max_file_size=f"{session.limits.max_upload_mb:g}mb",
                       allowed_paths=[str(session.examples)], show_error=False, quiet=False,
-                      prevent_thread_lock=not block, footer_links=["api"])
+                      prevent_thread_lock=not block, footer_links=["api"], run_history=False)

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,12 @@ class Session:
     """The loaded models and the folders of one running server, shared by all requests."""
 
     def __init__(self, pipe, root: str | Path, limits: Limits = Limits(), examples: str | Path | None = None,
-                 think=None):
+                 think=None, workers: int = 1):
         self.pipe, self.limits = pipe, limits
+        # The model runs on these threads only, not on whichever of the web server's pool threads takes the
+        # request: each new thread that allocates tensors gets its own malloc arena, and the server's memory
+        # grew round after round (bench_serve_load.py) while the same handlers on one thread stayed flat.
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deepaudio-model")
         self.root = Path(root).resolve()
         self.files = self.root / "files"  # uploads (Gradio's cache) and published results
         self.work = self.root / "work"  # per-request temporary folders
