@@ -27,6 +27,9 @@ def test_the_voice_ships_small_with_its_transcript_and_speaker():
     assert voice.speaker == "flite-awb" and voice.speaker in voice.label and voice.text in voice.label
     rms = float(np.sqrt(np.mean(wav**2)))
     assert 0.03 < rms < 0.3  # speech at the toy world's level, not silence
+    from deepaudio.assets import describe_bundled
+
+    assert "voice    flite-awb saying" in describe_bundled()  # deepaudio info names it
 
 
 def test_the_voice_says_a_training_sentence_of_a_seen_speaker():
