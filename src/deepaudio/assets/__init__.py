@@ -8,6 +8,7 @@ losses. Official weights are never bundled: users pass their local folders with 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from deepaudio.errors import CheckpointError
@@ -40,4 +41,31 @@ def describe_bundled() -> str:
         if lineage.is_file() and isinstance(steps, int):
             steps = f"{steps} (+{sum(int(r.get('steps', 0)) for r in json.loads(lineage.read_text()))} earlier)"
         lines.append(f"  {part:8} {size / 1e6:5.1f} MB, {steps} training steps ({DEFAULT_ROOT / part})")
+    voice = DEFAULT_ROOT / "voice" / "voice.json"
+    if voice.is_file():  # the reference used when no --ref-audio is given
+        info = json.loads(voice.read_text())
+        lines.append(f"  {'voice':8} {info['speaker']} saying \"{info['text']}\" ({info['seconds']} s, {voice.parent})")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DefaultVoice:
+    """The packaged reference voice used when no ``--ref-audio`` is given (scripts/make_default_voice.py)."""
+
+    audio: Path
+    text: str
+    speaker: str
+
+    @property
+    def label(self) -> str:
+        return f"the bundled default voice '{self.speaker}' (says: \"{self.text}\")"
+
+
+def default_voice() -> DefaultVoice:
+    """The bundled default voice; a clear error when this install has none."""
+    info_path = DEFAULT_ROOT / "voice" / "voice.json"
+    if not info_path.is_file():
+        raise CheckpointError("this install has no bundled default voice", info_path.parent,
+                              "pass a reference voice with --ref-audio voice.wav")
+    info = json.loads(info_path.read_text())
+    return DefaultVoice(info_path.parent / info["audio"], info["text"], info["speaker"])

@@ -28,8 +28,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.video.is_file():
         raise InputError("video not found", args.video)
-    if args.ref_audio is None:
-        raise InputError("dubbing needs a reference voice", hint="pass --ref-audio voice.wav")
     check_result_output(args.output, args.video, [args.ref_audio, getattr(args, "srt", None)])
     if args.ref_audio is not None:
         check_media_file(args.ref_audio)
@@ -46,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
                       reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
                       duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs,
                       timing=args.timing)
+    print(f"voice: {result.voice}")
     for path in write_result(result, args.video, args.output):
         print(f"wrote {path}")
     return 0

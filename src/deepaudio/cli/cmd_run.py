@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     pipe = load_deepaudio(args)
     result = dispatch(pipe, args)
     print(result.route.explain())
+    if result.voice:
+        print(f"voice: {result.voice}")
     for path in write_result(result, args.video, args.output):
         print(f"wrote {path}")
     return 0

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="text to speak")
     src.add_argument("--text-file", type=Path, help="UTF-8 file with the text to speak")
-    parser.add_argument("--ref-audio", type=Path, required=True, help="reference voice recording (3-15 s)")
+    parser.add_argument("--ref-audio", type=Path, help="reference voice recording (3-15 s; default: the bundled "
+                        "default voice)")
     parser.add_argument("--ref-text", help="transcript of the reference (default: transcribed with Whisper)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output audio file (.wav/.flac)")
     parser.add_argument("--ckpt", type=Path, help="TTS checkpoint folder (default: the bundled default)")
@@ -43,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from deepaudio import checks
     from deepaudio.errors import InputError
     from deepaudio.io.audio import check_audio_output, check_media_file, save_audio
+    from deepaudio.pipelines.deepaudio import resolve_voice
     from deepaudio.pipelines.tts import TTSPipeline
 
     device, dtype = resolve_device(args)
     # Everything a user can get wrong is checked before the model is loaded.
-    check_audio_output(args.output, [args.ref_audio] + ([args.text_file] if args.text_file else []))
-    check_media_file(args.ref_audio)
+    ref_audio, ref_text, voice = resolve_voice(args.ref_audio, args.ref_text)
+    check_audio_output(args.output, [ref_audio] + ([args.text_file] if args.text_file else []))
+    check_media_file(ref_audio)
     text = args.text
     if args.text_file is not None:
         try:
@@ -62,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
     asr = asr_kwargs(args)
     pipe = TTSPipeline.from_pretrained(args.ckpt or default_model_dir("tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
-    wav, sr = pipe(text, args.ref_audio, ref_text=args.ref_text, nfe=args.nfe, cfg_strength=args.cfg,
+    wav, sr = pipe(text, ref_audio, ref_text=ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
                    duration=args.duration, progress=_progress(text), **asr)
-    save_audio(args.output, wav, sr, inputs=[args.ref_audio])
-    print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s)")
+    save_audio(args.output, wav, sr, inputs=[ref_audio])
+    print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s) in {voice}")
     return 0
 
 

@@ -157,7 +157,8 @@ VOCODER_HELP = ("mel vocoder folder for TTS/V2S: Vocos or BigVGAN-v2 24 kHz, con
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``dub``."""
     parser.add_argument("--model", type=Path, help="DeepAudio pipeline folder (default: the bundled default)")
-    parser.add_argument("--ref-audio", type=Path, help="reference voice (wav/flac/mp3...)")
+    parser.add_argument("--ref-audio", type=Path, help="reference voice (wav/flac/mp3...; default: the bundled "
+                        "default voice)")
     parser.add_argument("--ref-text", help="transcript of the reference voice (default: transcribed offline)")
     parser.add_argument("--vocoder", type=Path, help=VOCODER_HELP)
     add_asr_arguments(parser)

@@ -84,6 +84,7 @@ class DeepAudioResult:
     speech: torch.Tensor | None = None
     contour: torch.Tensor | None = None  # the V2S timing contour (frames at 93.75/s)
     segments: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) spoken
+    voice: str | None = None  # which reference voice spoke (None: no speech)
     trace: object | None = None  # task 'think': the step-by-step Trace (think.trace), saved beside the output
 
     # The attributes every pipeline result has (``pipelines.result.GenerationResult``).
@@ -95,7 +96,8 @@ class DeepAudioResult:
     def metadata(self) -> dict:
         return {"task": self.route.task, "explanation": self.route.explain(),
                 "probabilities": self.route.probabilities,
-                "segments": [{"start": a, "end": b, "text": t} for a, b, t in self.segments]}
+                "segments": [{"start": a, "end": b, "text": t} for a, b, t in self.segments],
+                **({"voice": self.voice} if self.voice else {})}
 
 
 def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
@@ -149,6 +151,23 @@ def _check_call(instruction, transcript, reference_audio, reference_text, seed, 
         if torch.as_tensor(wav).ndim not in (1, 2):
             raise InputError(f"reference waveform must be [samples] or [channels, samples], got "
                              f"{torch.as_tensor(wav).ndim} dimensions")
+
+
+def resolve_voice(reference_audio, reference_text: str | None) -> tuple[object, str | None, str]:
+    """(audio, text, label): the caller's reference voice, or the bundled default voice (with its own
+    transcript) when none is given, as F5-TTS users get one. ``label`` says which, for messages and sidecars."""
+    if reference_audio is not None:
+        # the file's name only: a server must not show its folders, and a CLI user knows where the file is
+        name = Path(reference_audio).name if isinstance(reference_audio, (str, Path)) else "(a waveform)"
+        return reference_audio, reference_text, f"the reference voice {name}"
+    if reference_text:
+        raise InputError("a reference text was given without a reference voice",
+                         hint="pass --ref-audio with it, or drop --ref-text to use the default voice")
+    from deepaudio.assets import default_voice
+
+    voice = default_voice()
+    return voice.audio, voice.text, voice.label
+
 
 
 
@@ -295,12 +314,12 @@ class DeepAudio:
         video = _clip(video) if route.task not in ("tts", "think") else video
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
+        voice = None
         if route.task in ("tts", "v2s", "dub"):
             if not text or not text.strip():
                 raise InputError(f"the task '{route.task}' needs a transcript",
                                  hint='pass --text, or quote it in the instruction: saying "..."')
-            if reference_audio is None:
-                raise InputError(f"the task '{route.task}' needs a reference voice", hint="pass --ref-audio voice.wav")
+            reference_audio, reference_text, voice = resolve_voice(reference_audio, reference_text)
             self._check_speakable(text, "transcript", reference_text, route.task)
             reference_audio = check_reference(reference_audio)
         if route.task in ("v2a", "v2s", "dub", "think") and video is None:
@@ -311,7 +330,7 @@ class DeepAudio:
         if route.task == "tts":
             wav, sr = self._need("tts")(text, reference_audio, reference_text, seed=seed, **tts_kwargs)
             wav = _resample(wav, sr, SPEECH_RATE)
-            return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav)
+            return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav, voice=voice)
         if route.task == "v2a":
             ambience = self.ambience(video, seed, **v2a_kwargs)
             return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
@@ -325,22 +344,24 @@ class DeepAudio:
         duration = total / SPEECH_RATE
         if route.task == "v2s" or ambience is None:
             return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
-                                   segments=[(0.0, duration, text)])
+                                   segments=[(0.0, duration, text)], voice=voice)
         mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
-                               segments=[(0.0, duration, text)])
+                               segments=[(0.0, duration, text)], voice=voice)
 
-    def dub_subtitles(self, video, cues, reference_audio, reference_text: str | None = None, seed: int | None = 0,
+    def dub_subtitles(self, video, cues, reference_audio=None, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                       v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
                       timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
-        """Every cue spoken inside its own window, over one ambience track for the whole video."""
+        """Every cue spoken inside its own window, over one ambience track for the whole video (in the
+        bundled default voice when ``reference_audio`` is None)."""
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         from deepaudio.models.gate import TASK_MODULES
 
         _check_call("", None, reference_audio, reference_text, seed, duck_db, fit)
         if not cues:
             raise InputError("the subtitle file has no cues")
+        reference_audio, reference_text, voice = resolve_voice(reference_audio, reference_text)
         for cue in cues:  # before anything is generated: a cue in another script is named, not crashed on
             self._check_speakable(cue.text, f"subtitle {cue.index} ({cue.start:.2f}-{cue.end:.2f} s)", reference_text)
         video = _clip(video)
@@ -367,4 +388,4 @@ class DeepAudio:
         mix = speech if ambience is None else mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
         route = Route("dub", {}, None, True, TASK_MODULES["dub"])
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
-                               segments=segments)
+                               segments=segments, voice=voice)
