@@ -43,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
                       reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
                       duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs,
                       timing=args.timing)
-    for path in write_result(result, args.video, args.output):
+    for path in write_result(result, args.video, args.output, model=args.model):
         print(f"wrote {path}")
     return 0

@@ -33,6 +33,6 @@ def run(args: argparse.Namespace) -> int:
                   duck_db=args.duck_db, fit=args.fit, v2a_kwargs={"steps": args.steps, "cfg_strength": args.cfg},
                   tts_kwargs={"nfe": args.nfe}, timing=args.timing)
     print(result.route.explain())
-    for path in write_result(result, args.video, args.output):
+    for path in write_result(result, args.video, args.output, model=args.model):
         print(f"wrote {path}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, default_model_dir, resolve_device
+from deepaudio.cli.common import add_device_arguments, model_dir_or_default, resolve_device, write_sidecar
 
 NAME = "tts"
 HELP = "speak text in the voice of a reference recording (F5-TTS)"
@@ -45,11 +45,17 @@ def run(args: argparse.Namespace) -> int:
             text = args.text_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read the text file ({exc})", args.text_file) from exc
-    pipe = TTSPipeline.from_pretrained(args.ckpt or default_model_dir("tts"), vocoder=args.vocoder, device=device,
+    pipe = TTSPipeline.from_pretrained(model_dir_or_default(args.ckpt, "tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
     wav, sr = pipe(text, args.ref_audio, ref_text=args.ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
                    duration=args.duration)
     save_audio(args.output, wav, sr, inputs=[args.ref_audio])
     print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s)")
+    from deepaudio.assets import BUNDLED_LABEL, model_label
+
+    info = {"task": "tts", "model": model_label(args.ckpt) or BUNDLED_LABEL, "text": text,
+            "ref_audio": str(args.ref_audio), "seed": args.seed, "nfe": args.nfe, "cfg": args.cfg,
+            "seconds": round(wav.shape[-1] / sr, 3)}
+    print(f"wrote {write_sidecar(args.output, info)}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, default_model_dir, list_batch_inputs, resolve_device
+from deepaudio.cli.common import add_device_arguments, list_batch_inputs, model_dir_or_default, resolve_device
 
 NAME = "v2a"
 HELP = "generate ambient sound synchronised with a video (any length; folder/CSV for batches)"
@@ -36,13 +36,15 @@ def run(args: argparse.Namespace) -> int:
     device, dtype = resolve_device(args)
     if args.output is None and args.mux is None:
         raise InputError("no output given", hint="add -o out.wav and/or --mux out.mp4")
-    pipe = V2APipeline.from_pretrained(args.model or default_model_dir("v2a"), device=device, dtype=dtype)
+    pipe = V2APipeline.from_pretrained(model_dir_or_default(args.model, "v2a"), device=device, dtype=dtype)
     if not args.video.is_dir() and args.video.suffix.lower() != ".csv":
+        _note_prompt(pipe, [{}], args)
         _one(pipe, args.video, args.output, args.mux, args, {})
         return 0
     from tqdm import tqdm
 
     items = list_batch_inputs(args.video)
+    _note_prompt(pipe, [opts for _, opts in items], args)
     failed = 0
     for video, opts in tqdm(items, desc="v2a", unit="video"):
         out = args.output / f"{video.stem}.wav" if args.output else None
@@ -58,6 +60,17 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+PROMPT_NOTE = ("note: this V2A model has no text conditioning (it was trained without prompts, like the bundled "
+               "toy model); --prompt/--negative-prompt are ignored; official MMAudio weights use them")
+
+
+def _note_prompt(pipe, item_opts: list[dict], args: argparse.Namespace) -> None:
+    """One line, once per command, when prompts were given to a model that cannot use them."""
+    if any(pipe.ignores_prompt(o.get("prompt", args.prompt), o.get("negative_prompt", args.negative_prompt))
+           for o in item_opts):
+        print(PROMPT_NOTE, file=sys.stderr, flush=True)
+
+
 def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict) -> None:
     from deepaudio.io.atomic import check_output_path
     from deepaudio.io.audio import save_audio
@@ -65,8 +78,11 @@ def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.N
     for p in (out, mux):
         if p is not None:
             check_output_path(p, [video])
-    wav, sr = pipe(video, prompt=opts.get("prompt", args.prompt),
-                   negative_prompt=opts.get("negative_prompt", args.negative_prompt),
+    from deepaudio.assets import BUNDLED_LABEL, model_label
+    from deepaudio.cli.common import write_sidecar
+
+    prompt, negative = opts.get("prompt", args.prompt), opts.get("negative_prompt", args.negative_prompt)
+    wav, sr = pipe(video, prompt=prompt, negative_prompt=negative,
                    duration=float(opts["duration"]) if "duration" in opts else args.duration, steps=args.steps,
                    cfg_strength=args.cfg, seed=args.seed, overlap=args.overlap)
     if out is not None:
@@ -77,3 +93,8 @@ def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.N
 
         mux_audio(video, [(wav, sr, "ambience")], mux)
         print(f"wrote {mux}")
+    info = {"task": "v2a", "model": model_label(args.model) or BUNDLED_LABEL, "video": str(video),
+            "prompt": prompt, "negative_prompt": negative, "prompt_used": bool(prompt or negative) and pipe.text_conditioning,
+            "text_conditioning": pipe.text_conditioning, "seed": args.seed, "steps": args.steps,
+            "cfg": pipe.default_cfg if args.cfg is None else args.cfg}
+    print(f"wrote {write_sidecar(out or mux, info)}")

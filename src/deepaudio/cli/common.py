@@ -33,11 +33,27 @@ def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]
     return device, dtype
 
 
-def default_model_dir(part: str) -> Path:
-    """Folder of a part of the bundled default model (``deepaudio/assets/default/<part>``)."""
-    from deepaudio.assets import bundled_dir
+_NOTED = {"bundled": False}
 
-    return bundled_dir(part)
+
+def default_model_dir(part: str) -> Path:
+    """Folder of a part of the bundled default model (``deepaudio/assets/default/<part>``). Every command
+    that falls back to the bundled model comes through here, so this is where users are told, once per
+    process, that what they hear is the toy model (on stderr: stdout stays the command's own output)."""
+    import sys
+
+    from deepaudio.assets import BUNDLED_NOTE, bundled_dir
+
+    path = bundled_dir(part)
+    if not _NOTED["bundled"]:
+        _NOTED["bundled"] = True
+        print(BUNDLED_NOTE, file=sys.stderr, flush=True)
+    return path
+
+
+def model_dir_or_default(model: Path | None, part: str) -> Path:
+    """``--model``/``--ckpt`` when given, else the bundled default ``part`` (with its note)."""
+    return model if model is not None else default_model_dir(part)
 
 
 def list_batch_inputs(source: Path) -> list[tuple[Path, dict[str, str]]]:
@@ -77,16 +93,28 @@ def load_deepaudio(args: argparse.Namespace):
     from deepaudio.pipelines.deepaudio import DeepAudio
 
     device, dtype = resolve_device(args)
-    return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype)
+    return DeepAudio.from_pretrained(model_dir_or_default(args.model, "pipeline"), device=device, dtype=dtype)
 
 
-def write_result(result, video: Path | None, output: Path, stems: bool = True) -> list[Path]:
-    """Write a DeepAudio result: ``.wav/.flac`` -> the mix; a video suffix -> the video with the mix as
-    track 1 and (``stems``) speech and ambience as extra tracks; ``<stem>.json`` beside it lists the route
-    and spoken segments. Returns the files written."""
+def write_sidecar(output: Path, info: dict) -> Path:
+    """``out.wav`` -> ``out.json`` beside it (atomic): what made the output."""
     import json
 
-    from deepaudio.io.atomic import atomic_path, check_output_path
+    from deepaudio.io.atomic import atomic_path
+
+    side = output.with_suffix(".json")
+    with atomic_path(side) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+    return side
+
+
+def write_result(result, video: Path | None, output: Path, stems: bool = True,
+                 model: Path | None = None) -> list[Path]:
+    """Write a DeepAudio result: ``.wav/.flac`` -> the mix; a video suffix -> the video with the mix as
+    track 1 and (``stems``) speech and ambience as extra tracks; ``<stem>.json`` beside it lists the route
+    and spoken segments (``model``: the ``--model`` given, None = the bundled default). Returns the files written."""
+    from deepaudio.assets import BUNDLED_LABEL, model_label
+    from deepaudio.io.atomic import check_output_path
     from deepaudio.io.audio import save_audio
 
     check_output_path(output, [video] if video else [])
@@ -106,11 +134,8 @@ def write_result(result, video: Path | None, output: Path, stems: bool = True) -
     else:
         save_audio(output, result.mix, sr, inputs=[video] if video else [])
     written.append(output)
-    info = {"task": result.route.task, "explanation": result.route.explain(),
-            "probabilities": result.route.probabilities,
+    info = {"task": result.route.task, "model": model_label(model) or BUNDLED_LABEL,
+            "explanation": result.route.explain(), "probabilities": result.route.probabilities,
             "segments": [{"start": a, "end": b, "text": t} for a, b, t in result.segments]}
-    side = output.with_suffix(".json")
-    with atomic_path(side) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-    written.append(side)
+    written.append(write_sidecar(output, info))
     return written

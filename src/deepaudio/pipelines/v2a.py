@@ -66,7 +66,7 @@ def _fit_frames(frames: torch.Tensor, n: int) -> torch.Tensor:
 
 class V2APipeline:
     def __init__(self, net, encoder, codec, window: float = 8.0, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32, default_cfg: float = DEFAULT_CFG):
+                 dtype: torch.dtype = torch.float32, default_cfg: float = DEFAULT_CFG, text_conditioning: bool = True):
         if net.config.latent_dim != codec.latent_dim:
             raise ConfigError(f"network latent_dim {net.config.latent_dim} != codec latent_dim {codec.latent_dim}")
         self.net = net.to(device=device, dtype=dtype).eval()
@@ -76,12 +76,20 @@ class V2APipeline:
         # Guidance used when a call gives none: MMAudio's 4.5, or the checkpoint's own ("cfg_strength" in its
         # config.json) for a model that was measured to want another (benchmarks/bench_default_v2a.py --cfg).
         self.default_cfg = float(default_cfg)
+        # False for a model trained without prompts (the bundled toy V2A: the toy world's clips have none):
+        # its text encoder is untrained, so a prompt would only feed it inputs it never saw; prompts are
+        # then dropped here and the CLI says so (``ignores_prompt``).
+        self.text_conditioning = bool(text_conditioning)
         self.device = torch.device(device)
         self.dtype = dtype
 
     @property
     def sample_rate(self) -> int:
         return self.codec.sample_rate
+
+    def ignores_prompt(self, prompt: str = "", negative_prompt: str = "") -> bool:
+        """Whether a call with these prompts would drop them (a model without text conditioning)."""
+        return not self.text_conditioning and bool(prompt or negative_prompt)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
@@ -110,7 +118,8 @@ class V2APipeline:
         else:
             raise ConfigError(f"unknown V2A codec type {codec_cfg['type']!r}", directory / "config.json")
         return cls(net, encoder, codec, window=float(cfg.get("window", 8.0)), device=device, dtype=dtype,
-                   default_cfg=float(cfg.get("cfg_strength", DEFAULT_CFG)))
+                   default_cfg=float(cfg.get("cfg_strength", DEFAULT_CFG)),
+                   text_conditioning=bool(cfg.get("text_conditioning", True)))
 
     # ------------------------------------------------------------------------------------------ parts
     def read_window_frames(self, video: str | Path, start: float, plan: SequencePlan) -> tuple[torch.Tensor, ...]:
@@ -137,6 +146,8 @@ class V2APipeline:
             clip_f, sync_f = self.encoder.encode_video(frames_clip.to(dev), frames_sync.to(dev))
         else:
             clip_f, sync_f = net.empty_clip_sequence(1), net.empty_sync_sequence(1)
+        if not self.text_conditioning:
+            prompt = negative_prompt = ""
         text_f = self.encoder.encode_text([prompt]) if prompt else net.empty_string_sequence(1)
         neg_f = self.encoder.encode_text([negative_prompt]).to(dt) if negative_prompt else None
         conditions = net.preprocess_conditions(clip_f.to(dt), sync_f.to(dt), text_f.to(dt))
