@@ -192,7 +192,8 @@ class TTSPipeline:
             print(f"deepaudio: no reference text given; transcribed it as: {ref_text!r}", file=sys.stderr)
             if not ref_text.strip():
                 raise InputError("the reference audio could not be transcribed", hint="pass --ref-text")
-        return prepare_reference(wav, ref_text)
+        # Read out numbers/symbols before the byte counts that set the speaking rate (tokenizer.normalize).
+        return prepare_reference(wav, self.tokenizer.normalize(ref_text))
 
     def _mel(self, wav: torch.Tensor) -> torch.Tensor:
         from deepaudio.dsp.mel import F5_24K, mel_spectrogram
@@ -209,7 +210,8 @@ class TTSPipeline:
         window (the reference code loses the contour's alignment when it chunks).
         """
         ref_seconds = ref.wav.numel() / SAMPLE_RATE
-        chunks = split_sentences(text.strip(), chunk_budget(ref.text, ref_seconds, speed))
+        # Chunks and their lengths are measured on the text as spoken ("$5" is "five dollars").
+        chunks = split_sentences(self.tokenizer.normalize(text), chunk_budget(ref.text, ref_seconds, speed))
         ref_bytes = max(1, len(ref.text.encode("utf-8")))
         sizes = [len(c.encode("utf-8")) for c in chunks]
         if energy is None and duration is None:
