@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_pipeline_arguments, load_deepaudio, write_result
+from deepaudio.cli.common import add_pipeline_arguments, load_deepaudio, mix_options, write_result
 
 NAME = "run"
 HELP = "instruction-routed generation: ambience, speech, timed speech or a full dub"
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     result = pipe(video=args.video, instruction=args.instruction, transcript=args.text, task=args.task,
                   reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
                   duck_db=args.duck_db, fit=args.fit, v2a_kwargs={"steps": args.steps, "cfg_strength": args.cfg},
-                  tts_kwargs={"nfe": args.nfe}, timing=args.timing)
+                  tts_kwargs={"nfe": args.nfe}, timing=args.timing, mix_kwargs=mix_options(args))
     print(result.route.explain())
     for path in write_result(result, args.video, args.output, model=args.model):
         print(f"wrote {path}")

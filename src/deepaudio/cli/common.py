@@ -80,13 +80,27 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=25, help="V2A Euler steps")
     parser.add_argument("--cfg", type=float, help="V2A guidance weight (default: the model's)")
     parser.add_argument("--nfe", type=int, default=32, help="TTS/V2S ODE steps")
-    parser.add_argument("--duck-db", type=float, default=-12.0, help="ambience level under speech (dB)")
+    parser.add_argument("--duck-db", type=float, default=-12.0,
+                        help="ambience lowered by this much while speech is active (dB, default -12; 0 = no ducking)")
+    parser.add_argument("--speech-lufs", type=float, default=-20.0,
+                        help="speech loudness in the mix (LUFS, default -20)")
+    parser.add_argument("--ambience-ratio-db", type=float, default=10.0,
+                        help="ambience kept at least this many dB below the speech loudness (default 10)")
+    parser.add_argument("--no-levelling", action="store_true",
+                        help="mix the tracks at their own levels (ducking only)")
     parser.add_argument("--fit", choices=("error", "speed"), default="error",
                         help="a transcript too long for its window: stop with an error, or speak faster")
     parser.add_argument("--timing", choices=("v2a", "lips", "mix"), default="v2a",
                         help="speech timing from the V2A ambience energy (the paper), the speaker's mouth opening "
                              "(needs a visible face; works without V2A weights) or the mean of both")
     add_device_arguments(parser)
+
+
+def mix_options(args: argparse.Namespace) -> dict:
+    """``mix_kwargs`` of the DeepAudio pipeline from the ``run``/``dub`` options."""
+    if args.no_levelling:
+        return {"speech_lufs": None, "ambience_ratio_db": None}
+    return {"speech_lufs": args.speech_lufs, "ambience_ratio_db": args.ambience_ratio_db}
 
 
 def load_deepaudio(args: argparse.Namespace):

@@ -198,7 +198,8 @@ class DeepAudio:
                  reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
                  timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                 timing: str = "v2a") -> DeepAudioResult:
+                 timing: str = "v2a", mix_kwargs: dict | None = None) -> DeepAudioResult:
+        """``mix_kwargs``: levelling options of ``dsp.mix.mix_with_ducking`` (speech_lufs, ambience_ratio_db)."""
         route = self.route(instruction, task)
         text = transcript if transcript is not None else route.transcript
         v2a_kwargs, tts_kwargs = dict(v2a_kwargs or {}), dict(tts_kwargs or {})
@@ -230,14 +231,14 @@ class DeepAudio:
         if route.task == "v2s" or ambience is None:
             return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
                                    segments=[(0.0, duration, text)])
-        mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
+        mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db, **dict(mix_kwargs or {}))
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
                                segments=[(0.0, duration, text)])
 
     def dub_subtitles(self, video, cues, reference_audio, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                       v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                      timing: str = "v2a") -> DeepAudioResult:
+                      timing: str = "v2a", mix_kwargs: dict | None = None) -> DeepAudioResult:
         """Every cue spoken inside its own window, over one ambience track for the whole video."""
         from deepaudio.models.gate import TASK_MODULES
 
@@ -263,7 +264,8 @@ class DeepAudio:
                                       samples=n, **dict(tts_kwargs or {}))
             speech[:, s:s + piece.shape[-1]] += piece[:, : total - s]
             segments.append((cue.start, cue.end, cue.text))
-        mix = speech if ambience is None else mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
+        mix = speech if ambience is None else mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db,
+                                                               **dict(mix_kwargs or {}))
         route = Route("dub", {}, None, True, TASK_MODULES["dub"])
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
                                segments=segments)
