@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from deepaudio.text import Tokenizer, Vocab
 from deepaudio.text.normalize import expand_english
-from deepaudio.text.numbers import (decimal_words, money_words, number_words, ordinal_words, time_words,
-                                    year_words)
+from deepaudio.text.numbers import decimal_words, money_words, number_words, ordinal_words, time_words, year_words
 from deepaudio.text.phonemes import ARPABET, phonemize
 
 CASES = [
@@ -22,7 +21,8 @@ CASES = [
     ("a $1.5 million deal", "a one point five million dollars deal"),
     ("a $20k budget", "a twenty thousand dollars budget"),
     ("On the 1st and 22nd of May 1999.", "On the first and twenty second of May nineteen ninety nine."),
-    ("In 2024, 2005, 1905 and 1900.", "In twenty twenty four, two thousand five, nineteen oh five and nineteen hundred."),
+    ("In 2024, 2005, 1905 and 1900.",
+     "In twenty twenty four, two thousand five, nineteen oh five and nineteen hundred."),
     ("The 1990s and the '80s.", "The nineteen nineties and the eighties."),
     ("Meet at 3:30 pm. Then go.", "Meet at three thirty P M. Then go."),
     ("at 10 a.m. tomorrow", "at ten A M tomorrow"),
@@ -59,9 +59,11 @@ def test_number_readings():
         "first", "second", "third", "fifth", "twelfth", "twentieth", "twenty first", "one hundredth",
         "one hundred first"]
     assert year_words(2010) == "twenty ten" and year_words(3000) == "three thousand"
-    assert decimal_words(".5") == "point five" and decimal_words("1,250.05") == "one thousand two hundred fifty point zero five"
+    assert decimal_words(".5") == "point five"
+    assert decimal_words("1,250.05") == "one thousand two hundred fifty point zero five"
     assert time_words(7, 0) == "seven o'clock"
-    assert money_words("¥", "100") == "one hundred yen" and money_words("$", "3.125") == "three point one two five dollars"
+    assert money_words("¥", "100") == "one hundred yen"
+    assert money_words("$", "3.125") == "three point one two five dollars"
 
 
 _TOKENS = st.sampled_from([w for w, _ in CASES] + ["hello", "A", "ABC", ",", ".", " ", "12", "3.5", "$", "%",

@@ -22,8 +22,17 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
-from deepaudio.text.numbers import (CURRENCIES, decade_words, decimal_words, digit_words, money_words,
-                                    number_words, ordinal_words, time_words, year_words)
+from deepaudio.text.numbers import (
+    CURRENCIES,
+    decade_words,
+    decimal_words,
+    digit_words,
+    money_words,
+    number_words,
+    ordinal_words,
+    time_words,
+    year_words,
+)
 
 _TABLE = str.maketrans({";": ",", "“": '"', "”": '"', "‘": "'", "’": "'"})
 _SPACES = re.compile(r"\s+")
