@@ -95,6 +95,7 @@ def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.N
         print(f"wrote {mux}")
     info = {"task": "v2a", "model": model_label(args.model) or BUNDLED_LABEL, "video": str(video),
             "prompt": prompt, "negative_prompt": negative,
-            "prompt_used": bool(prompt or negative) and pipe.text_conditioning, "text_conditioning": pipe.text_conditioning, "seed": args.seed, "steps": args.steps,
+            "prompt_used": bool(prompt or negative) and pipe.text_conditioning,
+            "text_conditioning": pipe.text_conditioning, "seed": args.seed, "steps": args.steps,
             "cfg": pipe.default_cfg if args.cfg is None else args.cfg}
     print(f"wrote {write_sidecar(out or mux, info)}")
