@@ -97,3 +97,12 @@ def test_tokenizer_expands_english_but_not_chinese(tmp_path):
     assert tok.normalize(tok.normalize("Dr. Who at 5")) == tok.normalize("Dr. Who at 5") == "Doctor Who at five"
     assert Tokenizer(tok.vocab, mode="char", english=False).normalize("5") == "5"
     assert tok.normalize("你好 5") == "你好 5"
+
+
+def test_dub_length_check_counts_the_spoken_form():
+    from deepaudio.errors import InputError
+    from deepaudio.pipelines.deepaudio import check_fits
+
+    check_fits("We met at noon.", 1.0)  # 15 characters in a second: fine
+    with pytest.raises(InputError, match="characters/s"):
+        check_fits("$1,234,567.", 1.0)  # 11 written, 80 said

@@ -39,6 +39,9 @@ def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the 
     """Refuse a transcript too long for its window unless the caller accepts fast speech (``fit='speed'``)."""
     if fit not in ("error", "speed"):
         raise ConfigError(f"unknown fit mode {fit!r}", hint="use error or speed")
+    from deepaudio.text.normalize import expand_english, is_cjk
+
+    text = text if any(is_cjk(c) for c in text) else expand_english(text)  # "$5" takes "five dollars" to say
     rate = len(text.strip()) / max(seconds, 1e-6)
     if rate > MAX_CHARS_PER_SECOND and fit == "error":
         raise InputError(f"the transcript needs about {len(text.strip()) / 15:.1f} s of speech but {where} gives "
