@@ -36,6 +36,8 @@ CASES = [
     ("Apples, pears, etc. and more", "Apples, pears, et cetera and more"),
     ("The NASA probe and the US team.", "The NASA probe and the U S team."),
     ("The XKCD page", "The X K C D page"),
+    ("She moved to the U.S. in May.", "She moved to the U S in May."),
+    ("The U.S. Army", "The U S Army"),
     ("Pages 10-20 of 1/2 the book, 3/4 done.", "Pages ten to twenty of one half the book, three quarters done."),
     ("5 kg at 100 km/h for 1 km", "five kilograms at one hundred kilometers per hour for one kilometer"),
     ("It fell to -5 degrees", "It fell to minus five degrees"),

@@ -208,6 +208,9 @@ _RULES: list[tuple[re.Pattern, Callable[[re.Match], str] | str]] = [
     (re.compile(rf"\b({_names({**_TITLES, **_PLACES})})\."), _title_or_place),
     (re.compile(rf"(?<![\w.])({_names(_ABBREVIATIONS)})\.(?!\w)"), _abbreviation(_ABBREVIATIONS, True)),
     (re.compile(r"\b([A-Z]{2,})(s?)\b"), _acronym),
+    # "U.S. Army": a capital after a dotted acronym rarely starts a sentence, so only the text's end keeps '.'
+    (re.compile(r"\b((?:[A-Z]\.){2,})"),
+     lambda m: " ".join(m.group(1).replace(".", "")) + ("" if m.string[m.end():].strip() else ".")),
     (re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])"), " "),
     (re.compile("[" + re.escape("".join(_SYMBOLS)) + "]"), lambda m: _SYMBOLS[m.group(0)]),
     (re.compile(f"[{''.join(CURRENCIES)}]"), lambda m: f" {CURRENCIES[m.group(0)][1]} "),  # a sign without amount
