@@ -13,6 +13,7 @@ speech, +6 = louder, as a generated crowd can come out), then mixed by ``dsp.mix
 
 - ``before``: ducking only (-12 dB under speech, the tracks' own levels: what dub/run did);
 - ``after``: the defaults (speech at -20 LUFS, ambience at least 10 dB below it, then -12 dB ducking);
+- ``ratio15`` / ``ratio20``: the defaults with the ambience kept 15 / 20 dB below the speech;
 - ``duck_sweep``: the defaults with other ducking depths, on babble at the first level.
 
 WER: packaged Whisper tiny.en (beam 5) on 16 kHz audio against the transcript (``eval.text`` normaliser).
@@ -140,7 +141,8 @@ def main() -> int:
         return wer(normalize_text(text), normalize_text(transcribe(wav, SR, model=args.asr_model)))
 
     start = time.perf_counter()
-    methods = {"before": dict(speech_lufs=None, ambience_ratio_db=None), "after": {}}
+    methods = {"before": dict(speech_lufs=None, ambience_ratio_db=None), "after": {},
+               "ratio15": dict(ambience_ratio_db=15.0), "ratio20": dict(ambience_ratio_db=20.0)}
     rows = dub_rows(args.dub, score, methods) if args.dub else measure(args, score, methods)
     keys = [k for k in rows[0] if k not in ("clip", "text")]
     mean = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in keys}
