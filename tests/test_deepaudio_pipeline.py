@@ -123,6 +123,7 @@ def test_dub_command_writes_video_with_tracks(bundle):
         assert len(c.streams.video) == 1 and len(c.streams.audio) == 3
     info = json.loads(out.with_suffix(".json").read_text())
     assert info["task"] == "dub" and info["segments"][0]["text"] == "see you soon."
+    assert info["model"] == str(root) and "bundled toy-world" not in proc.stderr  # --model given: no toy note
     bad = subprocess.run(cmd[:-4] + ["-o", str(video)], capture_output=True, text=True, timeout=300)
     errors = [line for line in bad.stderr.splitlines() if line.startswith("deepaudio: error:")]
     assert bad.returncode == 2 and len(errors) == 1 and "same as an input" in errors[0]

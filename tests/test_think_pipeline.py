@@ -180,6 +180,7 @@ def test_cli_single_batch_and_errors(clips, tmp_path, capsys):
                  str(tmp_path / "one" / "clean.mp4")]) == 0
     doc = json.loads((tmp_path / "one" / "clean.think.json").read_text())
     assert doc["outcome"].startswith("voice-over removed") and (tmp_path / "one" / "clean.mp4").is_file()
+    assert doc["settings"]["model"] is None  # the user's track and no V2A model: nothing bundled was used
     assert speech_segments(*load_audio(out)) == []
     # Batch: a folder of videos and a folder of tracks named like them.
     vids, auds = tmp_path / "vids", tmp_path / "auds"

@@ -29,13 +29,13 @@ def test_vocab_line_index_is_id_and_space_is_a_token(tmp_path):
 
 
 def test_oov_characters_are_reported_not_silently_dropped(tmp_path):
-    tok = Tokenizer(_vocab(tmp_path, [" ", "a", "b", "c", "e"]), mode="char")
+    tok = Tokenizer(_vocab(tmp_path, [" ", "a", "b", "c", "e"]), mode="char", english=False)  # '#' stays '#'
     with pytest.warns(UserWarning, match=r"'#'.*'@'"):
         ids = tok.encode("a#b@")
     assert ids == [1, 2]
     with pytest.warns(UserWarning, match="é->e"):
         assert tok.encode("cé") == [3, 4]
-    strict = Tokenizer(tok.vocab, mode="char", strict=True)
+    strict = Tokenizer(tok.vocab, mode="char", strict=True, english=False)
     with pytest.raises(InputError, match="'#'"):
         strict.encode("a#")
     with warnings.catch_warnings():

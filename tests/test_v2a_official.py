@@ -355,3 +355,29 @@ def test_text_to_audio_without_a_video(official_files, tmp_path, capsys):
         assert main(["v2a", "--model", str(out), "-o", str(tmp_path / "bad.wav"), *bad]) == 2
         assert msg in capsys.readouterr().err
     assert not (tmp_path / "bad.wav").exists()
+
+
+def test_official_prompt_reaches_the_text_encoder(official_files, tmp_path):
+    """With official weights --prompt is used: another prompt gives other audio, the same prompt the same."""
+    from deepaudio.io.testmedia import moving_square_video
+    from deepaudio.pipelines.v2a import V2APipeline
+
+    _, files, _ = official_files
+    # DiT init zeroes the adaLN and output layers, so a fresh network ignores every condition: give the
+    # zero tensors random values (a "trained" network) so that what the conditions carry reaches the output.
+    state = torch.load(files[0], weights_only=True)
+    g = torch.Generator().manual_seed(0)
+    for k, v in state.items():
+        if v.is_floating_point() and not v.any() and "latent_mean" not in k:
+            state[k] = 0.1 * torch.randn(v.shape, generator=g)
+    torch.save(state, tmp_path / "mmaudio_small_16k.pth")
+    parts = [tmp_path / "mmaudio_small_16k.pth", *files[1:]]
+    pipe = V2APipeline.from_pretrained(get_converter("mmaudio-pipeline").fn(parts, tmp_path / "v2a", {}))
+    assert pipe.text_conditioning and not pipe.ignores_prompt("rain")
+    video = moving_square_video(tmp_path / "in.mp4", duration=1.0, width=64, height=48).path
+    runs = {p: pipe(video, prompt=p, steps=2, seed=0)[0] for p in ("a dog barks", "heavy rain on a roof", "")}
+    assert not torch.allclose(runs["a dog barks"], runs["heavy rain on a roof"])
+    assert not torch.allclose(runs["a dog barks"], runs[""])
+    assert torch.equal(runs["a dog barks"], pipe(video, prompt="a dog barks", steps=2, seed=0)[0])
+    negative = pipe(video, prompt="a dog barks", negative_prompt="music", steps=2, seed=0)[0]
+    assert not torch.allclose(negative, runs["a dog barks"])

@@ -15,6 +15,9 @@ from deepaudio.errors import CheckpointError
 
 DEFAULT_ROOT = Path(__file__).resolve().parent / "default"
 PARTS = ("v2a", "tts", "v2s", "router", "vocoder")
+BUNDLED_LABEL = "bundled-default"
+BUNDLED_NOTE = ("note: using the bundled toy-world default model (small, trained on synthetic clips); for real "
+                "quality convert the official weights: see README 'Official weights'")
 
 
 def bundled_dir(part: str) -> Path:
@@ -25,6 +28,18 @@ def bundled_dir(part: str) -> Path:
         raise CheckpointError(f"this install has no bundled default {part} model", path,
                               "pass a model folder with --model (see README: official weights)")
     return path
+
+
+def is_bundled(path: str | Path) -> bool:
+    """Whether ``path`` is the bundled default or a part of it (however the caller spelled the path)."""
+    return Path(path).expanduser().resolve().is_relative_to(DEFAULT_ROOT)
+
+
+def model_label(path: str | Path | None) -> str | None:
+    """How sidecars name a model folder: ``"bundled-default"`` for the bundled one, else the path given."""
+    if path is None:
+        return None
+    return BUNDLED_LABEL if is_bundled(path) else str(path)
 
 
 def describe_bundled() -> str:

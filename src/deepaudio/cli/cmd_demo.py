@@ -44,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from deepaudio.assets import model_label
+
     model = args.model if args.model is not None else default_model_dir("pipeline")
     device, dtype = resolve_device(args)
     speakers = tuple(k for arg in args.speakers or () for k in arg.split(",") if k)
     settings = DemoSettings(n=args.n, seed=args.seed, v2a_steps=args.steps, tts_nfe=args.nfe, speakers=speakers,
                             timing=args.timing)
-    label = str(args.model) if args.model is not None else "bundled default"
+    label = model_label(model)
     run_demo(model, args.out, settings, device, dtype, model_name=label, cache_dir=args.cache,
              log=lambda line: print(line, flush=True))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepaudio.cli.common import add_pipeline_arguments, asr_kwargs, load_deepaudio, write_result
+from deepaudio.cli.common import add_pipeline_arguments, asr_kwargs, load_deepaudio, mix_options, write_result
 
 NAME = "dub"
 HELP = "dub a video: speech timed to the picture (whole clip or every SRT line) mixed over ambience"
@@ -38,13 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
         result = pipe.dub_subtitles(args.video, parse_srt(args.srt), args.ref_audio, args.ref_text, seed=args.seed,
                                     duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs,
-                                    timing=args.timing)
+                                    timing=args.timing, mix_kwargs=mix_options(args))
     else:
         result = pipe(video=args.video, transcript=args.text, task="v2s" if args.speech_only else "dub",
                       reference_audio=args.ref_audio, reference_text=args.ref_text, seed=args.seed,
                       duck_db=args.duck_db, fit=args.fit, v2a_kwargs=v2a_kwargs, tts_kwargs=tts_kwargs,
-                      timing=args.timing)
+                      timing=args.timing, mix_kwargs=mix_options(args))
     print(f"voice: {result.voice}")
-    for path in write_result(result, args.video, args.output):
+    for path in write_result(result, args.video, args.output, model=args.model):
         print(f"wrote {path}")
     return 0

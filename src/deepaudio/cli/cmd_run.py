@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     print(result.route.explain())
     if result.voice:
         print(f"voice: {result.voice}")
-    for path in write_result(result, args.video, args.output):
+    for path in write_result(result, args.video, args.output, model=args.model):
         print(f"wrote {path}")
     return 0
 

@@ -47,13 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pipeline(args: argparse.Namespace):
-    from deepaudio.cli.common import default_model_dir
+    from deepaudio.cli.common import model_dir_or_default
     from deepaudio.pipelines.think import ThinkPipeline
     from deepaudio.think.reasoners import make_reasoner
 
     device, dtype = resolve_device(args)
     need_v2a = args.audio is None or args.post == "neg" or args.model is not None
-    model = (args.model or default_model_dir("v2a")) if need_v2a else None
+    model = model_dir_or_default(args.model, "v2a") if need_v2a else None
     pipe = ThinkPipeline.from_options(model, "perception", args.separator, device, dtype)
     if args.reasoner.startswith("openai:"):
         from deepaudio.think.reasoner_openai import OpenAIReasoner
@@ -61,6 +61,9 @@ def _pipeline(args: argparse.Namespace):
         pipe.reasoner = OpenAIReasoner(args.reasoner.partition(":")[2], model=args.llm_model)
     elif args.reasoner != "perception":
         pipe.reasoner = make_reasoner(args.reasoner, device)
+    from deepaudio.assets import model_label
+
+    pipe.model_label = model_label(model)  # recorded in every trace: "bundled-default", a path, or None
     return pipe
 
 
@@ -130,5 +133,6 @@ def _one(pipe, video: Path, audio: Path | None, out: Path | None, mux: Path | No
 
         mux_audio(video, [(wav, sr, "think")], mux)
         print(f"wrote {mux}")
+    trace.settings["model"] = getattr(pipe, "model_label", None)
     path = trace.save(trace_path_for(out or mux), inputs)
     print(f"{video.name}: {trace.outcome} (trace {path})")

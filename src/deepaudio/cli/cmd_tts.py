@@ -10,8 +10,9 @@ from deepaudio.cli.common import (
     add_asr_arguments,
     add_device_arguments,
     asr_kwargs,
-    default_model_dir,
+    model_dir_or_default,
     resolve_device,
+    write_sidecar,
 )
 
 NAME = "tts"
@@ -63,13 +64,19 @@ def run(args: argparse.Namespace) -> int:
                              "save it as UTF-8") from exc
         checks.text("text file", text)
     asr = asr_kwargs(args)
-    pipe = TTSPipeline.from_pretrained(args.ckpt or default_model_dir("tts"), vocoder=args.vocoder, device=device,
+    pipe = TTSPipeline.from_pretrained(model_dir_or_default(args.ckpt, "tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
     wav, sr = pipe(text, ref_audio, ref_text=ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
                    duration=args.duration, progress=_progress(text), **asr)
     save_audio(args.output, wav, sr, inputs=[ref_audio])
     print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s) in {voice}")
+    from deepaudio.assets import BUNDLED_LABEL, model_label
+
+    info = {"task": "tts", "model": model_label(args.ckpt) or BUNDLED_LABEL, "text": text, "voice": voice,
+            "ref_audio": str(ref_audio), "seed": args.seed, "nfe": args.nfe, "cfg": args.cfg,
+            "seconds": round(wav.shape[-1] / sr, 3)}
+    print(f"wrote {write_sidecar(args.output, info, [ref_audio])}")
     return 0
 
 

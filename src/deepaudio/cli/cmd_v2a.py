@@ -7,12 +7,13 @@ Without a video, ``deepaudio v2a --prompt "rain on a tin roof" --duration 8 -o r
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from deepaudio.cli.common import (
     add_device_arguments,
-    default_model_dir,
     list_batch_inputs,
+    model_dir_or_default,
     option_float,
     resolve_device,
     run_batch,
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
         probe_video(args.video)
         if args.output is not None:
             check_audio_output(args.output, [args.video])
-    pipe = V2APipeline.from_pretrained(args.model or default_model_dir("v2a"), device=device, dtype=dtype)
+    pipe = V2APipeline.from_pretrained(model_dir_or_default(args.model, "v2a"), device=device, dtype=dtype)
     if args.video is None or not args.video.is_dir() and args.video.suffix.lower() != ".csv":
+        _note_prompt(pipe, [{}], args)
         _one(pipe, args.video, args.output, args.mux, args, {})
         return 0
     items = list_batch_inputs(args.video)
@@ -73,7 +75,19 @@ def run(args: argparse.Namespace) -> int:
         return (args.output / f"{video.stem}.wav" if args.output else None,
                 args.mux / f"{video.stem}.mp4" if args.mux else None)
 
+    _note_prompt(pipe, [opts for _, opts in items], args)
     return run_batch(items, outputs, lambda v, o, out, mux: _one(pipe, v, out, mux, args, o), args.overwrite, "v2a")
+
+
+PROMPT_NOTE = ("note: this V2A model has no text conditioning (it was trained without prompts, like the bundled "
+               "toy model); --prompt/--negative-prompt are ignored; official MMAudio weights use them")
+
+
+def _note_prompt(pipe, item_opts: list[dict], args: argparse.Namespace) -> None:
+    """One line, once per command, when prompts were given to a model that cannot use them."""
+    if any(pipe.ignores_prompt(o.get("prompt", args.prompt), o.get("negative_prompt", args.negative_prompt))
+           for o in item_opts):
+        print(PROMPT_NOTE, file=sys.stderr, flush=True)
 
 
 def _one(pipe, video: Path | None, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict) -> None:
@@ -84,8 +98,11 @@ def _one(pipe, video: Path | None, out: Path | None, mux: Path | None, args: arg
     for p in (out, mux):
         if p is not None:
             check_output_path(p, inputs)
-    wav, sr = pipe(video, prompt=opts.get("prompt", args.prompt),
-                   negative_prompt=opts.get("negative_prompt", args.negative_prompt),
+    from deepaudio.assets import BUNDLED_LABEL, model_label
+    from deepaudio.cli.common import write_sidecar
+
+    prompt, negative = opts.get("prompt", args.prompt), opts.get("negative_prompt", args.negative_prompt)
+    wav, sr = pipe(video, prompt=prompt, negative_prompt=negative,
                    duration=option_float(opts, "duration", args.duration, video), steps=args.steps,
                    cfg_strength=args.cfg, seed=args.seed, overlap=args.overlap)
     if out is not None:
@@ -96,3 +113,10 @@ def _one(pipe, video: Path | None, out: Path | None, mux: Path | None, args: arg
 
         mux_audio(video, [(wav, sr, "ambience")], mux)
         print(f"wrote {mux}")
+    info = {"task": "v2a", "model": model_label(args.model) or BUNDLED_LABEL,
+            "video": None if video is None else str(video),
+            "prompt": prompt, "negative_prompt": negative,
+            "prompt_used": bool(prompt or negative) and pipe.text_conditioning,
+            "text_conditioning": pipe.text_conditioning, "seed": args.seed, "steps": args.steps,
+            "cfg": pipe.default_cfg if args.cfg is None else args.cfg}
+    print(f"wrote {write_sidecar(out or mux, info, inputs)}")

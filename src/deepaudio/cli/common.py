@@ -38,11 +38,27 @@ def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]
     return device, dtype
 
 
-def default_model_dir(part: str) -> Path:
-    """Folder of a part of the bundled default model (``deepaudio/assets/default/<part>``)."""
-    from deepaudio.assets import bundled_dir
+_NOTED = {"bundled": False}
 
-    return bundled_dir(part)
+
+def default_model_dir(part: str) -> Path:
+    """Folder of a part of the bundled default model (``deepaudio/assets/default/<part>``). Every command
+    that falls back to the bundled model comes through here, so this is where users are told, once per
+    process, that what they hear is the toy model (on stderr: stdout stays the command's own output)."""
+    import sys
+
+    from deepaudio.assets import BUNDLED_NOTE, bundled_dir
+
+    path = bundled_dir(part)
+    if not _NOTED["bundled"]:
+        _NOTED["bundled"] = True
+        print(BUNDLED_NOTE, file=sys.stderr, flush=True)
+    return path
+
+
+def model_dir_or_default(model: Path | None, part: str) -> Path:
+    """``--model``/``--ckpt`` when given, else the bundled default ``part`` (with its note)."""
+    return model if model is not None else default_model_dir(part)
 
 
 def list_batch_inputs(source: Path) -> list[tuple[Path, dict[str, str]]]:
@@ -166,7 +182,14 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=25, help="V2A Euler steps")
     parser.add_argument("--cfg", type=float, help="V2A guidance weight (default: the model's)")
     parser.add_argument("--nfe", type=int, default=32, help="TTS/V2S ODE steps")
-    parser.add_argument("--duck-db", type=float, default=-12.0, help="ambience level under speech (dB)")
+    parser.add_argument("--duck-db", type=float, default=-12.0,
+                        help="ambience lowered by this much while speech is active (dB, default -12; 0 = no ducking)")
+    parser.add_argument("--speech-lufs", type=float, default=-20.0,
+                        help="speech loudness in the mix (LUFS, default -20)")
+    parser.add_argument("--ambience-ratio-db", type=float, default=10.0,
+                        help="ambience kept at least this many dB below the speech loudness (default 10)")
+    parser.add_argument("--no-levelling", action="store_true",
+                        help="mix the tracks at their own levels (ducking only)")
     parser.add_argument("--fit", choices=("error", "speed"), default="error",
                         help="a transcript too long for its window: stop with an error, or speak faster")
     parser.add_argument("--timing", choices=("v2a", "lips", "mix"), default="v2a",
@@ -175,11 +198,18 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_arguments(parser)
 
 
+def mix_options(args: argparse.Namespace) -> dict:
+    """``mix_kwargs`` of the DeepAudio pipeline from the ``run``/``dub`` options."""
+    if args.no_levelling:
+        return {"speech_lufs": None, "ambience_ratio_db": None}
+    return {"speech_lufs": args.speech_lufs, "ambience_ratio_db": args.ambience_ratio_db}
+
+
 def load_deepaudio(args: argparse.Namespace):
     from deepaudio.pipelines.deepaudio import DeepAudio
 
     device, dtype = resolve_device(args)
-    return DeepAudio.from_pretrained(args.model or default_model_dir("pipeline"), device=device, dtype=dtype,
+    return DeepAudio.from_pretrained(model_dir_or_default(args.model, "pipeline"), device=device, dtype=dtype,
                                      vocoder=getattr(args, "vocoder", None),
                                      separator=getattr(args, "separator", None))
 

@@ -39,6 +39,9 @@ def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the 
     """Refuse a transcript too long for its window unless the caller accepts fast speech (``fit='speed'``)."""
     if fit not in ("error", "speed"):
         raise ConfigError(f"unknown fit mode {fit!r}", hint="use error or speed")
+    from deepaudio.text.normalize import expand_english, is_cjk
+
+    text = text if any(is_cjk(c) for c in text) else expand_english(text)  # "$5" takes "five dollars" to say
     rate = len(text.strip()) / max(seconds, 1e-6)
     if rate > MAX_CHARS_PER_SECOND and fit == "error":
         raise InputError(f"the transcript needs about {len(text.strip()) / 15:.1f} s of speech but {where} gives "
@@ -305,9 +308,11 @@ class DeepAudio:
                  reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
                  timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                  v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                 timing: str = "v2a", settings: DeepAudioSettings | None = None, audio=None) -> DeepAudioResult:
+                 timing: str = "v2a", settings: DeepAudioSettings | None = None, audio=None,
+                 mix_kwargs: dict | None = None) -> DeepAudioResult:
         """The instruction's dispatch: the gate (or ``task``) picks v2a, tts, v2s, dub or think and the
-        matching parts run. ``audio`` is the sound track task 'think' cleans (default: the video's own)."""
+        matching parts run. ``audio`` is the sound track task 'think' cleans (default: the video's own).
+        ``mix_kwargs``: levelling options of ``dsp.mix.mix_with_ducking`` (speech_lufs, ambience_ratio_db)."""
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit)
         route = self.route(instruction, task)
@@ -345,14 +350,15 @@ class DeepAudio:
         if route.task == "v2s" or ambience is None:
             return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
                                    segments=[(0.0, duration, text)], voice=voice)
-        mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
+        mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db, **dict(mix_kwargs or {}))
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
                                segments=[(0.0, duration, text)], voice=voice)
 
     def dub_subtitles(self, video, cues, reference_audio=None, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
                       v2a_kwargs: dict | None = None, tts_kwargs: dict | None = None,
-                      timing: str = "v2a", settings: DeepAudioSettings | None = None) -> DeepAudioResult:
+                      timing: str = "v2a", settings: DeepAudioSettings | None = None,
+                      mix_kwargs: dict | None = None) -> DeepAudioResult:
         """Every cue spoken inside its own window, over one ambience track for the whole video (in the
         bundled default voice when ``reference_audio`` is None)."""
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
@@ -385,7 +391,8 @@ class DeepAudio:
                                       samples=n, **dict(tts_kwargs or {}))
             speech[:, s:s + piece.shape[-1]] += piece[:, : total - s]
             segments.append((cue.start, cue.end, cue.text))
-        mix = speech if ambience is None else mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db)
+        mix = speech if ambience is None else mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db,
+                                                               **dict(mix_kwargs or {}))
         route = Route("dub", {}, None, True, TASK_MODULES["dub"])
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
                                segments=segments, voice=voice)

@@ -15,10 +15,12 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 SIDECAR_MARK = "deepaudio-sidecar"
 
 
-def write_result(result, video: Path | None, output: Path, stems: bool = True) -> list[Path]:
+def write_result(result, video: Path | None, output: Path, stems: bool = True,
+                 model: Path | None = None) -> list[Path]:
     """Write a DeepAudio result: ``.wav/.flac`` -> the mix; a video suffix -> the video with the mix as
     track 1 and (``stems``) speech and ambience as extra tracks; ``<stem>.json`` beside it holds the result's
-    metadata (route, spoken segments). Returns the files written."""
+    metadata (route, spoken segments) and ``model`` (the folder given; None: the bundled default). Returns the
+    files written."""
     from deepaudio.io.audio import save_audio
 
     check_result_output(output, video)
@@ -39,7 +41,10 @@ def write_result(result, video: Path | None, output: Path, stems: bool = True) -
         from deepaudio.think.trace import trace_path_for
 
         written.append(result.trace.save(trace_path_for(output), [video] if video else []))
-    return [*written, write_sidecar(output, result.metadata, [video] if video else [])]
+    from deepaudio.assets import BUNDLED_LABEL, model_label
+
+    info = {"model": model_label(model) or BUNDLED_LABEL, **result.metadata}
+    return [*written, write_sidecar(output, info, [video] if video else [])]
 
 
 def check_result_output(output: Path, video: Path | None, inputs: list = ()) -> None:
@@ -55,7 +60,7 @@ def check_result_output(output: Path, video: Path | None, inputs: list = ()) -> 
         check_audio_output(output)
 
 
-def write_sidecar(output: Path, info: dict, inputs: list) -> Path:
+def write_sidecar(output: Path, info: dict, inputs: list = ()) -> Path:
     """Write ``<stem>.json`` beside ``output``, unless a file of that name exists that a deepaudio run did not
     write (the toy world's truth file, the user's notes): then the first free ``<stem>.deepaudio[-N].json``."""
     from deepaudio.io.atomic import atomic_path

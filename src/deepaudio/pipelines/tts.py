@@ -234,7 +234,7 @@ class TTSPipeline:
                                  "pass --ref-text")
             if problem:
                 print(f"deepaudio: warning: {str(where) + ': ' if where else ''}{problem}", file=sys.stderr)
-        return prepare_reference(wav, ref_text)
+        return prepare_reference(wav, self.tokenizer.normalize(ref_text))  # numbers read out before rate estimates
 
     @staticmethod
     def _load_reference(ref_audio) -> tuple[torch.Tensor, int, Path | None, bool]:
@@ -279,7 +279,8 @@ class TTSPipeline:
         window (the reference code loses the contour's alignment when it chunks).
         """
         ref_seconds = ref.wav.numel() / SAMPLE_RATE
-        chunks = split_sentences(text.strip(), chunk_budget(ref.text, ref_seconds, speed))
+        # Chunks and their lengths are measured on the text as spoken ("$5" is "five dollars").
+        chunks = split_sentences(self.tokenizer.normalize(text), chunk_budget(ref.text, ref_seconds, speed))
         ref_bytes = max(1, len(ref.text.encode("utf-8")))
         sizes = [len(c.encode("utf-8")) for c in chunks]
         if energy is None and duration is None:

@@ -59,7 +59,7 @@ class V2ASettings:
 
 class V2APipeline:
     def __init__(self, net, encoder, codec, window: float = 8.0, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32, default_cfg: float = DEFAULT_CFG):
+                 dtype: torch.dtype = torch.float32, default_cfg: float = DEFAULT_CFG, text_conditioning: bool = True):
         if net.config.latent_dim != codec.latent_dim:
             raise ConfigError(f"network latent_dim {net.config.latent_dim} != codec latent_dim {codec.latent_dim}")
         self.net = net.to(device=device, dtype=dtype).eval()
@@ -69,12 +69,20 @@ class V2APipeline:
         # Guidance used when a call gives none: MMAudio's 4.5, or the checkpoint's own ("cfg_strength" in its
         # config.json) for a model that was measured to want another (benchmarks/bench_default_v2a.py --cfg).
         self.default_cfg = float(default_cfg)
+        # False for a model trained without prompts (the bundled toy V2A: the toy world's clips have none):
+        # its text encoder is untrained, so a prompt would only feed it inputs it never saw; prompts are
+        # then dropped here and the CLI says so (``ignores_prompt``).
+        self.text_conditioning = bool(text_conditioning)
         self.device = torch.device(device)
         self.dtype = dtype
 
     @property
     def sample_rate(self) -> int:
         return self.codec.sample_rate
+
+    def ignores_prompt(self, prompt: str = "", negative_prompt: str = "") -> bool:
+        """Whether a call with these prompts would drop them (a model without text conditioning)."""
+        return not self.text_conditioning and bool(prompt or negative_prompt)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device = "cpu",
@@ -100,7 +108,8 @@ class V2APipeline:
         else:
             codec = MMAudioCodec(load_model(directory / bundle.codec.vae, expect_kind="mmaudio_vae"), vocoder)
         cfg = DEFAULT_CFG if bundle.cfg_strength is None else bundle.cfg_strength
-        return cls(net, encoder, codec, window=bundle.window, device=device, dtype=dtype, default_cfg=cfg)
+        return cls(net, encoder, codec, window=bundle.window, device=device, dtype=dtype, default_cfg=cfg,
+                   text_conditioning=bundle.text_conditioning)
 
     # ------------------------------------------------------------------------------------------ parts
     def frame_requests(self, start: float, plan: SequencePlan) -> list[FrameRequest]:
@@ -137,6 +146,8 @@ class V2APipeline:
             clip_f, sync_f = self.encoder.encode_video(frames_clip.to(dev), frames_sync.to(dev))
         else:
             clip_f, sync_f = net.empty_clip_sequence(1), net.empty_sync_sequence(1)
+        if not self.text_conditioning:
+            prompt = negative_prompt = ""
         text_f = self.encoder.encode_text([prompt]) if prompt else net.empty_string_sequence(1)
         neg_f = self.encoder.encode_text([negative_prompt]).to(dt) if negative_prompt else None
         conditions = net.preprocess_conditions(clip_f.to(dt), sync_f.to(dt), text_f.to(dt))

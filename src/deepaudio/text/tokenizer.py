@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from deepaudio.errors import CheckpointError, InputError
-from deepaudio.text.normalize import is_cjk, normalize_text, strip_accents
+from deepaudio.text.normalize import expand_english, is_cjk, normalize_text, strip_accents
 
 _PINYIN_TOKEN = re.compile(r"^[a-zü]+[1-5]$")
 
@@ -65,9 +65,11 @@ class Vocab:
 
 class Tokenizer:
     """Text -> token strings -> ids. ``mode``: 'char', 'pinyin', 'phoneme' (English ARPAbet,
-    ``deepaudio.text.phonemes``) or 'auto' (phoneme if the vocab holds ARPAbet, pinyin if it has syllables)."""
+    ``deepaudio.text.phonemes``) or 'auto' (phoneme if the vocab holds ARPAbet, pinyin if it has syllables).
+    ``english``: numbers, symbols, abbreviations and acronyms are read out (``expand_english``) in every
+    mode, except in text holding CJK characters (the expansion is English)."""
 
-    def __init__(self, vocab: Vocab, mode: str = "auto", strict: bool = False):
+    def __init__(self, vocab: Vocab, mode: str = "auto", strict: bool = False, english: bool = True):
         if mode not in ("auto", "char", "pinyin", "phoneme"):
             raise InputError(f"unknown tokenizer mode {mode!r}", hint="use auto, char, pinyin or phoneme")
         self.vocab = vocab
@@ -77,10 +79,19 @@ class Tokenizer:
             mode = "phoneme" if is_phoneme_vocab(vocab.tokens) else ("pinyin" if vocab.has_pinyin else "char")
         self.mode = mode
         self.strict = strict
+        self.english = english
+
+    def normalize(self, text: str) -> str:
+        """The text as the model will read it (before tokens): what chunking and duration estimates
+        should measure. Idempotent."""
+        text = normalize_text(text)
+        if self.english and not any(is_cjk(c) for c in text):
+            text = expand_english(text)
+        return text
 
     def tokens(self, text: str) -> list[str]:
         """Token strings before the vocabulary lookup."""
-        text = normalize_text(text)
+        text = self.normalize(text)
         if self.mode == "phoneme":
             from deepaudio.text.phonemes import phonemize
 

@@ -287,7 +287,10 @@ def export_pipeline(model: TinyV2AModel, setup: TinyV2ASetup, folder: Path, meta
         model.encoder.save_pretrained(tmp / "encoder", meta=meta)
         write_config(tmp, "v2a_pipeline", {"net": "net", "encoder": {"type": "tiny", "dir": "encoder"},
                                            "codec": {"type": "mel", "settings": to_dict(setup.codec)},
-                                           "window": setup.seconds}, meta)
+                                           "window": setup.seconds,
+                                           # Without one prompted clip the text encoder never trained: the
+                                           # pipeline must not feed it prompts (V2APipeline.text_conditioning).
+                                           "text_conditioning": bool(meta.get("prompted_clips", 1))}, meta)
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -333,7 +336,8 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("no training data given", hint="pass --data CSV (or --features DIR)")
     setup = V2A_SETUPS.get(args.config)
     plan = SequencePlan.for_duration(setup.seconds, MelCodec(setup.codec).latent_rate)
-    files = extract_features(read_manifest(args.data), setup, args.out / "features" / ("train_crops" if args.crops
+    items = read_manifest(args.data)
+    files = extract_features(items, setup, args.out / "features" / ("train_crops" if args.crops
                                                                                         else "train"),
                              crops=args.crops)
     if not files:
@@ -362,7 +366,8 @@ def main(args: argparse.Namespace) -> int:
                       precision=args.precision, save_every=args.save_every, val_every=args.val_every if val else 0,
                       log_every=max(1, min(50, args.steps // 10)))
     meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "clips": len(files),
-            "crops": args.crops, "onset_loss": args.onset_loss, "net": dataclasses.asdict(setup.net)}
+            "crops": args.crops, "onset_loss": args.onset_loss, "net": dataclasses.asdict(setup.net),
+            "prompted_clips": sum(bool(it["prompt"]) for it in items)}
 
     def export(module: nn.Module, folder: Path) -> None:
         export_pipeline(module, setup, folder, {**meta, "steps": args.steps})

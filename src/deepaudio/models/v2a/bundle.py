@@ -46,6 +46,7 @@ class V2ABundle:
     codec: CodecSpec
     window: float  # seconds of video per generation window (the network's trained length)
     cfg_strength: float | None = None  # the model's own guidance default (None: MMAudio's 4.5)
+    text_conditioning: bool = True  # False: trained without prompts (the bundled toy V2A), prompts are dropped
 
 
 def read_v2a_bundle(directory: str | Path) -> V2ABundle:
