@@ -38,22 +38,32 @@ def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]
     return device, dtype
 
 
-_NOTED = {"bundled": False}
+_NOTED = {"bundled": False, "pending": False}
 
 
 def default_model_dir(part: str) -> Path:
     """Folder of a part of the bundled default model (``deepaudio/assets/default/<part>``). Every command
     that falls back to the bundled model comes through here, so this is where users are told, once per
-    process, that what they hear is the toy model (on stderr: stdout stays the command's own output)."""
-    import sys
-
-    from deepaudio.assets import BUNDLED_NOTE, bundled_dir
+    process, that what they hear is the toy model (on stderr: stdout stays the command's own output). The
+    note is printed when the command has succeeded (:func:`flush_bundled_note`), so that a failure stays one
+    line."""
+    from deepaudio.assets import bundled_dir
 
     path = bundled_dir(part)
     if not _NOTED["bundled"]:
-        _NOTED["bundled"] = True
-        print(BUNDLED_NOTE, file=sys.stderr, flush=True)
+        _NOTED["bundled"] = _NOTED["pending"] = True
     return path
+
+
+def flush_bundled_note() -> None:
+    """Say once, after a successful command that used the bundled default, that its output is a toy output."""
+    import sys
+
+    from deepaudio.assets import BUNDLED_NOTE
+
+    if _NOTED["pending"]:
+        _NOTED["pending"] = False
+        print(BUNDLED_NOTE, file=sys.stderr, flush=True)
 
 
 def model_dir_or_default(model: Path | None, part: str) -> Path:

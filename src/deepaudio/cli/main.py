@@ -87,7 +87,12 @@ def _main(argv: list[str] | None) -> int:
         from deepaudio.io.limits import set_max_duration
 
         set_max_duration(getattr(args, "max_duration", None))  # None: the default (in-process calls reset it)
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        if code == 0:
+            from deepaudio.cli.common import flush_bundled_note
+
+            flush_bundled_note()
+        return code
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - the one place that classifies every failure
