@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, default_model_dir, list_batch_inputs, resolve_device
+from deepaudio.cli.common import add_device_arguments, default_model_dir, resolve_device
+from deepaudio.io.batch_inputs import is_batch_source
 
 NAME = "v2a"
 HELP = "generate ambient sound synchronised with a video (any length; folder/CSV for batches)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", type=Path, help="video file, or a folder / CSV (column 'video') for a batch")
+    parser.add_argument("video", type=Path, help="video file, or a batch: a folder, a CSV/JSONL manifest (column "
+                        "'video'; optional name, prompt, negative_prompt, duration, seed) or a .txt list of paths "
+                        "(sharded over the processes of torchrun)")
     parser.add_argument("-o", "--output", type=Path, help="output .wav/.flac (batch: output folder)")
     parser.add_argument("--mux", type=Path, help="also write a copy of the video with this sound (batch: folder)")
     parser.add_argument("--model", type=Path, help="V2A pipeline folder (default: the bundled default)")
@@ -30,35 +32,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepaudio.errors import DeepAudioError, InputError
+    from deepaudio.errors import InputError
     from deepaudio.pipelines.v2a import V2APipeline
 
     device, dtype = resolve_device(args)
     if args.output is None and args.mux is None:
         raise InputError("no output given", hint="add -o out.wav and/or --mux out.mp4")
     pipe = V2APipeline.from_pretrained(args.model or default_model_dir("v2a"), device=device, dtype=dtype)
-    if not args.video.is_dir() and args.video.suffix.lower() != ".csv":
+    if not is_batch_source(args.video):
         _one(pipe, args.video, args.output, args.mux, args, {})
         return 0
-    from tqdm import tqdm
+    from deepaudio.cli.batch import video_batch
 
-    items = list_batch_inputs(args.video)
-    failed = 0
-    for video, opts in tqdm(items, desc="v2a", unit="video"):
-        out = args.output / f"{video.stem}.wav" if args.output else None
-        mux = args.mux / f"{video.stem}.mp4" if args.mux else None
-        if not args.overwrite and all(p is None or p.exists() for p in (out, mux)):
-            continue
-        try:
-            _one(pipe, video, out, mux, args, opts)
-        except DeepAudioError as exc:  # one bad file is reported, the batch goes on
-            failed += 1
-            tqdm.write(f"deepaudio: error: {exc}", file=sys.stderr)
-    print(f"{len(items) - failed}/{len(items)} videos done" + (f", {failed} failed" if failed else ""))
-    return 1 if failed else 0
+    return video_batch(args, "v2a", device, lambda video, out, mux, opts, say: _one(pipe, video, out, mux, args,
+                                                                                     opts, say))
 
 
-def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict) -> None:
+def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict,
+         say=print) -> None:
     from deepaudio.io.atomic import check_output_path
     from deepaudio.io.audio import save_audio
 
@@ -68,12 +59,12 @@ def _one(pipe, video: Path, out: Path | None, mux: Path | None, args: argparse.N
     wav, sr = pipe(video, prompt=opts.get("prompt", args.prompt),
                    negative_prompt=opts.get("negative_prompt", args.negative_prompt),
                    duration=float(opts["duration"]) if "duration" in opts else args.duration, steps=args.steps,
-                   cfg_strength=args.cfg, seed=args.seed, overlap=args.overlap)
+                   cfg_strength=args.cfg, seed=int(opts.get("seed", args.seed)), overlap=args.overlap)
     if out is not None:
         save_audio(out, wav, sr, inputs=[video])
-        print(f"wrote {out}")
+        say(f"wrote {out}")
     if mux is not None:
         from deepaudio.io.mux import mux_audio
 
         mux_audio(video, [(wav, sr, "ambience")], mux)
-        print(f"wrote {mux}")
+        say(f"wrote {mux}")

@@ -1,0 +1,133 @@
+"""Batch forms of ``v2a``, ``think``, ``tts`` and ``dub``: streamed inputs, sharded under ``torchrun``.
+
+Each function takes the parsed arguments and the loaded pipeline (one per process) and hands the items
+to :class:`deepaudio.distributed.BatchRun`, which keeps this rank's share, skips finished outputs, logs
+per rank and writes ``batch_summary.json`` in the output folder. An item's seed is its ``seed`` column,
+else :func:`~deepaudio.distributed.item_seed` of ``--seed`` and its name, so outputs are the same for
+any number of processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from deepaudio.cli.common import VIDEO_SUFFIXES
+from deepaudio.distributed import BatchRun, item_seed
+from deepaudio.errors import InputError
+from deepaudio.io.batch_inputs import BatchItem, iter_items
+
+TEXT_SUFFIXES = (".txt",)
+
+
+def seed_of(item: BatchItem, base: int | None) -> int:
+    if "seed" in item.options:
+        try:
+            return int(item.options["seed"])
+        except ValueError as exc:
+            raise InputError(f"seed {item.options['seed']!r} is not an integer", item.name) from exc
+    return item_seed(base or 0, item.name)
+
+
+def _need_path(item: BatchItem, what: str) -> Path:
+    if item.path is None:
+        raise InputError(f"the row gives no {what}", item.name, f"add a '{what}' column value")
+    return item.path
+
+
+def _folder(args: argparse.Namespace, *names: str) -> Path:
+    for n in names:
+        if getattr(args, n, None) is not None:
+            return getattr(args, n)
+    raise InputError("no output folder given", hint="add -o OUT_FOLDER")
+
+
+def video_batch(args: argparse.Namespace, command: str, device, work_one, side_file=None) -> int:
+    """``v2a`` and ``think``: ``-o`` folder of NAME.wav and/or ``--mux`` folder of NAME.mp4 per video;
+    ``work_one(video, out, mux, options, say)`` makes one item (``options`` holds the per-item seed);
+    ``side_file(out or mux)``: a file written after the outputs (a trace), part of a complete item."""
+    run = BatchRun(command, _folder(args, "output", "mux"), device, args.overwrite)
+
+    def outputs_of(item: BatchItem) -> list[Path | None]:
+        out = args.output / f"{item.name}.wav" if args.output else None
+        mux = args.mux / f"{item.name}.mp4" if args.mux else None
+        return [out, mux] + ([side_file(out or mux)] if side_file else [])
+
+    def work(item: BatchItem, outs: list[Path]) -> None:
+        out, mux = outputs_of(item)[:2]
+        opts = {**item.options, "seed": str(seed_of(item, args.seed))}
+        work_one(_need_path(item, "video"), out, mux, opts, run.log)
+
+    return run.run(iter_items(args.video, "video", VIDEO_SUFFIXES), outputs_of, work)
+
+
+def tts_batch(args: argparse.Namespace, pipe, device) -> int:
+    """``tts --manifest``: rows (name, text | text_file, ref_audio, ref_text, duration, speed, seed) -> NAME.wav."""
+    from deepaudio.io.audio import save_audio
+
+    run = BatchRun("tts", _folder(args, "output"), device, getattr(args, "overwrite", False))
+
+    def work(item: BatchItem, outs: list[Path]) -> None:
+        o = item.options
+        text = o.get("text")
+        if text is None:
+            path = _need_path(item, "text_file")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(f"cannot read the text file ({exc})", path) from exc
+        ref = _rebased(o.get("ref_audio"), args.manifest) or args.ref_audio
+        if ref is None:
+            raise InputError("no reference voice", item.name, "add a 'ref_audio' column or pass --ref-audio")
+        wav, sr = pipe(text, ref, ref_text=o.get("ref_text", args.ref_text), nfe=args.nfe, cfg_strength=args.cfg,
+                       sway=args.sway, solver=args.solver, schedule=args.schedule, seed=seed_of(item, args.seed),
+                       speed=float(o.get("speed", args.speed)),
+                       duration=float(o["duration"]) if "duration" in o else args.duration)
+        save_audio(outs[0], wav, sr, inputs=[ref])
+
+    return run.run(iter_items(args.manifest, "text_file", TEXT_SUFFIXES),
+                   lambda item: [args.output / f"{item.name}.wav"], work)
+
+
+def dub_batch(args: argparse.Namespace, pipe, device, write_result) -> int:
+    """``dub --video MANIFEST``: rows (video, text | srt, ref_audio, ref_text, speech_only, seed) ->
+    NAME.mp4 (or NAME.wav with ``--format wav``) and NAME.json."""
+    ext = getattr(args, "format", None) or "mp4"
+    run = BatchRun("dub", _folder(args, "output"), device, getattr(args, "overwrite", False))
+
+    def outputs_of(item: BatchItem) -> list[Path]:
+        out = args.output / f"{item.name}.{ext}"
+        return [out, out.with_suffix(".json")]  # the side file is written last
+
+    def work(item: BatchItem, outs: list[Path]) -> None:
+        o = item.options
+        video = _need_path(item, "video")
+        ref = _rebased(o.get("ref_audio"), args.video) or args.ref_audio
+        if ref is None:
+            raise InputError("dubbing needs a reference voice", item.name, "add a 'ref_audio' column or --ref-audio")
+        seed = seed_of(item, args.seed)
+        common = {"seed": seed, "duck_db": args.duck_db, "fit": args.fit, "timing": args.timing,
+                  "v2a_kwargs": {"steps": args.steps, "cfg_strength": args.cfg}, "tts_kwargs": {"nfe": args.nfe}}
+        srt = _rebased(o.get("srt"), args.video)
+        if srt is not None:
+            from deepaudio.io.srt import parse_srt
+
+            result = pipe.dub_subtitles(video, parse_srt(srt), ref, o.get("ref_text", args.ref_text), **common)
+        elif o.get("text"):
+            speech_only = o.get("speech_only", "").lower() in ("1", "true", "yes") or args.speech_only
+            result = pipe(video=video, transcript=o["text"], task="v2s" if speech_only else "dub",
+                          reference_audio=ref, reference_text=o.get("ref_text", args.ref_text), **common)
+        else:
+            raise InputError("the row gives neither 'text' nor 'srt'", item.name)
+        for path in write_result(result, video, outs[0]):
+            run.log(f"wrote {path}")
+
+    return run.run(iter_items(args.video, "video", VIDEO_SUFFIXES), outputs_of, work)
+
+
+def _rebased(value: str | None, manifest: Path) -> Path | None:
+    """A path column of a manifest, relative to the manifest's folder."""
+    if not value:
+        return None
+    p = Path(value)
+    return p if p.is_absolute() else (manifest if manifest.is_dir() else manifest.parent) / p

@@ -1,0 +1,212 @@
+"""Sharded batch runs under ``torchrun``: every rank takes the items whose name hashes to it.
+
+``torchrun --nnodes N --nproc_per_node G $(which deepaudio) v2a clips/ -o out/`` starts N*G copies of
+the same command; each reads RANK / WORLD_SIZE / LOCAL_RANK from the environment, keeps the items with
+``owner(name, world) == rank``, loads its model once and writes each output atomically. The owner
+depends only on the item's name, and an item whose outputs all exist is skipped, so a re-run (after a
+crash, a killed rank, or on another number of processes) finishes exactly the missing items. The seed
+of an item is derived from the base seed and its name (:func:`item_seed`): outputs do not depend on
+which rank made them or on the world size.
+
+At the end each rank writes its own record (done, skipped, failed with reasons) beside the outputs;
+after one barrier rank 0 merges them into ``batch_summary.json``. No other collective is used, so a
+rank that fails still leaves a summary (rank 0 lists the ranks whose record is missing). The process
+group exists only for that barrier: gloo on CPU, NCCL when the command runs on CUDA.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from deepaudio.io.atomic import atomic_path
+from deepaudio.io.batch_inputs import BatchItem
+
+SUMMARY_NAME = "batch_summary.json"
+# Ranks finish at different times (unequal shards, long clips): the barrier must outwait the slowest.
+BARRIER_TIMEOUT = datetime.timedelta(hours=int(os.environ.get("DEEPAUDIO_BARRIER_HOURS", "48")))
+
+
+@dataclass(frozen=True)
+class Ranks:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> Ranks:
+        """The torchrun / Accelerate environment (one process when unset)."""
+        env = os.environ
+        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+    @property
+    def prefix(self) -> str:
+        return f"[rank {self.rank}/{self.world}]"
+
+
+def stable_hash(text: str) -> int:
+    """64-bit hash of a string, equal in every process and Python version (unlike ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def owner(name: str, world: int) -> int:
+    """The rank that processes the item ``name`` among ``world`` ranks."""
+    return stable_hash(name) % world if world > 1 else 0
+
+
+def item_seed(base_seed: int, name: str) -> int:
+    """The seed of one item: the same for the item whatever rank or world size generates it."""
+    return stable_hash(f"{base_seed}\x00{name}") % (2**31)
+
+
+def cuda_device_for_rank(name: str) -> torch.device:
+    """``cuda`` under torchrun means this rank's local GPU (LOCAL_RANK); an explicit ``cuda:k`` is kept."""
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", Ranks.from_env().local_rank)
+    return device
+
+
+@dataclass
+class _Record:
+    ranks: Ranks
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    t0: float = field(default_factory=time.perf_counter)
+
+    def as_dict(self, finished: bool) -> dict:
+        return {"rank": self.ranks.rank, "world_size": self.ranks.world, "finished": finished,
+                "done": self.done, "skipped": self.skipped, "failed": self.failed,
+                "wall_s": round(time.perf_counter() - self.t0, 3)}
+
+
+class BatchRun:
+    """One rank's part of a batch: ``run(items, outputs_of, work)`` then the merged summary on rank 0."""
+
+    def __init__(self, command: str, summary_dir: Path, device: torch.device | str = "cpu", overwrite: bool = False,
+                 log: Callable[[str], None] | None = None):
+        self.command, self.summary_dir, self.overwrite = command, Path(summary_dir), overwrite
+        self.ranks = Ranks.from_env()
+        self.device = torch.device(device)
+        self._print = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def log(self, msg: str) -> None:
+        """A line of this rank's log (prefixed with ``[rank r/w]`` when there are several ranks)."""
+        self._print(f"{self.ranks.prefix} {msg}" if self.ranks.world > 1 else msg)
+
+    def mine(self, items: Iterable[BatchItem]) -> Iterable[BatchItem]:
+        """This rank's items, streamed (nothing of the manifest is kept)."""
+        r, w = self.ranks.rank, self.ranks.world
+        return (it for it in items if owner(it.name, w) == r)
+
+    def run(self, items: Iterable[BatchItem], outputs_of: Callable[[BatchItem], list[Path]],
+            work: Callable[[BatchItem, list[Path]], None]) -> int:
+        """Process this rank's items; an item whose outputs all exist is skipped (unless ``overwrite``).
+        Returns the exit code: 0, or 1 when an item failed (on any rank, as seen by rank 0)."""
+        rec = _Record(self.ranks)
+        own = self._rank_file(self.ranks.rank)
+        own.unlink(missing_ok=True)  # a record from an earlier run must not stand in for this one
+        finished = False
+        try:
+            for item in self.mine(items):
+                self._one(item, outputs_of, work, rec)
+            finished = True
+        finally:
+            self.summary_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(own) as tmp:
+                tmp.write_text(json.dumps(rec.as_dict(finished)) + "\n")
+        return self._merge(rec)
+
+    def _one(self, item: BatchItem, outputs_of, work, rec: _Record) -> None:
+        if item.error is not None:
+            rec.failed.append({"name": item.name, "reason": item.error})
+            self.log(f"{item.name}: failed: {item.error}")
+            return
+        try:
+            outs = [p for p in outputs_of(item) if p is not None]
+            if not self.overwrite and outs and all(p.exists() for p in outs):
+                rec.skipped.append(item.name)
+                return
+            work(item, outs)
+        except Exception as exc:  # noqa: BLE001 - one bad item is reported, the batch goes on
+            reason = str(exc) if _is_user_error(exc) else f"{type(exc).__name__}: {exc}"
+            rec.failed.append({"name": item.name, "reason": reason})
+            self.log(f"{item.name}: failed: {reason}")
+            return
+        rec.done.append(item.name)
+        self.log(f"{item.name}: done")
+
+    def _rank_file(self, rank: int) -> Path:
+        return self.summary_dir / f".{self.command}_rank{rank:05d}.json"
+
+    def _merge(self, rec: _Record) -> int:
+        """Barrier, then rank 0 merges every rank's record into the summary."""
+        barrier_ok = _barrier(self.device, self.ranks)
+        if self.ranks.rank != 0:
+            return 1 if rec.failed else 0
+        parts, missing = [], []
+        for r in range(self.ranks.world):
+            try:
+                parts.append(json.loads(self._rank_file(r).read_text()))
+            except (OSError, json.JSONDecodeError):
+                missing.append(r)
+        failed = [{**f, "rank": p["rank"]} for p in parts for f in p["failed"]]
+        summary = {"command": self.command, "world_size": self.ranks.world,
+                   "items": sum(len(p["done"]) + len(p["skipped"]) + len(p["failed"]) for p in parts),
+                   "done": sum(len(p["done"]) for p in parts), "skipped": sum(len(p["skipped"]) for p in parts),
+                   "failed": len(failed), "failures": failed,
+                   "complete": barrier_ok and not missing and all(p["finished"] for p in parts),
+                   "missing_ranks": missing,
+                   "ranks": [{k: p[k] for k in ("rank", "finished", "wall_s")}
+                             | {k: len(p[k]) for k in ("done", "skipped", "failed")} for p in parts]}
+        path = self.summary_dir / SUMMARY_NAME
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"{summary['items']} items: {summary['done']} done, {summary['skipped']} skipped, {summary['failed']} "
+              f"failed ({path})", flush=True)
+        if not summary["complete"]:
+            print(f"deepaudio: error: ranks {missing or 'unknown'} did not finish; run the same command again to "
+                  "finish their items", file=sys.stderr)
+        return 1 if failed or not summary["complete"] else 0
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from deepaudio.errors import DeepAudioError
+
+    return isinstance(exc, DeepAudioError)
+
+
+def _barrier(device: torch.device, ranks: Ranks) -> bool:
+    """Wait for every rank (a process group made for this and destroyed after); False when a peer is gone."""
+    if ranks.world <= 1:
+        return True
+    import torch.distributed as dist
+
+    created = not dist.is_initialized()
+    try:
+        if created:
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            if backend == "nccl":
+                torch.cuda.set_device(device)
+            dist.init_process_group(backend, timeout=BARRIER_TIMEOUT)
+        if dist.get_backend() == "nccl":
+            dist.barrier(device_ids=[torch.cuda.current_device()])
+        else:
+            dist.barrier()
+        return True
+    except (RuntimeError, ValueError, OSError) as exc:  # a peer died or never came: merge what exists
+        print(f"{ranks.prefix} barrier failed ({exc}); merging the records that exist", file=sys.stderr)
+        return False
+    finally:
+        if created and dist.is_initialized():
+            dist.destroy_process_group()
