@@ -131,3 +131,48 @@ def _rebased(value: str | None, manifest: Path) -> Path | None:
         return None
     p = Path(value)
     return p if p.is_absolute() else (manifest if manifest.is_dir() else manifest.parent) / p
+
+
+def eval_sharded(items: list, opts, out: Path, device):
+    """``eval`` under torchrun: the per-item metrics of each rank's items go to
+    ``OUT/.eval_items/<options hash>/`` (one JSON per item, skipped when present); rank 0 then reads them all
+    and computes the means and the set-level metrics. Returns (result on rank 0 else None, exit code)."""
+    import dataclasses
+    import json
+
+    from deepaudio.distributed import stable_hash
+    from deepaudio.eval.runner import EvalResult, aggregate, score_items
+    from deepaudio.io.atomic import atomic_path
+
+    settings = {k: v for k, v in dataclasses.asdict(opts).items() if k != "device"}  # ranks use other GPUs
+    cache = out / ".eval_items" / f"{stable_hash(json.dumps(settings, sort_keys=True)):016x}"
+    run = BatchRun("eval", out, device)
+    by_name = {it.name: it for it in items}
+
+    def path_of(name: str) -> Path:  # item names may hold '/' (test lists): the file is named by a hash
+        return cache / f"{stable_hash(name):016x}.json"
+
+    def work(item: BatchItem, outs: list[Path]) -> None:
+        r = score_items([by_name[item.name]], opts)
+        doc = {"row": r.rows[0], "problems": r.problems, "backends": r.backends, "unavailable": r.unavailable}
+        outs[0].parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(outs[0]) as tmp:
+            tmp.write_text(json.dumps(doc, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+    code = run.run((BatchItem(it.name) for it in items), lambda item: [path_of(item.name)], work)
+    if run.ranks.rank != 0:
+        return None, code
+    res = EvalResult()
+    for it in items:
+        try:
+            doc = json.loads(path_of(it.name).read_text())
+        except (OSError, json.JSONDecodeError):
+            res.rows.append({"name": it.name})
+            res.problems.append(f"{it.name}: not scored (its rank failed; run the command again)")
+            continue
+        res.rows.append(doc["row"])
+        res.problems += doc["problems"]
+        res.backends.update(doc["backends"])
+        for k, v in doc["unavailable"].items():
+            res.unavailable.setdefault(k, v)
+    return aggregate(items, opts, res), code
