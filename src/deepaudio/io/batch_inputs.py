@@ -27,9 +27,23 @@ LIST_SUFFIXES = (".txt", ".lst", ".list")
 @dataclass(frozen=True)
 class BatchItem:
     name: str
-    path: Path | None = None  # the item's main input (a video, a text file ...), absolute or manifest-relative
+    # The item's main input (a video, a text file ...) as a string: pathlib interns every path component
+    # (sys.intern), which over 100k rows grows the interpreter's intern table; a Path is made on use.
+    source: str | None = None
     options: dict[str, str] = field(default_factory=dict)  # the row's other columns
     error: str | None = None  # why this row cannot be used
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.source is None else Path(self.source)
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _join(base: Path, raw: str) -> str:
+    return raw if os.path.isabs(raw) else os.path.join(base, raw)
 
 
 def is_batch_source(source: Path) -> bool:
@@ -59,8 +73,7 @@ def _folder(folder: Path, suffixes: set[str]) -> Iterator[BatchItem]:
     with os.scandir(folder) as entries:  # a generator: no list of the folder is kept
         for e in entries:
             if e.is_file() and os.path.splitext(e.name)[1].lower() in suffixes and not e.name.startswith("."):
-                p = Path(e.path)
-                yield BatchItem(p.stem, p)
+                yield BatchItem(_stem(e.name), e.path)
 
 
 def _open(path: Path):
@@ -76,8 +89,8 @@ def _item(row: dict, path_key: str, base: Path, where: str) -> BatchItem:
     name = row.pop("name", "").strip()
     path = None
     if raw:
-        path = Path(raw) if Path(raw).is_absolute() else base / raw
-        name = name or path.stem
+        path = _join(base, raw)
+        name = name or _stem(raw)
     if not name:
         return BatchItem(where, error=f"{where}: neither a '{path_key}' nor a 'name' value")
     return BatchItem(name, path, {k: v for k, v in row.items() if v != ""})
@@ -113,5 +126,4 @@ def _lines(path: Path) -> Iterator[BatchItem]:
         for line in f:
             text = line.split("#", 1)[0].strip()
             if text:
-                p = Path(text) if Path(text).is_absolute() else path.parent / text
-                yield BatchItem(p.stem, p)
+                yield BatchItem(_stem(text), _join(path.parent, text))
