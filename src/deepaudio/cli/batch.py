@@ -71,7 +71,9 @@ def tts_batch(args: argparse.Namespace, pipe, device) -> int:
         o = item.options
         text = o.get("text")
         if text is None:
-            path = _need_path(item, "text_file")
+            if item.path is None:
+                raise InputError("the row gives neither 'text' nor 'text_file'", item.name)
+            path = item.path
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
