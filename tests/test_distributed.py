@@ -184,3 +184,56 @@ def test_a_killed_rank_loses_only_its_item_in_flight(clips, tmp_path):
     assert _wavs(out) == _wavs(clips["ref"])
     summary = json.loads((out / SUMMARY_NAME).read_text())
     assert (summary["items"], summary["skipped"], summary["done"]) == (N_CLIPS, len(before), N_CLIPS - len(before))
+
+
+@pytest.fixture(scope="module")
+def voice(tmp_path_factory) -> Path:
+    from deepaudio.eval.samples import espeak
+    from deepaudio.io.audio import save_audio
+
+    path = tmp_path_factory.mktemp("voice") / "ref.wav"
+    save_audio(path, *espeak("Hello there, this is my voice.", voice="en-us", speed=170))
+    return path
+
+
+@pytest.mark.slow  # the bundled TTS in one process, then under torchrun
+def test_tts_manifest_sharded_equals_one_process(voice, tmp_path):
+    lines = [json.dumps({"name": f"s{i}", "text": t, "ref_text": "Hello there, this is my voice."})
+             for i, t in enumerate(["Good morning.", "The rain falls.", "Open the door.", "See you soon."])]
+    (tmp_path / "m.jsonl").write_text("\n".join(lines + ['{"name": "empty"}']) + "\n")
+    args = ["tts", "--manifest", str(tmp_path / "m.jsonl"), "--ref-audio", str(voice), "--nfe", "4",
+            "--device", "cpu"]
+    assert cli([*args, "-o", str(tmp_path / "one")]) == 1  # the row without text fails, the others are made
+    proc = subprocess.run(_torchrun([*args, "-o", str(tmp_path / "two")]), env=ENV, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert _wavs(tmp_path / "one") == _wavs(tmp_path / "two") and len(_wavs(tmp_path / "two")) == 4
+    summary = json.loads((tmp_path / "two" / SUMMARY_NAME).read_text())
+    assert (summary["done"], summary["failed"]) == (4, 1) and "neither 'text'" in summary["failures"][0]["reason"]
+
+
+@pytest.mark.slow  # the bundled DeepAudio pipeline on two clips
+def test_dub_batch_writes_each_clip_once(clips, voice, tmp_path):
+    (tmp_path / "d.csv").write_text(f"video,text,ref_audio\n{clips['in']}/clip00.mp4,Hello there.,{voice}\n"
+                                    f"{clips['in']}/clip01.mp4,Good day.,{voice}\n")
+    args = ["dub", "--video", str(tmp_path / "d.csv"), "-o", str(tmp_path / "out"), "--steps", "2", "--nfe", "4",
+            "--device", "cpu", "--ref-text", "Hello there, this is my voice."]
+    assert cli(args) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
+        "batch_summary.json", "clip00.json", "clip00.mp4", "clip01.json", "clip01.mp4"]
+    stamp = (tmp_path / "out" / "clip00.mp4").stat().st_mtime_ns
+    assert cli(args) == 0 and (tmp_path / "out" / "clip00.mp4").stat().st_mtime_ns == stamp
+    assert json.loads((tmp_path / "out" / SUMMARY_NAME).read_text())["skipped"] == 2
+
+
+@pytest.mark.slow  # torchrun
+def test_eval_two_processes_equal_one_process(clips, tmp_path):
+    args = ["eval", "--task", "v2a", "--gen", str(clips["ref"]), "--video", str(clips["in"]), "--metrics",
+            "silence_rate,av_align_ms", "--device", "cpu"]
+    assert cli([*args, "-o", str(tmp_path / "one")]) == 0
+    proc = subprocess.run(_torchrun([*args, "-o", str(tmp_path / "two")]), env=ENV, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
+    assert one == two
+    assert (tmp_path / "one" / "items.csv").read_text() == (tmp_path / "two" / "items.csv").read_text()

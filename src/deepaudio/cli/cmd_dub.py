@@ -29,7 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from deepaudio.errors import InputError
     from deepaudio.io.atomic import check_output_path
-
     from deepaudio.io.batch_inputs import is_batch_source
 
     if is_batch_source(args.video):

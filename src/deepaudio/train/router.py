@@ -101,7 +101,8 @@ def main(args: argparse.Namespace) -> int:
                                                            for i in range(0, len(test_items), 256))))
     cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.01, weight_decay=0.01,
                       ema=replace(EMAConfig(), beta=0.999, update_after=50, update_every=1), seed=args.seed,
-                      save_every=args.save_every or max(100, args.steps // 3), log_every=100, val_every=max(50, args.steps // 10),
+                      save_every=args.save_every or max(100, args.steps // 3), log_every=100,
+                      val_every=max(50, args.steps // 10),
                       device="cpu" if not torch.cuda.is_available() else "auto")
     meta = {"stage": "router", "command": " ".join(sys.argv), "n_train": len(train_items),
             "n_test": len(test_items), "encoder_path": args.text_encoder_path}

@@ -102,9 +102,9 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
     ``part=(rank, world)``: this process extracts only the clips whose file name hashes to it
     (:func:`deepaudio.distributed.owner`) and returns only those; after a barrier every rank lists the
     whole cache with :func:`cached_features`."""
-    from deepaudio.distributed import owner
     from tqdm import tqdm
 
+    from deepaudio.distributed import owner
     from deepaudio.io.audio import load_audio
     from deepaudio.io.video import read_frames
     from deepaudio.models.encoders.tiny import TinyTextEncoder
