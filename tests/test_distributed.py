@@ -121,6 +121,23 @@ def test_batch_run_skips_finished_and_reports_failures(tmp_path):
     assert summary["complete"]
 
 
+def test_a_manifest_that_breaks_off_still_leaves_a_summary(clips, tmp_path, capsys):
+    """Bytes that are not UTF-8 after good rows: the rows read before are made, then one error line, exit 2,
+    and the summary says the run is incomplete and why."""
+    manifest = tmp_path / "m.csv"
+    pad = "," + "x" * 20000  # the rows fill more than the reader's first block: the bad bytes come later
+    manifest.write_bytes(f"video,note\n{clips['in']}/clip00.mp4{pad}\n{clips['in']}/clip01.mp4{pad}\n".encode()
+                         + b"caf\xe9.mp4,\n" * 10)
+    capsys.readouterr()
+    assert cli(["v2a", str(manifest), "-o", str(tmp_path / "out"), *V2A_ARGS]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("deepaudio: error:")]
+    assert len(err) == 2 and "not UTF-8" in err[-1] and "m.csv" in err[-1]
+    made, ref = _wavs(tmp_path / "out"), _wavs(clips["ref"])
+    assert made and all(made[k] == ref[k] for k in made)  # the rows decoded before the bad block were made
+    summary = json.loads((tmp_path / "out" / SUMMARY_NAME).read_text())
+    assert not summary["complete"] and summary["done"] == len(made) and "not UTF-8" in summary["rank_errors"]["0"]
+
+
 # ---------------------------------------------------------------------------------- two processes
 def test_two_processes_equal_one_process(clips, tmp_path):
     """torchrun, 2 gloo ranks over 12 clips: each output once, byte-identical to the 1-process run."""

@@ -82,10 +82,11 @@ class _Record:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    error: str | None = None  # why the rank stopped before its last item
     t0: float = field(default_factory=time.perf_counter)
 
     def as_dict(self, finished: bool) -> dict:
-        return {"rank": self.ranks.rank, "world_size": self.ranks.world, "finished": finished,
+        return {"rank": self.ranks.rank, "world_size": self.ranks.world, "finished": finished, "error": self.error,
                 "done": self.done, "skipped": self.skipped, "failed": self.failed,
                 "wall_s": round(time.perf_counter() - self.t0, 3)}
 
@@ -116,16 +117,22 @@ class BatchRun:
         rec = _Record(self.ranks)
         own = self._rank_file(self.ranks.rank)
         own.unlink(missing_ok=True)  # a record from an earlier run must not stand in for this one
-        finished = False
+        error: BaseException | None = None
         try:
             for item in self.mine(items):
                 self._one(item, outputs_of, work, rec)
-            finished = True
-        finally:
-            self.summary_dir.mkdir(parents=True, exist_ok=True)
-            with atomic_path(own) as tmp:
-                tmp.write_text(json.dumps(rec.as_dict(finished)) + "\n")
-        return self._merge(rec)
+        except BaseException as exc:  # the inputs broke off (an unreadable manifest line), Ctrl-C ...
+            error = exc
+            rec.error = str(exc)
+        self.summary_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(own) as tmp:
+            tmp.write_text(json.dumps(rec.as_dict(error is None)) + "\n")
+        if error is not None and not isinstance(error, Exception):
+            raise error  # interrupted: no barrier, torchrun stops the others
+        code = self._merge(rec)  # the ranks still meet, so rank 0 writes the summary with the reason
+        if error is not None:
+            raise error
+        return code
 
     def _one(self, item: BatchItem, outputs_of, work, rec: _Record) -> None:
         if item.error is not None:
@@ -167,6 +174,7 @@ class BatchRun:
                    "failed": len(failed), "failures": failed,
                    "complete": barrier_ok and not missing and all(p["finished"] for p in parts),
                    "missing_ranks": missing,
+                   "rank_errors": {str(p["rank"]): p["error"] for p in parts if p.get("error")},
                    "ranks": [{k: p[k] for k in ("rank", "finished", "wall_s")}
                              | {k: len(p[k]) for k in ("done", "skipped", "failed")} for p in parts]}
         path = self.summary_dir / SUMMARY_NAME
@@ -175,8 +183,9 @@ class BatchRun:
         print(f"{summary['items']} items: {summary['done']} done, {summary['skipped']} skipped, {summary['failed']} "
               f"failed ({path})", flush=True)
         if not summary["complete"]:
-            print(f"deepaudio: error: ranks {missing or 'unknown'} did not finish; run the same command again to "
-                  "finish their items", file=sys.stderr)
+            stopped = missing + [p["rank"] for p in parts if not p["finished"]]
+            print(f"deepaudio: error: rank(s) {stopped or 'unknown'} did not finish (see {path}); run the same "
+                  "command again to finish their items", file=sys.stderr)
         return 1 if failed or not summary["complete"] else 0
 
 

@@ -61,11 +61,11 @@ def iter_items(source: Path, path_key: str, suffixes: tuple[str, ...] | set[str]
         raise InputError("batch input not found", source, "give a folder, a CSV/JSONL manifest or a list of paths")
     suffix = source.suffix.lower()
     if suffix == ".csv":
-        return _csv(source, path_key)
+        return _guarded(source, _csv(source, path_key))
     if suffix == ".jsonl":
-        return _jsonl(source, path_key)
+        return _guarded(source, _jsonl(source, path_key))
     if suffix in LIST_SUFFIXES:
-        return _lines(source)
+        return _guarded(source, _lines(source))
     raise InputError("unknown batch input", source, "give a folder, a .csv, a .jsonl or a .txt list of paths")
 
 
@@ -81,6 +81,19 @@ def _open(path: Path):
         return path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read the manifest ({exc.strerror})", path) from exc
+
+
+def _guarded(path: Path, rows: Iterator[BatchItem]) -> Iterator[BatchItem]:
+    """A manifest that breaks off mid-way (not UTF-8, a CSV quote never closed) stops the batch with a
+    one-line error naming the file and the item count read so far."""
+    n = 0
+    try:
+        for n, item in enumerate(rows, start=1):
+            yield item
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 after item {n} (byte {exc.start} of a block)", path, "save it as UTF-8") from exc
+    except (csv.Error, OSError) as exc:
+        raise InputError(f"cannot be read after item {n} ({exc})", path) from exc
 
 
 def _item(row: dict, path_key: str, base: Path, where: str) -> BatchItem:
