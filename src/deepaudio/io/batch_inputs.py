@@ -88,8 +88,9 @@ def _guarded(path: Path, rows: Iterator[BatchItem]) -> Iterator[BatchItem]:
     one-line error naming the file and the item count read so far."""
     n = 0
     try:
-        for n, item in enumerate(rows, start=1):
+        for item in rows:
             yield item
+            n += 1
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 after item {n} (byte {exc.start} of a block)", path, "save it as UTF-8") from exc
     except (csv.Error, OSError) as exc:
