@@ -167,6 +167,10 @@ class BatchRun:
                 parts.append(json.loads(self._rank_file(r).read_text()))
             except (OSError, json.JSONDecodeError):
                 missing.append(r)
+        for stale in self.summary_dir.glob(f".{self.command}_rank*.json"):  # from a run on more processes
+            number = stale.stem.rpartition("rank")[2]
+            if number.isdigit() and int(number) >= self.ranks.world:
+                stale.unlink(missing_ok=True)
         failed = [{**f, "rank": p["rank"]} for p in parts for f in p["failed"]]
         summary = {"command": self.command, "world_size": self.ranks.world,
                    "items": sum(len(p["done"]) + len(p["skipped"]) + len(p["failed"]) for p in parts),
