@@ -151,7 +151,8 @@ def test_two_processes_equal_one_process(clips, tmp_path):
     assert [r["done"] for r in summary["ranks"]] == [sum(owner(f"clip{i:02d}", 2) == r for i in range(N_CLIPS))
                                                     for r in (0, 1)]
     assert "[rank 1/2]" in proc.stderr and "[rank 0/2]" in proc.stderr
-    done = sorted(n for r in (0, 1) for n in json.loads((out / f".v2a_rank{r:05d}.json").read_text())["done"])
+    lines = [json.loads(ln) for r in (0, 1) for ln in (out / f".v2a_rank{r:05d}.jsonl").read_text().splitlines()]
+    done = sorted(d["name"] for d in lines if d.get("status") == "done")
     assert done == [f"clip{i:02d}" for i in range(N_CLIPS)]  # each item made by exactly one rank
 
 
@@ -194,6 +195,9 @@ def test_a_killed_rank_loses_only_its_item_in_flight(clips, tmp_path):
     assert proc.wait(timeout=120) != 0
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*.wav")}
     assert 0 < len(before) < N_CLIPS
+    journal = [json.loads(ln) for ln in (out / ".v2a_rank00001.jsonl").read_text().splitlines()]
+    assert not any(d.get("end") for d in journal)  # the killed rank never finished its record ...
+    assert {f"{d['name']}.wav" for d in journal} <= set(before)  # ... and what it noted as done is on disk
     rerun = subprocess.run(_torchrun(args, nproc=3), env=ENV, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*.wav")}

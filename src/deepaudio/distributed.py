@@ -8,8 +8,8 @@ crash, a killed rank, or on another number of processes) finishes exactly the mi
 of an item is derived from the base seed and its name (:func:`item_seed`): outputs do not depend on
 which rank made them or on the world size.
 
-At the end each rank writes its own record (done, skipped, failed with reasons) beside the outputs;
-after one barrier rank 0 merges them into ``batch_summary.json``. No other collective is used, so a
+Each rank keeps a journal beside the outputs (one line per item: done, skipped, failed with the reason);
+after one barrier rank 0 merges the journals into ``batch_summary.json``. No other collective is used, so a
 rank that fails still leaves a summary (rank 0 lists the ranks whose record is missing). The process
 group exists only for that barrier: gloo on CPU, NCCL when the command runs on CUDA.
 """
@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,6 +32,7 @@ from deepaudio.io.atomic import atomic_path
 from deepaudio.io.batch_inputs import BatchItem
 
 SUMMARY_NAME = "batch_summary.json"
+MAX_LISTED = 1000  # failures named in the summary (memory stays bounded when every item fails)
 # Ranks finish at different times (unequal shards, long clips): the barrier must outwait the slowest.
 BARRIER_TIMEOUT = datetime.timedelta(hours=int(os.environ.get("DEEPAUDIO_BARRIER_HOURS", "48")))
 
@@ -76,19 +77,43 @@ def cuda_device_for_rank(name: str) -> torch.device:
     return device
 
 
-@dataclass
-class _Record:
-    ranks: Ranks
-    done: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[dict] = field(default_factory=list)
-    error: str | None = None  # why the rank stopped before its last item
-    t0: float = field(default_factory=time.perf_counter)
+class _Journal:
+    """This rank's record: one JSON line per item as it ends, then a line with the totals. Only counts stay
+    in memory; the lines already written survive a killed process (a cut last line is ignored)."""
 
-    def as_dict(self, finished: bool) -> dict:
-        return {"rank": self.ranks.rank, "world_size": self.ranks.world, "finished": finished, "error": self.error,
-                "done": self.done, "skipped": self.skipped, "failed": self.failed,
-                "wall_s": round(time.perf_counter() - self.t0, 3)}
+    def __init__(self, path: Path, ranks: Ranks):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # a record from an earlier run must not stand in for this one
+        self.ranks, self.t0, self.error = ranks, time.perf_counter(), None
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self._fh = path.open("w", encoding="utf-8")
+
+    def add(self, name: str, status: str, reason: str | None = None) -> None:
+        self.counts[status] += 1
+        self._fh.write(json.dumps({"name": name, "status": status, **({"reason": reason} if reason else {})}) + "\n")
+        self._fh.flush()
+
+    def close(self, finished: bool) -> None:
+        end = {"end": True, "rank": self.ranks.rank, "world_size": self.ranks.world, "finished": finished,
+               "error": self.error, "wall_s": round(time.perf_counter() - self.t0, 3), **self.counts}
+        self._fh.write(json.dumps(end) + "\n")
+        self._fh.close()
+
+
+def read_journal(path: Path, max_failures: int = MAX_LISTED) -> dict | None:
+    """Totals and (the first ``max_failures``) failures of a rank's journal; None when it has no end line."""
+    failures, end = [], None
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if doc.get("end"):
+                end = doc
+            elif doc.get("status") == "failed" and len(failures) < max_failures:
+                failures.append({"name": doc["name"], "reason": doc.get("reason", "")})
+    return None if end is None else {**end, "failures": failures}
 
 
 class BatchRun:
@@ -114,9 +139,7 @@ class BatchRun:
             work: Callable[[BatchItem, list[Path]], None]) -> int:
         """Process this rank's items; an item whose outputs all exist is skipped (unless ``overwrite``).
         Returns the exit code: 0, or 1 when an item failed (on any rank, as seen by rank 0)."""
-        rec = _Record(self.ranks)
-        own = self._rank_file(self.ranks.rank)
-        own.unlink(missing_ok=True)  # a record from an earlier run must not stand in for this one
+        rec = _Journal(self.journal(self.ranks.rank), self.ranks)
         error: BaseException | None = None
         try:
             for item in self.mine(items):
@@ -124,9 +147,7 @@ class BatchRun:
         except BaseException as exc:  # the inputs broke off (an unreadable manifest line), Ctrl-C ...
             error = exc
             rec.error = str(exc)
-        self.summary_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(own) as tmp:
-            tmp.write_text(json.dumps(rec.as_dict(error is None)) + "\n")
+        rec.close(finished=error is None)
         if error is not None and not isinstance(error, Exception):
             raise error  # interrupted: no barrier, torchrun stops the others
         code = self._merge(rec)  # the ranks still meet, so rank 0 writes the summary with the reason
@@ -134,54 +155,47 @@ class BatchRun:
             raise error
         return code
 
-    def _one(self, item: BatchItem, outputs_of, work, rec: _Record) -> None:
+    def _one(self, item: BatchItem, outputs_of, work, rec: _Journal) -> None:
         if item.error is not None:
-            rec.failed.append({"name": item.name, "reason": item.error})
+            rec.add(item.name, "failed", item.error)
             self.log(f"{item.name}: failed: {item.error}")
             return
         try:
             outs = [p for p in outputs_of(item) if p is not None]
             if not self.overwrite and outs and all(p.exists() for p in outs):
-                rec.skipped.append(item.name)
+                rec.add(item.name, "skipped")
                 return
             work(item, outs)
         except Exception as exc:  # noqa: BLE001 - one bad item is reported, the batch goes on
             reason = str(exc) if _is_user_error(exc) else f"{type(exc).__name__}: {exc}"
-            rec.failed.append({"name": item.name, "reason": reason})
+            rec.add(item.name, "failed", reason)
             self.log(f"{item.name}: failed: {reason}")
             return
-        rec.done.append(item.name)
+        rec.add(item.name, "done")
         self.log(f"{item.name}: done")
 
-    def _rank_file(self, rank: int) -> Path:
-        return self.summary_dir / f".{self.command}_rank{rank:05d}.json"
+    def journal(self, rank: int) -> Path:
+        """Where rank ``rank`` records its items (``OUT/.<command>_rankNNNNN.jsonl``)."""
+        return self.summary_dir / f".{self.command}_rank{rank:05d}.jsonl"
 
-    def _merge(self, rec: _Record) -> int:
-        """Barrier, then rank 0 merges every rank's record into the summary."""
+    def _merge(self, rec: _Journal) -> int:
+        """Barrier, then rank 0 merges every rank's journal into the summary."""
         barrier_ok = _barrier(self.device, self.ranks)
         if self.ranks.rank != 0:
-            return 1 if rec.failed else 0
+            return 1 if rec.counts["failed"] else 0
         parts, missing = [], []
         for r in range(self.ranks.world):
-            try:
-                parts.append(json.loads(self._rank_file(r).read_text()))
-            except (OSError, json.JSONDecodeError):
+            part = read_journal(self.journal(r)) if self.journal(r).is_file() else None
+            if part is None:
                 missing.append(r)
-        for stale in self.summary_dir.glob(f".{self.command}_rank*.json"):  # from a run on more processes
+            else:
+                parts.append(part)
+        for stale in self.summary_dir.glob(f".{self.command}_rank*.jsonl"):  # from a run on more processes
             number = stale.stem.rpartition("rank")[2]
             if number.isdigit() and int(number) >= self.ranks.world:
                 stale.unlink(missing_ok=True)
-        failed = [{**f, "rank": p["rank"]} for p in parts for f in p["failed"]]
-        summary = {"command": self.command, "world_size": self.ranks.world,
-                   "items": sum(len(p["done"]) + len(p["skipped"]) + len(p["failed"]) for p in parts),
-                   "done": sum(len(p["done"]) for p in parts), "skipped": sum(len(p["skipped"]) for p in parts),
-                   "failed": len(failed), "failures": failed,
-                   "complete": barrier_ok and not missing and all(p["finished"] for p in parts),
-                   "missing_ranks": missing,
-                   "rank_errors": {str(p["rank"]): p["error"] for p in parts if p.get("error")},
-                   "ranks": [{k: p[k] for k in ("rank", "finished", "wall_s")}
-                             | {k: len(p[k]) for k in ("done", "skipped", "failed")} for p in parts]}
         path = self.summary_dir / SUMMARY_NAME
+        summary = _summary(self.command, self.ranks.world, parts, missing, barrier_ok)
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"{summary['items']} items: {summary['done']} done, {summary['skipped']} skipped, {summary['failed']} "
@@ -190,7 +204,18 @@ class BatchRun:
             stopped = missing + [p["rank"] for p in parts if not p["finished"]]
             print(f"deepaudio: error: rank(s) {stopped or 'unknown'} did not finish (see {path}); run the same "
                   "command again to finish their items", file=sys.stderr)
-        return 1 if failed or not summary["complete"] else 0
+        return 1 if summary["failed"] or not summary["complete"] else 0
+
+
+def _summary(command: str, world: int, parts: list[dict], missing: list[int], barrier_ok: bool) -> dict:
+    totals = {k: sum(p[k] for p in parts) for k in ("done", "skipped", "failed")}
+    failures = [{**f, "rank": p["rank"]} for p in parts for f in p["failures"]][:MAX_LISTED]
+    return {"command": command, "world_size": world, "items": sum(totals.values()), **totals,
+            "failures": failures,  # the first MAX_LISTED; every one is in the rank journals
+            "complete": barrier_ok and not missing and all(p["finished"] for p in parts),
+            "missing_ranks": missing,
+            "rank_errors": {str(p["rank"]): p["error"] for p in parts if p.get("error")},
+            "ranks": [{k: p[k] for k in ("rank", "finished", "wall_s", "done", "skipped", "failed")} for p in parts]}
 
 
 def _is_user_error(exc: Exception) -> bool:
