@@ -9,6 +9,8 @@ paths) a fresh interpreter measures:
 - ``rss_delta_kb``: growth of the process's peak resident set (``ru_maxrss``) over the same walk;
 - ``list_peak_kb``: for contrast, the peak when the items are first loaded into a list (what a
   non-streaming reader costs);
+- ``run_*``: the whole batch loop of one process (``BatchRun.run`` over every row with a generator that
+  does nothing: output checks, the per-item journal, the summary), its peak and time;
 - ``seconds``: wall time of the walk (noisy: shared CPU).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_shard_memory.py --sizes 1000 10000 100000 \\
@@ -39,7 +41,11 @@ t0 = time.perf_counter()
 items = iter_items(path, "video", ())
 if mode == "list":
     items = list(items)
-mine = sum(1 for _ in run.mine(items))
+if mode == "run":  # the whole batch loop of one process with a no-op generator: journal, summary
+    run.run(items, lambda item: [path.parent / "out" / (item.name + ".wav")], lambda item, outs: None)
+    mine = json.loads((path.parent / "batch_summary.json").read_text())["done"]
+else:
+    mine = sum(1 for _ in run.mine(items))
 secs = time.perf_counter() - t0
 peak = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
@@ -84,10 +90,13 @@ def main() -> int:
                 path = Path(tmp) / f"manifest_{n}{kind}"
                 write_manifest(path, n)
                 stream, listed = measure(path, args.world, "stream"), measure(path, args.world, "list")
+                whole = measure(path, 1, "run")
                 row = {"format": kind[1:], "rows": n, "file_kb": round(path.stat().st_size / 1024),
                        "rank0_items": stream["mine"], "tracemalloc_peak_kb": round(stream["peak_kb"], 1),
                        "rss_delta_kb": stream["rss_delta_kb"], "seconds": round(stream["seconds"], 3),
-                       "list_peak_kb": round(listed["peak_kb"], 1)}
+                       "list_peak_kb": round(listed["peak_kb"], 1), "run_items": whole["mine"],
+                       "run_peak_kb": round(whole["peak_kb"], 1), "run_rss_delta_kb": whole["rss_delta_kb"],
+                       "run_seconds": round(whole["seconds"], 3)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     if args.out:
