@@ -67,6 +67,19 @@ def test_owner_and_seed_are_stable_and_balanced():
     assert min(counts) > 900  # roughly even shares
 
 
+def test_cuda_means_the_ranks_local_gpu(monkeypatch):
+    import torch
+
+    from deepaudio.distributed import cuda_device_for_rank
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert cuda_device_for_rank("cuda") == torch.device("cuda")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert cuda_device_for_rank("cuda") == torch.device("cuda", 3)
+    assert cuda_device_for_rank("cuda:1") == torch.device("cuda", 1)  # an explicit index is kept
+    assert cuda_device_for_rank("cpu") == torch.device("cpu")
+
+
 def test_inputs_stream_from_every_source(tmp_path):
     (tmp_path / "f").mkdir()
     for n in ("b.mp4", "a.MOV", "notes.txt", ".hidden.mp4"):
