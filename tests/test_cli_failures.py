@@ -165,4 +165,4 @@ def test_batch_accounting_is_honest(tmp_path, capsys):
     assert cli_main.main(["v2a", str(src / "list.csv"), "-o", str(tmp_path / "csv"), "--steps", "1"]) == 2
     cap = capsys.readouterr()
     assert "duration='abc'" in cap.err and "1/2 videos done, 1 failed" in cap.out
-    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["talk.json", "talk.wav"]  # the output and its sidecar
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["talk.json", "talk.wav"]

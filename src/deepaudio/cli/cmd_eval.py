@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from deepaudio.distributed import Ranks
     from deepaudio.errors import ConfigError
     from deepaudio.eval.items import load_items
     from deepaudio.eval.report import write_report
@@ -62,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.gen_features) != bool(args.ref_features):
         raise ConfigError("--gen-features and --ref-features go together",
                           hint="give the av-benchmark cache folders of both the generated and the real clips")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from deepaudio.distributed import cuda_device_for_rank
+
+    device = str(cuda_device_for_rank(args.device or ("cuda" if torch.cuda.is_available() else "cpu")))
     opts = EvalOptions(task=args.task, metrics=metrics, asr_model=args.asr_model, beam_size=args.beam_size,
                        asr_language=None if args.language == "auto" else args.language,
                        wavlm_sv=args.wavlm_sv, sim_o=args.sim_o, emotion_model=args.emotion_model,
@@ -76,7 +79,15 @@ def run(args: argparse.Namespace) -> int:
     def progress(seq):
         return tqdm(seq, desc="eval", unit="item", disable=len(seq) < 2, file=sys.stderr)
 
-    res = run_eval(items, opts, progress)
+    code = 0
+    if Ranks.from_env().world > 1:  # torchrun: per-item metrics sharded over the ranks, rank 0 reports
+        from deepaudio.cli.batch import eval_sharded
+
+        res, code = eval_sharded(items, opts, Path(args.out), torch.device(device))
+        if res is None:
+            return code
+    else:
+        res = run_eval(items, opts, progress)
     summary = write_report(args.out, res, opts, label, len(items))
     for m in opts.chosen():
         v = summary.get(m)
@@ -91,4 +102,4 @@ def run(args: argparse.Namespace) -> int:
         raise BackendUnavailable(f"nothing could be scored ({len(res.problems)} problem(s))",
                                  Path(args.out) / "report.md",
                                  "see the report for why; install the backends or give the reference files")
-    return 0
+    return code

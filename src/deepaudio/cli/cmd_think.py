@@ -9,9 +9,11 @@ tracks matched by file stem, or a CSV column ``audio``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
-from deepaudio.cli.common import add_device_arguments, list_batch_inputs, resolve_device, run_batch
+from deepaudio.cli.common import add_device_arguments, resolve_device
+from deepaudio.io.batch_inputs import is_batch_source
 
 NAME = "think"
 HELP = "step-by-step generation: detect and remove voice-over (DeepSound-V1), with a JSON trace"
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("no output given", hint="add -o out.wav and/or --mux out.mp4")
     settings = ThinkSettings(post=args.post, max_rounds=args.max_rounds, seed=args.seed, steps=args.steps,
                              cfg_strength=args.cfg, face_backend=args.face_backend)
-    batch = args.video.is_dir() or args.video.suffix.lower() == ".csv"
+    batch = is_batch_source(args.video)
     if args.audio is not None and not args.audio.exists():
         raise InputError("sound track not found", args.audio, "give an existing audio file (batch: folder)")
     if args.audio is not None and batch != args.audio.is_dir():
@@ -89,16 +91,14 @@ def run(args: argparse.Namespace) -> int:
     if not batch:
         _one(pipe, args.video, args.audio, args.output, args.mux, settings)
         return 0
-    items = list_batch_inputs(args.video)
+    from deepaudio.cli.batch import video_batch
+    from deepaudio.think.trace import trace_path_for
 
-    def outputs(video: Path):
-        return (args.output / f"{video.stem}.wav" if args.output else None,
-                args.mux / f"{video.stem}.mp4" if args.mux else None)
+    def one(video: Path, out: Path | None, mux: Path | None, opts: dict, say) -> None:
+        item_settings = dataclasses.replace(settings, seed=int(opts["seed"]))
+        _one(pipe, video, _batch_audio(args.audio, video, opts), out, mux, item_settings, say)
 
-    def work(video, opts, out, mux):
-        _one(pipe, video, _batch_audio(args.audio, video, opts), out, mux, settings)
-
-    return run_batch(items, outputs, work, args.overwrite, "think")
+    return video_batch(args, "think", resolve_device(args)[0], one, side_file=trace_path_for)
 
 
 def _batch_audio(folder: Path | None, video: Path, opts: dict) -> Path | None:
@@ -115,7 +115,7 @@ def _batch_audio(folder: Path | None, video: Path, opts: dict) -> Path | None:
     raise InputError(f"no sound track named {video.stem}.* in the --audio folder", folder)
 
 
-def _one(pipe, video: Path, audio: Path | None, out: Path | None, mux: Path | None, settings) -> None:
+def _one(pipe, video: Path, audio: Path | None, out: Path | None, mux: Path | None, settings, say=print) -> None:
     from deepaudio.io.atomic import check_output_path
     from deepaudio.io.audio import save_audio
     from deepaudio.think.trace import trace_path_for
@@ -127,12 +127,12 @@ def _one(pipe, video: Path, audio: Path | None, out: Path | None, mux: Path | No
     wav, sr, trace = pipe(video, audio, settings)
     if out is not None:
         save_audio(out, wav, sr, inputs=inputs)
-        print(f"wrote {out}")
+        say(f"wrote {out}")
     if mux is not None:
         from deepaudio.io.mux import mux_audio
 
         mux_audio(video, [(wav, sr, "think")], mux)
-        print(f"wrote {mux}")
+        say(f"wrote {mux}")
     trace.settings["model"] = getattr(pipe, "model_label", None)
     path = trace.save(trace_path_for(out or mux), inputs)
-    print(f"{video.name}: {trace.outcome} (trace {path})")
+    say(f"{video.name}: {trace.outcome} (trace {path})")

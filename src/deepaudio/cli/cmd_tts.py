@@ -23,10 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="text to speak")
     src.add_argument("--text-file", type=Path, help="UTF-8 file with the text to speak")
+    src.add_argument("--manifest", type=Path, help="batch: CSV/JSONL rows (name, text or text_file, ref_audio, "
+                     "ref_text, duration, speed, seed), a folder or a .txt list of text files; -o is then a "
+                     "folder of NAME.wav (sharded over the processes of torchrun)")
     parser.add_argument("--ref-audio", type=Path, help="reference voice recording (3-15 s; default: the bundled "
-                        "default voice)")
+                        "default voice; batch: for rows without ref_audio)")
     parser.add_argument("--ref-text", help="transcript of the reference (default: transcribed with Whisper)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output audio file (.wav/.flac)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output audio file (.wav/.flac; "
+                        "batch: folder)")
+    parser.add_argument("--overwrite", action="store_true", help="batch: regenerate existing outputs")
     parser.add_argument("--ckpt", type=Path, help="TTS checkpoint folder (default: the bundled default)")
     parser.add_argument("--vocoder", type=Path, help=VOCODER_HELP)
     parser.add_argument("--nfe", type=int, default=32, help="ODE steps (default 32)")
@@ -34,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient (default -1)")
     parser.add_argument("--solver", choices=["euler", "midpoint", "rk4"], default="euler")
     parser.add_argument("--schedule", choices=["uniform", "epss"], default="uniform", help="time grid")
-    parser.add_argument("--seed", type=int, help="random seed (default: random)")
+    parser.add_argument("--seed", type=int, help="random seed (default: random; batch: 0, and each item's seed "
+                        "derives from it and the item's name)")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (default 1.0)")
     parser.add_argument("--duration", type=float, help="seconds of new speech (default: from the text length)")
     add_asr_arguments(parser)
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from deepaudio.pipelines.tts import TTSPipeline
 
     device, dtype = resolve_device(args)
+    if args.manifest is not None:
+        return _batch(args, device, dtype)
     # Everything a user can get wrong is checked before the model is loaded.
     ref_audio, ref_text, voice = resolve_voice(args.ref_audio, args.ref_text)
     check_audio_output(args.output, [ref_audio] + ([args.text_file] if args.text_file else []))
@@ -94,3 +102,17 @@ def _progress(text: str):
         print(f"\rdeepaudio: batch {state['batch']} step {i}/{n}", end=end, file=sys.stderr, flush=True)
 
     return show
+
+
+def _batch(args: argparse.Namespace, device, dtype) -> int:
+    from deepaudio.cli.batch import tts_batch
+    from deepaudio.errors import InputError
+    from deepaudio.pipelines.tts import TTSPipeline
+
+    if args.output.suffix.lower() in (".wav", ".flac"):
+        raise InputError("a batch writes into a folder", args.output, "give -o OUT_FOLDER")
+    if args.ref_audio is not None and not args.ref_audio.is_file():
+        raise InputError("reference voice not found", args.ref_audio)
+    pipe = TTSPipeline.from_pretrained(model_dir_or_default(args.ckpt, "tts"), vocoder=args.vocoder, device=device,
+                                       dtype=dtype)
+    return tts_batch(args, pipe, device)

@@ -10,22 +10,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from deepaudio.cli.common import (
-    add_device_arguments,
-    list_batch_inputs,
-    model_dir_or_default,
-    option_float,
-    resolve_device,
-    run_batch,
-)
+from deepaudio.cli.common import add_device_arguments, model_dir_or_default, option_float, resolve_device
+from deepaudio.io.batch_inputs import is_batch_source
 
 NAME = "v2a"
 HELP = "generate ambient sound synchronised with a video (any length; folder/CSV for batches), or from text"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", type=Path, nargs="?", help="video file, or a folder / CSV (column 'video') for a "
-                        "batch; leave out for text-to-audio (--prompt and --duration)")
+    parser.add_argument("video", type=Path, nargs="?", help="video file, or a batch: a folder, a CSV/JSONL manifest "
+                        "(column 'video'; optional name, prompt, negative_prompt, duration, seed) or a .txt list of "
+                        "paths (sharded over the processes of torchrun); leave out for text-to-audio (--prompt and "
+                        "--duration)")
     parser.add_argument("-o", "--output", type=Path, help="output .wav/.flac (batch: output folder)")
     parser.add_argument("--mux", type=Path, help="also write a copy of the video with this sound (batch: folder)")
     parser.add_argument("--model", type=Path, help="V2A pipeline folder (default: the bundled default)")
@@ -60,23 +56,20 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("text-to-audio needs a positive --duration", hint="e.g. --duration 8")
         if args.output is not None:
             check_audio_output(args.output, [])
-    elif not (args.video.is_dir() or args.video.suffix.lower() == ".csv"):  # checked before the model is loaded
+    elif not is_batch_source(args.video):  # checked before the model is loaded
         probe_video(args.video)
         if args.output is not None:
             check_audio_output(args.output, [args.video])
     pipe = V2APipeline.from_pretrained(model_dir_or_default(args.model, "v2a"), device=device, dtype=dtype)
-    if args.video is None or not args.video.is_dir() and args.video.suffix.lower() != ".csv":
+    if args.video is None or not is_batch_source(args.video):
         _note_prompt(pipe, [{}], args)
         _one(pipe, args.video, args.output, args.mux, args, {})
         return 0
-    items = list_batch_inputs(args.video)
+    from deepaudio.cli.batch import video_batch
 
-    def outputs(video: Path):
-        return (args.output / f"{video.stem}.wav" if args.output else None,
-                args.mux / f"{video.stem}.mp4" if args.mux else None)
-
-    _note_prompt(pipe, [opts for _, opts in items], args)
-    return run_batch(items, outputs, lambda v, o, out, mux: _one(pipe, v, out, mux, args, o), args.overwrite, "v2a")
+    _note_prompt(pipe, [{}], args)
+    return video_batch(args, "v2a", device, lambda video, out, mux, opts, say: _one(pipe, video, out, mux, args,
+                                                                                     opts, say))
 
 
 PROMPT_NOTE = ("note: this V2A model has no text conditioning (it was trained without prompts, like the bundled "
@@ -90,7 +83,8 @@ def _note_prompt(pipe, item_opts: list[dict], args: argparse.Namespace) -> None:
         print(PROMPT_NOTE, file=sys.stderr, flush=True)
 
 
-def _one(pipe, video: Path | None, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict) -> None:
+def _one(pipe, video: Path | None, out: Path | None, mux: Path | None, args: argparse.Namespace, opts: dict,
+         say=print) -> None:
     from deepaudio.io.atomic import check_output_path
     from deepaudio.io.audio import save_audio
 
@@ -104,19 +98,19 @@ def _one(pipe, video: Path | None, out: Path | None, mux: Path | None, args: arg
     prompt, negative = opts.get("prompt", args.prompt), opts.get("negative_prompt", args.negative_prompt)
     wav, sr = pipe(video, prompt=prompt, negative_prompt=negative,
                    duration=option_float(opts, "duration", args.duration, video), steps=args.steps,
-                   cfg_strength=args.cfg, seed=args.seed, overlap=args.overlap)
+                   cfg_strength=args.cfg, seed=int(opts.get("seed", args.seed)), overlap=args.overlap)
     if out is not None:
         save_audio(out, wav, sr, inputs=inputs)
-        print(f"wrote {out}")
+        say(f"wrote {out}")
     if mux is not None:
         from deepaudio.io.mux import mux_audio
 
         mux_audio(video, [(wav, sr, "ambience")], mux)
-        print(f"wrote {mux}")
+        say(f"wrote {mux}")
     info = {"task": "v2a", "model": model_label(args.model) or BUNDLED_LABEL,
             "video": None if video is None else str(video),
             "prompt": prompt, "negative_prompt": negative,
             "prompt_used": bool(prompt or negative) and pipe.text_conditioning,
             "text_conditioning": pipe.text_conditioning, "seed": args.seed, "steps": args.steps,
             "cfg": pipe.default_cfg if args.cfg is None else args.cfg}
-    print(f"wrote {write_sidecar(out or mux, info, inputs)}")
+    say(f"wrote {write_sidecar(out or mux, info, inputs)}")

@@ -25,9 +25,11 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
+    from deepaudio.distributed import cuda_device_for_rank
+
     name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(name)
+        device = cuda_device_for_rank(name)  # under torchrun, "cuda" is the rank's local GPU
     except RuntimeError as exc:
         raise ConfigError(f"bad --device {name!r}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():

@@ -195,6 +195,11 @@ def backend_names(opts: EvalOptions) -> dict[str, str]:
 
 def run_eval(items: list[Item], opts: EvalOptions, progress: Callable | None = None) -> EvalResult:
     """Score ``items`` with the chosen metrics."""
+    return aggregate(items, opts, score_items(items, opts, progress))
+
+
+def score_items(items: list[Item], opts: EvalOptions, progress: Callable | None = None) -> EvalResult:
+    """The per-item metrics of ``items`` (rows, problems, backends); no summary yet (:func:`aggregate`)."""
     res = EvalResult()
     chosen = opts.chosen()
     names = backend_names(opts)
@@ -231,6 +236,12 @@ def run_eval(items: list[Item], opts: EvalOptions, progress: Callable | None = N
             except (DeepAudioError, RuntimeError, ValueError, OSError) as exc:
                 res.problems.append(f"{item.name}: {metric} failed: {exc}")
         res.rows.append(row)
+    return res
+
+
+def aggregate(items: list[Item], opts: EvalOptions, res: EvalResult) -> EvalResult:
+    """Means of the per-item metrics over ``res.rows`` and the set-level metrics of ``items``."""
+    chosen = opts.chosen()
     for metric in chosen:
         if metric in ITEM_METRICS and metric not in res.unavailable:
             vals = [r[metric] for r in res.rows if isinstance(r.get(metric), float) and math.isfinite(r[metric])]

@@ -15,5 +15,6 @@ A stage module defines ``add_arguments(parser)`` and ``main(args) -> int`` (opti
     train_log.jsonl  training_summary.json  loss_curve.png  (mel_cache/ and vocab.txt for the TTS)
 
 Several processes: ``torchrun --nproc_per_node 2 -m deepaudio.cli.main train tts ...`` (gloo on CPU,
-NCCL on GPUs); ``--resume`` continues bit for bit after a crash or kill.
+NCCL on GPUs); ``--resume`` continues bit for bit after a crash or kill. Multi-node recipes for every
+stage: ``docs/scaling.md``.
 """

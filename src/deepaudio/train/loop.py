@@ -116,12 +116,15 @@ def train(model: torch.nn.Module, data: Batches, cfg: TrainConfig, out_dir: str 
             pos.index += per_step
             if pos.index + per_step > len(keys):
                 pos.epoch, pos.index = pos.epoch + 1, 0
-            value = acc.reduce(total, "mean").item() if world > 1 else total.item()
+            # Every rank's loss (one all-gather): the logged loss is their mean, the list shows each rank stepped.
+            per_rank = acc.gather(total.reshape(1)).tolist() if world > 1 else [total.item()]
+            value = sum(per_rank) / len(per_rank)
             if not math.isfinite(value):
                 raise ConfigError(f"the training loss became {value} at step {pos.step}", out_dir,
                                   "lower the learning rate, raise the warm-up or train in fp32; "
                                   "resume from the last checkpoint with --resume")
-            log.write({"step": pos.step, "loss": value, "lr": lr, "grad_norm": grad_norm, "epoch": pos.epoch})
+            log.write({"step": pos.step, "loss": value, "lr": lr, "grad_norm": grad_norm, "epoch": pos.epoch,
+                       **({"rank_losses": per_rank} if world > 1 else {})})
             window.append(value)
             if main and (pos.step % cfg.log_every == 0 or pos.step == cfg.steps):
                 rate = (pos.step - start_step) / max(1e-9, time.perf_counter() - t0)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from deepaudio.data.instructions import Instruction, generate, read_instructions
+from deepaudio.distributed import Ranks
 from deepaudio.models.gate import TASKS, GateConfig, MoFGate
 from deepaudio.models.router import Router
 from deepaudio.train.batching import FixedBatches, FrameBudgetBatcher
@@ -65,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lexical-dim", type=int, default=0,
                         help="hashed n-gram features beside the sentence embedding (0: embedding only, as the paper)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-every", type=int, help="checkpoint every N updates (default max(100, steps/3))")
     parser.add_argument("--resume", action="store_true")
 
 
@@ -99,7 +101,8 @@ def main(args: argparse.Namespace) -> int:
                                                            for i in range(0, len(test_items), 256))))
     cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.01, weight_decay=0.01,
                       ema=replace(EMAConfig(), beta=0.999, update_after=50, update_every=1), seed=args.seed,
-                      save_every=max(100, args.steps // 3), log_every=100, val_every=max(50, args.steps // 10),
+                      save_every=args.save_every or max(100, args.steps // 3), log_every=100,
+                      val_every=max(50, args.steps // 10),
                       device="cpu" if not torch.cuda.is_available() else "auto")
     meta = {"stage": "router", "command": " ".join(sys.argv), "n_train": len(train_items),
             "n_test": len(test_items), "encoder_path": args.text_encoder_path}
@@ -108,6 +111,8 @@ def main(args: argparse.Namespace) -> int:
         module.gate.save_pretrained(folder, meta={**meta, "steps": args.steps})
 
     result = train(model, data, cfg, args.out, val=val, export=export, resume=args.resume, run_info=meta)
+    if Ranks.from_env().rank != 0:  # under torchrun the main process alone reports
+        return 0
     gate = MoFGate.from_pretrained(args.out / "model")
     report = evaluate_gate(gate, x_te, y_te)
     report["train_accuracy"] = evaluate_gate(gate, x_tr, y_tr)["accuracy"]

@@ -30,6 +30,7 @@ from deepaudio.checkpoint import write_config
 from deepaudio.config import Registry, to_dict
 from deepaudio.errors import DeepAudioError, InputError
 from deepaudio.flow import FlowPath
+from deepaudio.io.atomic import atomic_path
 from deepaudio.models.encoders.tiny import TinyEncoderConfig
 from deepaudio.models.encoders.tiny_bundle import TinyV2AEncoder
 from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig
@@ -94,15 +95,20 @@ MAX_CROP_SECONDS = 8.0  # with crops, clips are cached up to this long
 
 
 def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: Path,
-                     crops: bool = False) -> list[Path]:
+                     crops: bool = False, part: tuple[int, int] = (0, 1)) -> list[Path]:
     """Cache frames, latents and prompt ids per clip; existing files are kept (resumable).
 
     Without ``crops`` a clip contributes its first ``setup.seconds``. With ``crops`` the cache keeps the
     frames of up to ``MAX_CROP_SECONDS`` and one latent per whole-second start (``latent``: (K, N, M)),
     so training can draw any of the K windows; whole seconds keep the 8 fps, 25 fps and audio grids
-    aligned exactly (the latent of each window is encoded from its own audio)."""
+    aligned exactly (the latent of each window is encoded from its own audio).
+
+    ``part=(rank, world)``: this process extracts only the clips whose file name hashes to it
+    (:func:`deepaudio.distributed.owner`) and returns only those; after a barrier every rank lists the
+    whole cache with :func:`cached_features`."""
     from tqdm import tqdm
 
+    from deepaudio.distributed import owner
     from deepaudio.io.audio import load_audio
     from deepaudio.io.video import read_frames
     from deepaudio.models.encoders.tiny import TinyTextEncoder
@@ -115,6 +121,8 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
     files, skipped = [], 0
     for i, item in enumerate(tqdm(items, desc="extract", unit="clip", file=sys.stderr)):
         path = out_dir / f"{i:06d}.safetensors"
+        if owner(path.name, part[1]) != part[0]:
+            continue
         if path.exists():
             files.append(path)
             continue
@@ -161,13 +169,17 @@ def extract_features(items: list[dict[str, str]], setup: TinyV2ASetup, out_dir: 
         tensors = {"frames8": frames8.contiguous(), "frames25": frames25.contiguous(), "latent": latent.contiguous(),
                    "text_ids": text.tokenize([item["prompt"]])[0],
                    "has_text": torch.tensor(bool(item["prompt"]))}
-        tmp = path.with_suffix(".tmp")
-        save_file(tensors, str(tmp))
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp))
         files.append(path)
     if skipped:
         print(f"extract: skipped {skipped} clip(s) (unreadable or shorter than {setup.seconds} s)", file=sys.stderr)
     return files
+
+
+def cached_features(out_dir: Path, count: int) -> list[Path]:
+    """The cache files of a manifest of ``count`` rows, in manifest order (clips that were skipped have none)."""
+    return [p for p in (out_dir / f"{i:06d}.safetensors" for i in range(count)) if p.is_file()]
 
 
 class ClipBatches:
@@ -334,17 +346,23 @@ def main(args: argparse.Namespace) -> int:
         return main_features(args)
     if args.data is None:
         raise InputError("no training data given", hint="pass --data CSV (or --features DIR)")
+    from deepaudio.train.loop import make_accelerator
+
     setup = V2A_SETUPS.get(args.config)
     plan = SequencePlan.for_duration(setup.seconds, MelCodec(setup.codec).latent_rate)
+    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
+                      precision=args.precision, save_every=args.save_every,
+                      val_every=args.val_every if args.val is not None else 0,
+                      log_every=max(1, min(50, args.steps // 10)))
+    acc = make_accelerator(cfg)  # before extraction: under torchrun every rank extracts its share of the clips
     items = read_manifest(args.data)
-    files = extract_features(items, setup, args.out / "features" / ("train_crops" if args.crops
-                                                                                        else "train"),
-                             crops=args.crops)
+    files = _extract(items, setup, args.out / "features" / ("train_crops" if args.crops
+                                                                              else "train"), args.crops, acc)
     if not files:
         raise InputError("no usable clips in the manifest", args.data)
     val = None
     if args.val is not None:
-        val_files = extract_features(read_manifest(args.val), setup, args.out / "features" / "val")
+        val_files = _extract(read_manifest(args.val), setup, args.out / "features" / "val", False, acc)
         val = ClipBatches(val_files, args.batch, seed=0, shuffle=False)
         val.batcher = FixedBatches(tuple(tuple(b) for b in val.batcher.epoch_batches(0)))
     torch.manual_seed(args.seed)
@@ -362,9 +380,6 @@ def main(args: argparse.Namespace) -> int:
         with torch.no_grad():
             model.net.latent_mean.copy_(lat.mean(0).view(1, 1, -1))
             model.net.latent_std.copy_(lat.std(0).clamp_min(1e-3).view(1, 1, -1))
-    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup, final_lr_ratio=0.05, seed=args.seed,
-                      precision=args.precision, save_every=args.save_every, val_every=args.val_every if val else 0,
-                      log_every=max(1, min(50, args.steps // 10)))
     meta = {"stage": "v2a", "command": " ".join(sys.argv), "setup": args.config, "clips": len(files),
             "crops": args.crops, "onset_loss": args.onset_loss, "net": dataclasses.asdict(setup.net),
             "prompted_clips": sum(bool(it["prompt"]) for it in items)}
@@ -373,6 +388,14 @@ def main(args: argparse.Namespace) -> int:
         export_pipeline(module, setup, folder, {**meta, "steps": args.steps})
 
     batches = ClipBatches(files, args.batch, args.seed, plan=plan if args.crops else None)
-    train(model, batches, cfg, args.out, val=val, export=export, resume=args.resume, run_info=meta)
-    print(f"wrote {args.out / 'model'}")
+    train(model, batches, cfg, args.out, val=val, export=export, resume=args.resume, run_info=meta, accelerator=acc)
+    if acc.is_main_process:
+        print(f"wrote {args.out / 'model'}")
     return 0
+
+
+def _extract(items: list[dict[str, str]], setup: TinyV2ASetup, folder: Path, crops: bool, acc) -> list[Path]:
+    """Every rank caches its share of the clips; after the barrier all ranks list the same files."""
+    extract_features(items, setup, folder, crops=crops, part=(acc.process_index, acc.num_processes))
+    acc.wait_for_everyone()
+    return cached_features(folder, len(items))

@@ -103,8 +103,11 @@ def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_d
                               part: tuple[int, int] = (0, 1)) -> list[Path]:
     """Encode every manifest row with the pipeline's frozen encoders and VAE; returns all shard paths.
 
-    ``part=(rank, world)``: this process extracts only the shards k with k % world == rank."""
+    ``part=(rank, world)``: this process extracts only the shards whose file name hashes to it
+    (:func:`deepaudio.distributed.owner`, as the batch commands share their items)."""
     from tqdm import tqdm
+
+    from deepaudio.distributed import owner
 
     ex = OfficialFeatureExtractor(pipeline, duration, device)
     settings = _index_settings(ex.pipeline, duration, shard_size, len(items), ex.plan)
@@ -119,7 +122,7 @@ def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_d
     for k in tqdm(range(math.ceil(len(items) / shard_size)), desc="extract", unit="shard", file=sys.stderr):
         path = _shard_path(out_dir, k)
         shards.append(path)
-        if path.exists() or k % part[1] != part[0]:
+        if path.exists() or owner(path.name, part[1]) != part[0]:
             continue
         samples = []
         for r in range(k * shard_size, min(len(items), (k + 1) * shard_size)):
@@ -273,7 +276,7 @@ def _init_network(model: FeatureV2AModel, data: FeatureShards, init: Path | None
 def main_features(args) -> int:
     """``deepaudio train v2a --config PRESET --features DIR [--data CSV --pipeline DIR] [--val CSV|DIR]``.
 
-    Under ``torchrun`` every process extracts its share of the shards (shard k goes to rank k mod world)."""
+    Under ``torchrun`` every process extracts its share of the shards (by the hash of the shard's name)."""
     from deepaudio.train.loop import TrainConfig, make_accelerator, train
     from deepaudio.train.v2a import read_manifest
 
