@@ -154,15 +154,16 @@ def test_batch_accounting_is_honest(tmp_path, capsys):
     shutil.copy(clip.path, src / "talk.mkv")
     assert cli_main.main(["v2a", str(src), "-o", str(tmp_path / "out"), "--steps", "1"]) == 2
     cap = capsys.readouterr()
-    assert "1/2 videos done, 1 failed" in cap.out
-    assert "talk.mp4" in cap.err and "already written for" in cap.err
+    assert "2 items: 1 done, 0 skipped, 1 failed" in cap.out
+    assert "talk.m" in cap.err and "already written for another input" in cap.err
     assert cli_main.main(["v2a", str(src), "-o", str(tmp_path / "out"), "--steps", "1"]) == 2
-    assert "0/2 videos done, 1 skipped" in capsys.readouterr().out  # skipped is not done
+    assert "2 items: 0 done, 1 skipped, 1 failed" in capsys.readouterr().out  # skipped is not done
     assert cli_main.main(["v2a", str(src), "--mux", str(src), "--steps", "1"]) == 2
     cap = capsys.readouterr()
-    assert "would overwrite an input" in cap.err and "0/2 videos done, 2 failed" in cap.out
+    assert "would overwrite the inputs" in cap.err and len(list(src.iterdir())) == 2
     (src / "list.csv").write_text("video,duration\ntalk.mp4,abc\ntalk.mkv,0.9\n")
     assert cli_main.main(["v2a", str(src / "list.csv"), "-o", str(tmp_path / "csv"), "--steps", "1"]) == 2
     cap = capsys.readouterr()
-    assert "duration='abc'" in cap.err and "1/2 videos done, 1 failed" in cap.out
-    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["talk.json", "talk.wav"]
+    assert "duration='abc'" in cap.err and "1 done" in cap.out and "1 failed" in cap.out
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir() if not p.name.startswith(".")) == [
+        "batch_summary.json", "talk.json", "talk.wav"]

@@ -141,9 +141,12 @@ class BatchRun:
         Returns the exit code: 0, or 1 when an item failed (on any rank, as seen by rank 0)."""
         rec = _Journal(self.journal(self.ranks.rank), self.ranks)
         error: BaseException | None = None
+        # Outputs claimed by earlier items of this rank (8-byte digests: memory stays small for 100k items).
+        # Items of one name share a rank, so two inputs that map to one output ("talk.mp4", "talk.mkv") meet here.
+        claimed: set[bytes] = set()
         try:
             for item in self.mine(items):
-                self._one(item, outputs_of, work, rec)
+                self._one(item, outputs_of, work, rec, claimed)
         except BaseException as exc:  # the inputs broke off (an unreadable manifest line), Ctrl-C ...
             error = exc
             rec.error = str(exc)
@@ -155,21 +158,24 @@ class BatchRun:
             raise error
         return code
 
-    def _one(self, item: BatchItem, outputs_of, work, rec: _Journal) -> None:
+    def _one(self, item: BatchItem, outputs_of, work, rec: _Journal, claimed: set[bytes]) -> None:
         if item.error is not None:
             rec.add(item.name, "failed", item.error)
-            self.log(f"{item.name}: failed: {item.error}")
+            self.log(f"deepaudio: error: {item.name}: {item.error}")
             return
         try:
             outs = [p for p in outputs_of(item) if p is not None]
+            keys = _claim(item, outs, claimed)
             if not self.overwrite and outs and all(p.exists() for p in outs):
+                claimed.update(keys)
                 rec.add(item.name, "skipped")
                 return
             work(item, outs)
+            claimed.update(keys)
         except Exception as exc:  # noqa: BLE001 - one bad item is reported, the batch goes on
             reason = str(exc) if _is_user_error(exc) else f"{type(exc).__name__}: {exc}"
             rec.add(item.name, "failed", reason)
-            self.log(f"{item.name}: failed: {reason}")
+            self.log(f"deepaudio: error: {item.name}: {reason}")
             return
         rec.add(item.name, "done")
         self.log(f"{item.name}: done")
@@ -182,7 +188,7 @@ class BatchRun:
         """Barrier, then rank 0 merges every rank's journal into the summary."""
         barrier_ok = _barrier(self.device, self.ranks)
         if self.ranks.rank != 0:
-            return 1 if rec.counts["failed"] else 0
+            return 2 if rec.counts["failed"] else 0
         parts, missing = [], []
         for r in range(self.ranks.world):
             part = read_journal(self.journal(r)) if self.journal(r).is_file() else None
@@ -204,7 +210,26 @@ class BatchRun:
             stopped = missing + [p["rank"] for p in parts if not p["finished"]]
             print(f"deepaudio: error: rank(s) {stopped or 'unknown'} did not finish (see {path}); run the same "
                   "command again to finish their items", file=sys.stderr)
-        return 1 if summary["failed"] or not summary["complete"] else 0
+        return 2 if summary["failed"] or not summary["complete"] else 0
+
+
+def _claim(item: BatchItem, outs: list[Path], claimed: set[bytes]) -> list[bytes]:
+    """Refuse an item whose output would overwrite its own input, or an output an earlier item made; the keys
+    to claim once this item's outputs exist."""
+    from deepaudio.errors import InputError
+
+    src = item.path.resolve() if item.source is not None else None
+    keys = []
+    for p in outs:
+        r = p.resolve()
+        if src is not None and r == src:
+            raise InputError(f"output {p} would overwrite an input", src, "write the outputs to another folder")
+        key = hashlib.blake2b(str(r).encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        if key in claimed:
+            raise InputError(f"output {p} is already written for another input of the same name", src,
+                             "rename one of the inputs or run them separately")
+        keys.append(key)
+    return keys
 
 
 def _summary(command: str, world: int, parts: list[dict], missing: list[int], barrier_ok: bool) -> dict:

@@ -47,6 +47,9 @@ def video_batch(args: argparse.Namespace, command: str, device, work_one, side_f
     ``work_one(video, out, mux, options, say)`` makes one item (``options`` holds the per-item seed);
     ``side_file(out or mux)``: a file written after the outputs (a trace), part of a complete item."""
     run = BatchRun(command, _folder(args, "output", "mux"), device, args.overwrite)
+    if args.mux is not None and Path(args.video).is_dir() and Path(args.mux).resolve() == Path(args.video).resolve():
+        raise InputError("--mux writes into the input folder, where its videos would overwrite the inputs",
+                         args.mux, "write the muxed videos to another folder")
 
     def outputs_of(item: BatchItem) -> list[Path | None]:
         out = args.output / f"{item.name}.wav" if args.output else None
