@@ -252,7 +252,7 @@ def test_tts_manifest_sharded_equals_one_process(voice, tmp_path):
     assert cli([*args, "-o", str(tmp_path / "one")]) == 2  # the row without text fails, the others are made
     proc = subprocess.run(_torchrun([*args, "-o", str(tmp_path / "two")]), env=ENV, capture_output=True, text=True,
                           timeout=300)
-    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]  # torchrun reports a rank's failure (exit 2) as 1
     assert _wavs(tmp_path / "one") == _wavs(tmp_path / "two") and len(_wavs(tmp_path / "two")) == 4
     summary = json.loads((tmp_path / "two" / SUMMARY_NAME).read_text())
     assert (summary["done"], summary["failed"]) == (4, 1) and "neither 'text'" in summary["failures"][0]["reason"]

@@ -20,7 +20,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "beam_size": (1, 100), "threads": (1, 4096), "n": (1, None), "n_train": (0, None), "n_test": (0, None),
     "batch": (1, None), "batch_frames": (1, None), "max_samples": (1, None), "grad_accum": (1, None),
     "predictor_steps": (0, None), "align_rounds": (0, None), "shard_size": (1, None), "hidden": (1, None),
-    "lexical_dim": (1, None), "ema_update_every": (1, None), "ema_update_after": (0, None),
+    "lexical_dim": (0, None), "ema_update_every": (1, None), "ema_update_after": (0, None),
     "log_every": (1, None), "val_every": (0, None), "save_every": (1, None), "keep_checkpoints": (1, None),
     "warmup": (0, None),
     "speed": (0.1, 10.0), "sway": (-1.0, 1.0), "cfg": (-100.0, 100.0), "overlap": (0.0, None),
