@@ -71,6 +71,14 @@ def test_instruction_routes_and_reports_probabilities(session):
     _clean(session)
 
 
+def test_instruction_can_ask_for_voice_over_removal(session, video):
+    """The gate's task 'think' through the Instruction tab: the cleaned sound and its sidecar, no crash on the
+    trace that task writes beside the audio."""
+    probs, mp4, wav, status = handlers.instruction(session, str(video), "remove the narrator")
+    assert max(probs, key=probs.get) == "think" and mp4.suffix == ".mp4" and sf.info(wav).duration > 1.5
+    _clean(session)
+
+
 def test_remove_voice_over_on_a_given_track(session, video):
     from deepaudio.io.audio import save_audio
     from deepaudio.io.testmedia import tone

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"deepaudio serve: loading {args.model or 'the bundled default'} ...", flush=True)
     session = Session(load_deepaudio(args), root, Limits(args.max_upload_mb, args.max_video_s),
                       workers=args.concurrency)
+    session.model_dir = args.model  # named in the results' sidecars (None: the bundled default)
     print("deepaudio serve: making the examples ...", flush=True)
     examples = make_examples(session.examples)
     signal.signal(signal.SIGTERM, _stop)  # a service stop closes the server like Ctrl-C and removes the folder

@@ -43,6 +43,7 @@ class Session:
     def __init__(self, pipe, root: str | Path, limits: Limits = Limits(), examples: str | Path | None = None,
                  think=None, workers: int = 1):
         self.pipe, self.limits = pipe, limits
+        self.model_dir: Path | None = None  # the --model folder, for the sidecars (None: the bundled default)
         # The model runs on these threads only, not on whichever of the web server's pool threads takes the
         # request: each new thread that allocates tensors gets its own malloc arena, and the server's memory
         # grew round after round (bench_serve_load.py) while the same handlers on one thread stayed flat.
@@ -165,7 +166,7 @@ def sound_for_video(s: Session, video, prompt: str = "", negative_prompt: str = 
         progress(0.02, desc="reading the video")
         result = s.pipe(video=path, task="v2a", seed=_seed(seed), v2a_kwargs=kwargs)
         progress(0.85, desc="writing the video and the picture")
-        mp4 = write_result(result, path, work / f"{path.stem}_sound.mp4")[0]
+        mp4 = write_result(result, path, work / f"{path.stem}_sound.mp4", model=s.model_dir)[0]
         wav = save_audio(work / f"{path.stem}_sound.wav", result.mix, result.sample_rate)
         png = clip_figure(path, result, work / f"{path.stem}_sound.png", title=default_title(result, seed=_seed(seed)))
         mp4, wav, png = publish(mp4, wav, png)
@@ -223,7 +224,7 @@ def dub(s: Session, video, text: str = "", srt=None, ref_audio=None, ref_text: s
         else:
             result = s.pipe(video=path, task="dub", transcript=text, reference_audio=ref, **kw)
         progress(0.8, desc="writing the video")
-        mp4, side = write_result(result, path, work / f"{path.stem}_dub.mp4")
+        mp4, side = write_result(result, path, work / f"{path.stem}_dub.mp4", model=s.model_dir)
         tracks = [save_audio(work / f"{path.stem}_{name}.wav", getattr(result, name), result.sample_rate)
                   for name in ("mix", "speech", "ambience") if getattr(result, name) is not None]
         png = clip_figure(path, result, work / f"{path.stem}_dub.png", title=default_title(result, seed=_seed(seed),
@@ -249,8 +250,10 @@ def instruction(s: Session, video, instruction_text: str, ref_audio=None, seed=0
                         v2a_kwargs={"progress": _v2a_progress(progress, 0.02, 0.45)},
                         tts_kwargs={"progress": _tts_progress(progress, 0.45, 0.85)})
         progress(0.9, desc="writing the result")
-        wav, side = write_result(result, path, work / "result.wav")
-        mp4 = write_result(result, path, work / "result.mp4")[0] if path is not None else None
+        # task 'think' writes its trace between the audio and the sidecar
+        files = write_result(result, path, work / "result.wav", model=s.model_dir)
+        wav, side = files[0], files[-1]
+        mp4 = write_result(result, path, work / "result.mp4", model=s.model_dir)[0] if path is not None else None
         mp4, wav, side = publish(mp4, wav, side)
     status = result.route.explain() + (f"\nvoice: {result.voice}" if result.voice else "")
     return dict(result.route.probabilities), mp4, wav, status
