@@ -116,8 +116,9 @@ def extract_official_features(items: list[dict[str, str]], pipeline: Path, out_d
     if index.is_file() and json.loads(index.read_text()) != settings:
         raise ConfigError("this feature folder was extracted with other settings", index,
                           "use a new --features folder, or the same pipeline, duration and manifest")
-    with atomic_path(index) as tmp:
-        tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    if not index.is_file() and part[0] == 0:  # one writer: under torchrun the other ranks read it after the barrier
+        with atomic_path(index) as tmp:
+            tmp.write_text(json.dumps(settings, indent=2) + "\n")
     shards, skipped = [], 0
     for k in tqdm(range(math.ceil(len(items) / shard_size)), desc="extract", unit="shard", file=sys.stderr):
         path = _shard_path(out_dir, k)
