@@ -112,26 +112,22 @@ def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
 
 
 def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
-    """Load the reference voice once and refuse one that cannot carry a voice: shorter than 1 s, or silent."""
-    from deepaudio.dsp.energy import is_silent
-    from deepaudio.io.audio import load_audio
+    """Load the reference voice once (only the part TTS keeps: 15 s and a margin) and refuse one that cannot
+    carry a voice, with the same checks as `deepaudio tts` (rate, length, silence, near-silence)."""
+    from deepaudio.io.audio import load_audio, resample
+    from deepaudio.pipelines.tts_reference import MAX_REFERENCE_SECONDS, check_reference_voice, check_voice
 
     where = reference_audio if isinstance(reference_audio, (str, Path)) else None
     if where is not None:
-        wav, sr = load_audio(reference_audio, sample_rate=SPEECH_RATE, mono=True)
+        wav, sr = load_audio(reference_audio, mono=True, max_seconds=MAX_REFERENCE_SECONDS + 0.5)
     else:
         wav, sr = reference_audio
         wav = torch.as_tensor(wav, dtype=torch.float32)
         wav = wav[None] if wav.ndim == 1 else wav
-    if wav.shape[-1] < sr:
-        raise InputError(f"reference voice is {wav.shape[-1] / sr:.2f} s long, shorter than 1 s", where,
-                         "give 3-15 s of clean speech")
-    if is_silent(wav, sr):
-        raise InputError("reference voice is silent (over 90% of frames below -50 dB)", where,
-                         "give a recording of the voice to imitate")
-    from deepaudio.pipelines.tts_reference import check_reference_voice
-
-    check_reference_voice(wav, sr, where)  # the same test as `deepaudio tts` (near-silent references too)
+    check_voice(wav, int(sr), where)
+    check_reference_voice(wav, int(sr), where)
+    if where is not None and sr != SPEECH_RATE:
+        wav, sr = resample(wav, sr, SPEECH_RATE), SPEECH_RATE
     return wav, sr
 
 
