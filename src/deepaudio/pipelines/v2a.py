@@ -67,6 +67,9 @@ class V2APipeline:
         self.net = net.to(device=device, dtype=dtype).eval()
         self.encoder = encoder.to(device=device).eval()
         self.codec = codec
+        vocoder = getattr(codec, "vocoder", None)
+        if dtype != torch.float32 and hasattr(vocoder, "dense_in"):
+            vocoder.dense_in(dtype)  # BigVGAN: convolutions in bf16, Snake and its filters in fp32
         self.window = float(window)
         # Guidance used when a call gives none: MMAudio's 4.5, or the checkpoint's own ("cfg_strength" in its
         # config.json) for a model that was measured to want another (benchmarks/bench_default_v2a.py --cfg).
