@@ -240,12 +240,46 @@ def bench_mmaudio(rows: list, peaks: dict, repeat: int) -> None:
               max_abs_diff_vs_fp32=diff_bf, floor_s=floor, time_over_floor=t_our / floor)
 
 
+_MALLOC_PROBE = """
+import time, torch
+from deepaudio.perf import tune_allocator
+from deepaudio.models.encoders.clip import CLIP_PRESETS, OpenCLIP
+from deepaudio.perf import skip_init
+tune_allocator()
+with skip_init():
+    clip = OpenCLIP(CLIP_PRESETS.get("dfn5b_vit_h_14_384")).to(torch.bfloat16).eval()
+with torch.no_grad():
+    for p in clip.parameters():
+        p.normal_(0, 0.02)
+    x = torch.randn(4, 3, 384, 384, dtype=torch.bfloat16)
+    clip.encode_image(x[:1])
+    t0 = time.perf_counter()
+    clip.encode_image(x)
+    print((time.perf_counter() - t0) / 4)
+"""
+
+
+def bench_malloc(rows: list) -> None:
+    """CLIP ViT-H/14 bf16 seconds per frame (batch 4) with glibc's defaults and with perf.tune_allocator."""
+    import os
+    import subprocess
+
+    out = {}
+    for mode in ("system", "tuned"):
+        env = {**os.environ, "DEEPAUDIO_MALLOC": mode}
+        res = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], env=env, capture_output=True, text=True,
+                             check=True)
+        out[mode] = float(res.stdout.strip().splitlines()[-1])
+    _emit(rows, figure="clip_bf16_s_per_frame_allocator", system_malloc_s=out["system"], project_s=out["tuned"],
+          ratio=out["system"] / out["tuned"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--f5-src", type=Path, required=True, help="the official F5-TTS 'src' folder")
     ap.add_argument("--mmaudio-src", type=Path, required=True, help="the official MMAudio repository folder")
     ap.add_argument("--deps", type=Path, help="folder with the official code's pure-Python dependencies")
-    ap.add_argument("--figures", default="f5,mmaudio,tts,v2a_small,v2a_large")
+    ap.add_argument("--figures", default="f5,mmaudio,malloc,tts,v2a_small,v2a_large")
     ap.add_argument("--repeat", type=int, default=2, help="timed repeats per network figure (best kept)")
     ap.add_argument("--seconds", type=float, default=15.0, help="F5 sequence length (seconds of frames)")
     ap.add_argument("--json", type=Path, help="also write all rows here")
@@ -260,6 +294,8 @@ def main() -> None:
         bench_f5(rows, peaks, args.repeat, args.seconds)
     if "mmaudio" in figures:
         bench_mmaudio(rows, peaks, args.repeat)
+    if "malloc" in figures:
+        bench_malloc(rows)
     if figures & {"tts", "v2a_small", "v2a_large"}:
         from bench_e2e_speed import bench_tts, bench_v2a
 
