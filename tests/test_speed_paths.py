@@ -32,6 +32,7 @@ def test_rotation_table_equals_the_angle_form():
 
 
 def test_bf16_weights_match_autocast_on_a_tiny_dit():
+    torch.manual_seed(0)
     model = _randomize(DiT(TTS_PRESETS.get("tiny")))
     x, cond = torch.randn(1, 30, model.config.mel_dim), torch.randn(1, 30, model.config.mel_dim)
     text, t = torch.randint(0, 20, (1, 12)), torch.tensor([0.4])
@@ -39,10 +40,13 @@ def test_bf16_weights_match_autocast_on_a_tiny_dit():
         ref = model(x, cond, text, t, cfg_infer=True)
         with torch.autocast("cpu", torch.bfloat16):
             auto = model(x, cond, text, t, cfg_infer=True).float()
-        bf = model.to(torch.bfloat16)(x.bfloat16(), cond.bfloat16(), text, t.bfloat16(), cfg_infer=True).float()
-    scale = ref.abs().max()
-    assert (auto - ref).abs().max() < 0.05 * scale and (bf - ref).abs().max() < 0.05 * scale
-    assert (bf - auto).abs().max() < 0.05 * scale
+        # the time stays fp32, as cfm.sample passes it
+        bf = model.to(torch.bfloat16)(x.bfloat16(), cond.bfloat16(), text, t, cfg_infer=True).float()
+    def rel(a, b):
+        return float((a - b).norm() / b.norm())
+
+    # bf16 weights also keep the residual stream in bf16: a little further from fp32 than autocast, same order
+    assert rel(auto, ref) < 0.02 and rel(bf, ref) < 0.04 and rel(bf, ref) < 4 * rel(auto, ref)
 
 
 def test_polyphase_upsampling_equals_the_transposed_convolution():
