@@ -25,3 +25,15 @@ def parity_dir() -> Path:
     if not PARITY.is_dir():
         pytest.skip(f"no reference vectors at {PARITY} (set DEEPAUDIO_PARITY_DIR)")
     return PARITY
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _feature_cache_in_tmp(tmp_path_factory):
+    """V2A pipelines cache video features under the user's cache folder; tests keep theirs in a temp dir."""
+    old = os.environ.get("DEEPAUDIO_FEATURE_CACHE")
+    os.environ["DEEPAUDIO_FEATURE_CACHE"] = str(tmp_path_factory.mktemp("feature-cache"))
+    yield
+    if old is None:
+        os.environ.pop("DEEPAUDIO_FEATURE_CACHE", None)
+    else:
+        os.environ["DEEPAUDIO_FEATURE_CACHE"] = old

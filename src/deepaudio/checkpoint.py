@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from deepaudio.config import from_dict, to_dict
 from deepaudio.errors import CheckpointError, DeepAudioError
 from deepaudio.io.atomic import atomic_dir
+from deepaudio.perf import empty_like_module
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -152,11 +153,13 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu", dtype:
     if bad is not None:
         raise CheckpointError(f"weights hold NaN or infinite values (e.g. {bad})", weights,
                               "the training run diverged or the file is damaged; use an earlier checkpoint")
-    model = cls(config)
+    # No random init (every persistent tensor is loaded next) and the cast done first, so each weight
+    # is written once in its final dtype; the result equals building, loading, then casting.
+    model = empty_like_module(cls, config, dtype)
     load_state_strict(model, state, directory)
     model.checkpoint_meta = doc.get("meta", {})
     model.eval()
-    return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+    return model.to(device=device)
 
 
 def _meta_model(cls, config, directory: Path):

@@ -15,7 +15,7 @@ from torch import nn
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """LayerNorm(x) * (1 + scale) + shift with (B, D) parameters broadcast over the sequence."""
     x = F.layer_norm(x, (x.shape[-1],), eps=1e-6)
-    return x * (1 + scale[:, None]) + shift[:, None]
+    return torch.addcmul(shift[:, None], x, 1 + scale[:, None])  # x (1 + scale) + shift in one pass
 
 
 class AdaLNZero(nn.Module):

@@ -29,6 +29,7 @@ from deepaudio.models.tts.config import tts_mel_settings
 from deepaudio.models.tts.dit import DiT
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
 from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
+from deepaudio.perf import tune_allocator
 from deepaudio.pipelines.result import GenerationResult, resolve_settings
 from deepaudio.pipelines.tts_reference import (
     MAX_REFERENCE_SECONDS,
@@ -93,6 +94,7 @@ def load_vocoder(vocoder, device: torch.device | str, mel=None):
 class TTSPipeline:
     def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
                  dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None):
+        tune_allocator()  # big activations reuse heap pages instead of fresh mmaps (deepaudio.perf)
         self.device = torch.device(device)
         self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
         self.dtype = resolve_dtype(dtype)

@@ -33,7 +33,9 @@ from deepaudio.models.v2a.bundle import read_v2a_bundle
 from deepaudio.models.v2a.codecs import MelCodec, MelCodecConfig, MMAudioCodec
 from deepaudio.models.v2a.sampling import DEFAULT_CFG, DEFAULT_STEPS, sample_latents
 from deepaudio.models.v2a.sequence import CLIP_FPS, SYNC_FPS, SequencePlan, fit_frames
+from deepaudio.perf import tune_allocator
 from deepaudio.pipelines.result import GenerationResult, resolve_settings
+from deepaudio.pipelines.v2a_cache import FeatureCache, default_cache_dir, encoder_fingerprint, file_digest
 
 if TYPE_CHECKING:
     from deepaudio.io.video import FrameRequest
@@ -65,6 +67,9 @@ class V2APipeline:
         self.net = net.to(device=device, dtype=dtype).eval()
         self.encoder = encoder.to(device=device).eval()
         self.codec = codec
+        vocoder = getattr(codec, "vocoder", None)
+        if dtype != torch.float32 and hasattr(vocoder, "dense_in"):
+            vocoder.dense_in(dtype)  # BigVGAN: convolutions in bf16, Snake and its filters in fp32
         self.window = float(window)
         # Guidance used when a call gives none: MMAudio's 4.5, or the checkpoint's own ("cfg_strength" in its
         # config.json) for a model that was measured to want another (benchmarks/bench_default_v2a.py --cfg).
@@ -75,6 +80,12 @@ class V2APipeline:
         self.text_conditioning = bool(text_conditioning)
         self.device = torch.device(device)
         self.dtype = dtype
+        tune_allocator()
+        # Video features by content hash (pipelines.v2a_cache), for the expensive official encoders only;
+        # set to a FeatureCache or None to choose. DEEPAUDIO_FEATURE_CACHE=off (or a folder) sets the default.
+        cache_dir = default_cache_dir() if getattr(encoder, "cache_features", False) else None
+        self.feature_cache: FeatureCache | None = FeatureCache(cache_dir) if cache_dir is not None else None
+        self._encoder_id: str | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -100,7 +111,7 @@ class V2APipeline:
         else:
             from deepaudio.models.v2a.official import OfficialEncoders
 
-            encoder = OfficialEncoders.from_config(directory, bundle.encoder, device=device)
+            encoder = OfficialEncoders.from_config(directory, bundle.encoder, device=device, dtype=dtype)
         vocoder = load_model(directory / bundle.codec.vocoder) if bundle.codec.vocoder else None
         if bundle.codec.type == "mel":
             codec = MelCodec(from_dict(MelCodecConfig, bundle.codec.settings, directory / "config.json", strict=True),
@@ -128,6 +139,14 @@ class V2APipeline:
         return fit_frames(clip, plan.clip_frames)[None], fit_frames(sync, plan.sync_frames)[None]
 
     @torch.no_grad()
+    def encode_frames(self, frames_clip: torch.Tensor | None, frames_sync: torch.Tensor | None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 frames (1, T, H, W, 3) at 8 and 25 fps (None = no video) -> (clip_f, sync_f) features."""
+        if frames_clip is None:
+            return self.net.empty_clip_sequence(1), self.net.empty_sync_sequence(1)
+        return self.encoder.encode_video(frames_clip.to(self.device), frames_sync.to(self.device))
+
+    @torch.no_grad()
     def generate_from_frames(self, frames_clip: torch.Tensor | None, frames_sync: torch.Tensor | None,
                              plan: SequencePlan, prompt: str = "", negative_prompt: str = "",
                              steps: int = DEFAULT_STEPS, cfg_strength: float | None = None,
@@ -138,23 +157,33 @@ class V2APipeline:
 
         ``latent_edit(latents, start)`` may change the generated, un-normalised latents (1, N, C) of the
         window that begins at ``start`` seconds before they are decoded (voice-over removal clamps spans)."""
+        self.net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
+        clip_f, sync_f = self.encode_frames(frames_clip, frames_sync)
+        return self.generate_from_features(clip_f, sync_f, plan, prompt, negative_prompt, steps, cfg_strength,
+                                           generator, progress, latent_edit, start)
+
+    @torch.no_grad()
+    def generate_from_features(self, clip_f: torch.Tensor, sync_f: torch.Tensor, plan: SequencePlan,
+                               prompt: str = "", negative_prompt: str = "", steps: int = DEFAULT_STEPS,
+                               cfg_strength: float | None = None, generator: torch.Generator | None = None,
+                               progress: Callable[[int, int], None] | None = None,
+                               latent_edit: LatentEdit | None = None, start: float = 0.0) -> torch.Tensor:
+        """One window from its video features (1, M, E) and (1, S, D) (see :meth:`generate_from_frames`)."""
         net = self.net
         cfg_strength = self.default_cfg if cfg_strength is None else cfg_strength
         net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
         dev, dt = self.device, self.dtype
-        if frames_clip is not None:
-            clip_f, sync_f = self.encoder.encode_video(frames_clip.to(dev), frames_sync.to(dev))
-        else:
-            clip_f, sync_f = net.empty_clip_sequence(1), net.empty_sync_sequence(1)
         if not self.text_conditioning:
             prompt = negative_prompt = ""
         text_f = self.encoder.encode_text([prompt]) if prompt else net.empty_string_sequence(1)
         neg_f = self.encoder.encode_text([negative_prompt]).to(dt) if negative_prompt else None
-        conditions = net.preprocess_conditions(clip_f.to(dt), sync_f.to(dt), text_f.to(dt))
+        conditions = net.preprocess_conditions(clip_f.to(dev, dt), sync_f.to(dev, dt), text_f.to(dt))
         empty = net.get_empty_conditions(1, negative_text_features=neg_f)
         # Noise on CPU from an explicit generator: the same seed gives the same audio on every device.
         x0 = torch.randn(1, plan.latent, net.config.latent_dim, generator=generator).to(dev, dt)
-        x1 = sample_latents(net, x0, conditions, empty, cfg_strength=cfg_strength, steps=steps, progress=progress)
+        # Both CFG branches in one 2-row forward (bigger matmuls; equal to two passes up to fp rounding).
+        x1 = sample_latents(net, x0, conditions, empty, cfg_strength=cfg_strength, steps=steps, batched=True,
+                            progress=progress)
         latents = net.unnormalize(x1).float()
         if latent_edit is not None:
             latents = latent_edit(latents, start)
@@ -162,6 +191,33 @@ class V2APipeline:
         n = int(round(plan.duration * self.sample_rate))
         wav = wav[..., :n]
         return torch.nn.functional.pad(wav, (0, n - wav.shape[-1]))
+
+    def window_features(self, clip, windows, plans) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Every window's (clip_f, sync_f): from the feature cache where it has them, else decoded and encoded
+        (and stored); frames are decoded only for the windows the cache misses."""
+        cache = self.feature_cache
+        keys: list[str | None] = [None] * len(windows)
+        found: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        if cache is not None:
+            digest = file_digest(clip.path)
+            if self._encoder_id is None:
+                self._encoder_id = encoder_fingerprint(self.encoder)
+            for i, (w, p) in enumerate(zip(windows, plans)):
+                keys[i] = cache.key(digest, self._encoder_id, w.start, p.duration, p.clip_frames, p.sync_frames)
+                self.net.update_seq_lengths(p.latent, p.clip_frames, p.sync_tokens)
+                hit = cache.load(keys[i], tuple(self.net.empty_clip_sequence(1).shape),
+                                 tuple(self.net.empty_sync_sequence(1).shape))
+                if hit is not None:
+                    found[i] = hit
+        todo = [i for i in range(len(windows)) if i not in found]
+        frames = clip.read_grouped([self.frame_requests(windows[i].start, plans[i]) for i in todo]) if todo else []
+        for i, ((f8, _), (f25, _)) in zip(todo, frames):
+            p = plans[i]
+            self.net.update_seq_lengths(p.latent, p.clip_frames, p.sync_tokens)
+            found[i] = self.encode_frames(fit_frames(f8, p.clip_frames)[None], fit_frames(f25, p.sync_frames)[None])
+            if cache is not None:
+                cache.save(keys[i], *found[i])
+        return [found[i] for i in range(len(windows))]
 
     # ------------------------------------------------------------------------------------------- call
     def __call__(self, video, prompt: str = "", negative_prompt: str = "", duration: float | None = None,
@@ -201,19 +257,18 @@ class V2APipeline:
         generator = make_generator(s.seed)
         windows = plan_windows(total, self.window, min(s.overlap, self.window / 2))
         plans = [SequencePlan.for_duration(win.duration, self.codec.latent_rate) for win in windows]
-        frames = clip.read_grouped([self.frame_requests(w.start, p) for w, p in zip(windows, plans)]) if clip else \
-            [((None, None), (None, None))] * len(windows)
+        feats = self.window_features(clip, windows, plans) if clip else [None] * len(windows)
         chunks = []
-        for k, (win, plan, ((f8, _), (f25, _))) in enumerate(_progress(list(zip(windows, plans, frames)), progress)):
+        for k, (win, plan, feat) in enumerate(_progress(list(zip(windows, plans, feats)), progress)):
             step_cb = None
             if progress is not None:
                 def step_cb(i, n, k=k):
                     progress(f"window {k + 1}/{len(windows)} step {i}/{n}")
-            chunks.append(self.generate_from_frames(None if f8 is None else fit_frames(f8, plan.clip_frames)[None],
-                                                    None if f25 is None else fit_frames(f25, plan.sync_frames)[None],
-                                                    plan, prompt,
-                                                    negative_prompt, s.steps, s.cfg_strength, generator, step_cb,
-                                                    latent_edit, win.start).cpu())
+            self.net.update_seq_lengths(plan.latent, plan.clip_frames, plan.sync_tokens)
+            clip_f, sync_f = feat if feat is not None else self.encode_frames(None, None)
+            chunks.append(self.generate_from_features(clip_f, sync_f, plan, prompt, negative_prompt, s.steps,
+                                                      s.cfg_strength, generator, step_cb, latent_edit,
+                                                      win.start).cpu())
         meta = {"task": "v2a", "duration": total, "windows": [(w.start, w.end) for w in windows],
                 "steps": s.steps, "cfg_strength": self.default_cfg if s.cfg_strength is None else s.cfg_strength,
                 "seed": s.seed, "prompt": prompt, "negative_prompt": negative_prompt}

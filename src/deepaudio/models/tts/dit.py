@@ -24,7 +24,7 @@ from deepaudio.nn.adaln import AdaLNFinal, AdaLNZero, modulate
 from deepaudio.nn.attention import Attention, FeedForward
 from deepaudio.nn.convnext import ConvNeXtV2Block
 from deepaudio.nn.embeddings import ConvPositionEmbedding, TimestepEmbedding, sinusoidal_table
-from deepaudio.nn.rope import RotaryEmbedding
+from deepaudio.nn.rope import RotaryEmbedding, rotation_table
 
 
 class TextEmbedding(nn.Module):
@@ -126,8 +126,9 @@ class DiTBlock(nn.Module):
     def forward(self, x, t, mask=None, rope=None, key_mask: bool | None = None):
         h, gate_a, shift_m, scale_m, gate_m = self.attn_norm(x, t)
         key_mask = self.key_mask if key_mask is None else key_mask
-        x = x + gate_a[:, None] * self.attn(h, mask=mask, rope=rope, key_mask=key_mask)
-        return x + gate_m[:, None] * self.ff(modulate(x, shift_m, scale_m))
+        # addcmul: the gated residual in one pass (x + g * y, same rounding as the two-op form)
+        x = torch.addcmul(x, gate_a[:, None], self.attn(h, mask=mask, rope=rope, key_mask=key_mask))
+        return torch.addcmul(x, gate_m[:, None], self.ff(modulate(x, shift_m, scale_m)))
 
 
 @register_model
@@ -186,7 +187,7 @@ class DiT(nn.Module, Pretrained):
             mask = torch.cat((mask, mask), dim=0) if mask is not None else None
         else:
             h = self._input(x, cond, text, mask, drop_audio_cond, drop_text, energy, cache)
-        rope = self.rotary_embed.angles(n)
+        rope = rotation_table(self.rotary_embed.angles(n))
         residual = h
         for block in self.transformer_blocks:
             h = block(h, t, mask=mask, rope=rope, key_mask=key_mask)

@@ -27,7 +27,7 @@ class EncoderSpec:
     clip: str = "clip"  # official: the parts' folders
     synchformer: str = "synchformer"
     clip_size: int | None = None  # official: frame size for CLIP (None: the CLIP model's own)
-    dtype: str = "float32"  # official: run the frozen encoders in this precision
+    dtype: str | None = None  # official: run the frozen encoders in this precision (None: the pipeline's)
     batch_size: int = 0  # official: frames per encoder batch (0: all at once)
 
 

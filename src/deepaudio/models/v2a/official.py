@@ -14,7 +14,8 @@ Frames arrive as uint8 (B, T, H, W, 3); the pipeline already reads them at ``cli
 torchvision does on MMAudio's decoded frames. The module is always in eval mode (MMAudio
 ``FeaturesUtils.train`` forces eval). A pipeline folder names it in ``config.json`` as
 ``"encoder": {"type": "official", "clip": "clip", "synchformer": "synchformer", "clip_size": 384}`` (optional:
-``"dtype": "bfloat16"`` to run the encoders in half precision on GPUs, ``"batch_size"`` to bound memory).
+``"dtype": "float32"`` to keep the encoders in another precision than the pipeline's (by default they
+follow it: bf16 pipelines encode in bf16), ``"batch_size"`` to bound memory).
 
 Shape key: B batch, T frames, H/W pixels, S sync segments, L text tokens.
 """
@@ -80,6 +81,7 @@ class OfficialEncoders(nn.Module):
 
     clip_fps = 8.0
     sync_fps = 25.0
+    cache_features = True  # minutes per video on a CPU: the pipeline keeps them by content hash
 
     def __init__(self, clip: OpenCLIP, synchformer: Synchformer, tokenizer: CLIPTokenizer,
                  clip_size: int = MMAUDIO_CLIP_SIZE, batch_size: int = 0):
@@ -99,12 +101,15 @@ class OfficialEncoders(nn.Module):
 
     @classmethod
     def from_config(cls, directory: str | Path, enc_cfg: Mapping[str, Any] | EncoderSpec,
-                    device: str | torch.device = "cpu") -> OfficialEncoders:
-        """Load the parts a pipeline folder names (paths relative to ``directory``)."""
+                    device: str | torch.device = "cpu", dtype: str | torch.dtype = torch.float32
+                    ) -> OfficialEncoders:
+        """Load the parts a pipeline folder names (paths relative to ``directory``), in the folder's encoder
+        ``dtype`` when it names one, else in ``dtype`` (the pipeline's)."""
         directory = Path(directory)
         spec = enc_cfg if isinstance(enc_cfg, EncoderSpec) else \
             from_dict(EncoderSpec, dict(enc_cfg), directory / "config.json", strict=True)
-        dtype = resolve_dtype(spec.dtype, f"{directory / 'config.json'} (encoder dtype)")
+        named = spec.dtype if spec.dtype is not None else dtype
+        dtype = resolve_dtype(named, f"{directory / 'config.json'} (encoder dtype)")
         clip_dir = directory / spec.clip
         clip = load_model(clip_dir, device=device, dtype=dtype, expect_kind="open_clip")
         sync = load_model(directory / spec.synchformer, device=device, dtype=dtype, expect_kind="synchformer")

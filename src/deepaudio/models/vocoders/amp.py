@@ -65,7 +65,8 @@ class Snake(nn.Module):
         a = self.alpha[None, :, None]
         if self.logscale:
             a = torch.exp(a)
-        return x + (1.0 / (a + 1e-9)) * torch.sin(x * a).pow(2)
+        s = torch.sin(x * a)
+        return torch.addcmul(x, 1.0 / (a + 1e-9), s.mul_(s))  # x + sin^2(a x) / a, fewer passes
 
 
 class SnakeBeta(nn.Module):
@@ -83,7 +84,8 @@ class SnakeBeta(nn.Module):
         b = self.beta[None, :, None]
         if self.logscale:
             a, b = torch.exp(a), torch.exp(b)
-        return x + (1.0 / (b + 1e-9)) * torch.sin(x * a).pow(2)
+        s = torch.sin(x * a)
+        return torch.addcmul(x, 1.0 / (b + 1e-9), s.mul_(s))  # x + sin^2(a x) / b, fewer passes
 
 
 class UpSample1d(nn.Module):
@@ -99,11 +101,22 @@ class UpSample1d(nn.Module):
         self.register_buffer("filter", kaiser_sinc_filter1d(0.5 / ratio, 0.6 / ratio, self.kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T) -> (B, C, ratio*T)
-        c = x.shape[1]
+        b, c = x.shape[:2]
         x = F.pad(x, (self.pad, self.pad), mode="replicate")
-        # the gain ``ratio`` restores the energy spread over the inserted zeros
-        x = self.ratio * F.conv_transpose1d(x, self.filter.expand(c, -1, -1), stride=self.ratio, groups=c)
-        return x[..., self.crop_left:x.shape[-1] - self.crop_right]
+        r, k = self.ratio, self.kernel_size
+        if k % r:  # no polyphase split: the transposed convolution as written in BigVGAN
+            x = r * F.conv_transpose1d(x, self.filter.expand(c, -1, -1), stride=r, groups=c)
+            return x[..., self.crop_left:x.shape[-1] - self.crop_right]
+        # Polyphase form of the same transposed convolution (zero-stuffing + FIR): output phase p takes
+        # taps p, p + r, ... of the filter over the input, so each phase is a plain depthwise conv1d (a fast
+        # kernel on CPUs, unlike the grouped transposed one) and no product with an inserted zero is made.
+        # The gain ``ratio`` restores the energy spread over the inserted zeros.
+        taps = k // r
+        x = F.pad(x, (taps - 1, taps - 1))
+        w = r * self.filter.reshape(taps, r).flip(0).transpose(0, 1)  # (r, taps): phase p = taps p::r, reversed
+        y = F.conv1d(x, w.repeat(c, 1).unsqueeze(1), groups=c)  # (B, C*r, T'): channel c*r + p is phase p of c
+        y = y.unflatten(1, (c, r)).transpose(-1, -2).reshape(b, c, -1)  # interleave: y[r*t + p] = phase p at t
+        return y[..., self.crop_left:y.shape[-1] - self.crop_right]
 
 
 class LowPassFilter1d(nn.Module):
