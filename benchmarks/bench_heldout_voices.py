@@ -99,9 +99,8 @@ def summarise(rows: list[dict]) -> dict:
         return out
 
     summary = block(rows)
-    summary["by_voice"] = {v: block([r for r in rows if r["voice"] == v]) for v in dict.fromkeys(r["voice"] for r in rows)}
-    summary["by_source"] = {s: block([r for r in rows if r["source"] == s])
-                            for s in dict.fromkeys(r["source"] for r in rows)}
+    for key in ("voice", "source"):
+        summary[f"by_{key}"] = {v: block([r for r in rows if r[key] == v]) for v in dict.fromkeys(r[key] for r in rows)}
     summary["goals"] = {f"wer_gap{sfx} <= {GOAL_WER_GAP}": summary[f"wer_gap{sfx}"] <= GOAL_WER_GAP
                         for sfx in ("", "2") if f"wer_gap{sfx}" in summary}
     summary["goals"][f"spk_sim >= {GOAL_SPK_SIM}"] = summary["spk_sim"] >= GOAL_SPK_SIM

@@ -10,8 +10,7 @@ import pytest
 
 from deepaudio.data.toyworld.config import WorldConfig
 from deepaudio.data.toyworld.speech_corpus import write_speech_corpus
-from deepaudio.data.toyworld.voices import (EXTRA_SPEAKERS, HELDOUT_SPEAKERS, SPEAKER_BY_ID, SPEAKERS, Speaker,
-                                            VoiceBank)
+from deepaudio.data.toyworld.voices import EXTRA_SPEAKERS, HELDOUT_SPEAKERS, SPEAKER_BY_ID, SPEAKERS, Speaker, VoiceBank
 from deepaudio.errors import BackendUnavailable, ConfigError
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from deepaudio.config import Registry
 from deepaudio.data.toyworld.voices import SPEAKERS
+from deepaudio.errors import ConfigError
 
 TOY_SPEAKERS = {s.id: s for s in SPEAKERS}  # the toy world's own voices (not the speech corpus' extra ones)
-from deepaudio.errors import ConfigError
 
 KINDS = ("bounce", "hum", "silent", "talk", "dub", "voiceover", "dialogue")
 """Scene kinds. bounce: falling/colliding objects with impact sounds; hum: moving engine-like sources;
