@@ -15,6 +15,12 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v flite >/dev/null 2>&1 || need_apt+=(flite)
 # real read speech with transcripts for the evaluation tests (WER / MCD / speaker checks)
 [ -d /usr/share/pocketsphinx/test/data/librivox ] || need_apt+=(pocketsphinx-testdata)
+# festival voices: the speech corpus' extra voices and the held-out voices of the TTS benchmarks (test set-up)
+if [ "$mode" = "test" ]; then
+  for p in festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts; do
+    dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+  done
+fi
 # the browser test of the web app drives Debian's chromium with Playwright
 [ "$mode" = "test" ] && [ ! -x /usr/bin/chromium ] && need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then

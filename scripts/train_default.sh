@@ -61,7 +61,9 @@ case "${1:-}" in
         mkdir -p "$SPEECH.wordnet" && dpkg -x "$tmp"/wordnet-base_*.deb "$SPEECH.wordnet" && rm -rf "$tmp"
       fi
     fi
-    $da speech-corpus --wordnet "$wn" --out "$SPEECH" --n "${N_SPEECH:-4000}" --seed 0 ;;
+    # SPEECH_SPEAKERS=all: the toy world's voices and the extra festival/espeak-ng ones (EXTRA_SPEAKERS)
+    $da speech-corpus --wordnet "$wn" --out "$SPEECH" --n "${N_SPEECH:-4000}" --seed 0 \
+      ${SPEECH_SPEAKERS:+--speakers "$SPEECH_SPEAKERS"} ;;
   router)
     # the toy world's instructions join when its data is there (the v3 gate, with "think", trained without)
     toy=()

@@ -82,11 +82,13 @@ def test_v2a_manifest_reader_on_arbitrary_bytes(tmp_path, data):
 @FAST
 @given(data=_mutations(b"video,duration,prompt\nclip.mp4,2.5,rain\n"))
 def test_batch_csv_reader_on_arbitrary_bytes(tmp_path, data):
-    from deepaudio.cli.common import list_batch_inputs, option_float
+    from deepaudio.cli.common import option_float
+    from deepaudio.io.batch_inputs import iter_items
 
-    items = _only_our_errors(list_batch_inputs, _write(tmp_path, "b.csv", data))
-    for video, opts in items or []:
-        _only_our_errors(option_float, opts, "duration", None, video)
+    items = _only_our_errors(lambda p: list(iter_items(p, "video", {".mp4"})), _write(tmp_path, "b.csv", data))
+    for item in items or []:
+        if item.error is None:
+            _only_our_errors(option_float, item.options, "duration", None, item.path)
 
 
 @FAST

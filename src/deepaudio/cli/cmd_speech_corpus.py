@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--text", metavar="FILE", help="UTF-8 text file, one sentence per line")
     parser.add_argument("--n", type=int, default=3000, help="utterances to speak (default 3000)")
     parser.add_argument("--seed", type=int, default=0, help="order of the sentences (default 0)")
-    parser.add_argument("--speakers", nargs="+", metavar="ID", help="speaker ids (default: every toy-world voice)")
+    parser.add_argument("--speakers", nargs="+", metavar="ID",
+                        help="speaker ids (default: every toy-world voice; 'all': those and the extra festival and "
+                        "espeak-ng voices, deepaudio.data.toyworld.voices.EXTRA_SPEAKERS)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

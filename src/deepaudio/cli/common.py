@@ -1,9 +1,8 @@
-"""Shared CLI option helpers: device/dtype, the bundled default model folder, batch inputs."""
+"""Shared CLI option helpers: device/dtype, the bundled default model folder, per-item batch options."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -59,7 +58,6 @@ def default_model_dir(part: str) -> Path:
 
 def flush_bundled_note() -> None:
     """Say once, after a successful command that used the bundled default, that its output is a toy output."""
-    import sys
 
     from deepaudio.assets import BUNDLED_NOTE
 
@@ -71,76 +69,6 @@ def flush_bundled_note() -> None:
 def model_dir_or_default(model: Path | None, part: str) -> Path:
     """``--model``/``--ckpt`` when given, else the bundled default ``part`` (with its note)."""
     return model if model is not None else default_model_dir(part)
-
-
-def list_batch_inputs(source: Path) -> list[tuple[Path, dict[str, str]]]:
-    """Videos of a folder (sorted) or of a CSV with a ``video`` column (other columns are per-item options)."""
-    if source.is_dir():
-        items = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-        return [(p, {}) for p in items]
-    if source.suffix.lower() == ".csv":
-        try:
-            with source.open(newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"batch CSV is not UTF-8 (byte {exc.start})", source, "save it as UTF-8") from exc
-        except csv.Error as exc:
-            raise InputError(f"batch CSV cannot be parsed ({exc})", source) from exc
-        if not rows or "video" not in rows[0]:
-            raise InputError("batch CSV needs a 'video' column", source)
-        bad = [i + 2 for i, r in enumerate(rows) if not isinstance(r.get("video"), str) or not r["video"].strip()]
-        if bad:
-            raise InputError(f"batch CSV row(s) {', '.join(map(str, bad[:5]))} name no video", source)
-        return [(Path(r["video"]) if Path(r["video"]).is_absolute() else source.parent / r["video"],
-                 {k: v for k, v in r.items() if k and k != "video" and isinstance(v, str) and v}) for r in rows]
-    raise InputError("batch input must be a folder of videos or a CSV file", source)
-
-
-def run_batch(items: list[tuple[Path, dict]], outputs, work, overwrite: bool, desc: str) -> int:
-    """Run ``work(video, opts, out, mux)`` over a batch and account for every item honestly.
-
-    ``outputs(video) -> (out, mux)``. An item whose output name another item already claimed (``talk.mkv`` and
-    ``talk.mp4`` -> ``talk.wav``), or whose output would overwrite an input, fails with that reason; an item
-    whose outputs exist is reported as skipped, not done; one bad item never stops the others, and every
-    failure line names its file. Returns the exit code (0 all done or skipped, 2 if any failed).
-    """
-    from tqdm import tqdm
-
-    from deepaudio.cli.main import describe_failure
-
-    claimed: dict[Path, Path] = {}
-    inputs = {p.resolve() for p, _ in items}
-    done = skipped = failed = 0
-    for video, opts in tqdm(items, desc=desc, unit="video", file=sys.stderr, disable=len(items) < 2):
-        out, mux = outputs(video)
-        try:
-            targets = [p for p in (out, mux) if p is not None]
-            for t in targets:
-                if t.resolve() in inputs:
-                    raise InputError(f"output {t} would overwrite an input video", video,
-                                     "write the outputs to another folder")
-                if t.resolve() in claimed:
-                    raise InputError(f"output {t} is already written for {claimed[t.resolve()]} (same name)", video,
-                                     "rename one of the inputs or run them separately")
-            if not overwrite and all(t.exists() for t in targets):
-                skipped += 1
-            else:
-                work(video, opts, out, mux)
-                done += 1
-            claimed.update({t.resolve(): video for t in targets})
-        except Exception as exc:  # noqa: BLE001 - reported per item, the batch goes on
-            code, line = describe_failure(exc)
-            if code != 2:
-                raise
-            failed += 1
-            tqdm.write(f"deepaudio: error: {line if str(video) in line else f'{video}: {line}'}", file=sys.stderr)
-    parts = [f"{done}/{len(items)} videos done"]
-    if skipped:
-        parts.append(f"{skipped} skipped (outputs exist; --overwrite redoes them)")
-    if failed:
-        parts.append(f"{failed} failed")
-    print(", ".join(parts))
-    return 2 if failed else 0
 
 
 def option_float(opts: dict, key: str, default, video: Path):

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deepaudio.config import Registry
-from deepaudio.data.toyworld.voices import SPEAKER_BY_ID
+from deepaudio.data.toyworld.voices import SPEAKERS
 from deepaudio.errors import ConfigError
+
+TOY_SPEAKERS = {s.id: s for s in SPEAKERS}  # the toy world's own voices (not the speech corpus' extra ones)
 
 KINDS = ("bounce", "hum", "silent", "talk", "dub", "voiceover", "dialogue")
 """Scene kinds. bounce: falling/colliding objects with impact sounds; hum: moving engine-like sources;
@@ -69,11 +71,11 @@ class WorldConfig:
             fr = getattr(self, name)
             if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
                 raise ConfigError(f"{name} must be three non-negative numbers summing to 1, got {fr}")
-        unknown = [s for s in self.speakers if s not in SPEAKER_BY_ID]
+        unknown = [s for s in self.speakers if s not in TOY_SPEAKERS]
         if unknown:
             raise ConfigError(f"unknown toy world speaker(s) {', '.join(unknown)}",
-                              hint=f"choose from {', '.join(SPEAKER_BY_ID)}")
-        if self.unseen_speakers and self.speakers and all(SPEAKER_BY_ID[s].test_only for s in self.speakers):
+                              hint=f"choose from {', '.join(TOY_SPEAKERS)}")
+        if self.unseen_speakers and self.speakers and all(TOY_SPEAKERS[s].test_only for s in self.speakers):
             raise ConfigError("toy world speakers are all test-only", hint="add at least one training speaker")
         bad = [k for k in self.kinds if k not in KINDS]
         if bad or not self.kinds:

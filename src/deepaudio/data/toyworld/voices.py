@@ -1,4 +1,6 @@
-"""Speakers of the toy world: the packaged piper `joe` voice, Debian flite and espeak-ng voices.
+"""Speakers of the toy world: the packaged piper `joe` voice, Debian flite and espeak-ng voices; more
+offline English voices (Debian festival, other espeak-ng accents and variants) for the TTS-only speech
+corpus, and voices held out of every training set for testing.
 
 Each speaker synthesises a sentence to mono float32 at the TTS rate (24 kHz), edge silence trimmed
 and RMS-normalised, and the result is cached on disk by a hash of (speaker, text, version) so a
@@ -21,12 +23,14 @@ from deepaudio.errors import BackendUnavailable, InputError
 from deepaudio.io.audio import resample, save_audio
 
 CACHE_VERSION = 1
+FESTIVAL_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
+                     "cmu_us_slt_arctic_hts": "festvox-us-slt-hts"}  # the Debian package of each festival voice
 
 
 @dataclass(frozen=True)
 class Speaker:
     id: str
-    engine: str  # "piper" | "flite" | "espeak"
+    engine: str  # "piper" | "flite" | "espeak" | "festival"
     voice: str
     rate: int = 0  # espeak words per minute (0 = engine default)
     test_only: bool = False  # the unseen speakers of WorldConfig(unseen_speakers=True) (dub setting 3.0)
@@ -46,7 +50,30 @@ SPEAKERS: tuple[Speaker, ...] = (
     Speaker("espeak-sc-m5", "espeak", "en-gb-scotland+m5", 150),
     Speaker("espeak-029-f3", "espeak", "en-029+f3", 150, test_only=True),
 )
-SPEAKER_BY_ID = {s.id: s for s in SPEAKERS}
+
+# Every other English voice that installs offline (Debian festival voices, espeak-ng accents the toy world
+# does not use), for the TTS-only speech corpus (`deepaudio speech-corpus --speakers ...`). festival kal and
+# slt are the speakers of flite kal and slt in other synthesisers (diphone, HTS).
+EXTRA_SPEAKERS: tuple[Speaker, ...] = (
+    Speaker("festival-kal", "festival", "kal_diphone"),
+    Speaker("festival-slt-hts", "festival", "cmu_us_slt_arctic_hts"),
+    Speaker("espeak-us-m7", "espeak", "en-us+m7", 160),
+    Speaker("espeak-us-f5", "espeak", "en-us+f5", 145),
+    Speaker("espeak-clan-m2", "espeak", "en-gb-x-gbclan+m2", 150),
+    Speaker("espeak-rp-f1", "espeak", "en-gb-x-rp+f1", 155),
+    Speaker("espeak-029-m4", "espeak", "en-029+m4", 150),
+)
+
+# Voices no training set of the project uses (speakers absent from SPEAKERS and EXTRA_SPEAKERS, accents and
+# variants no training voice has): the held-out voices of benchmarks/bench_heldout_voices.py.
+HELDOUT_SPEAKERS: tuple[Speaker, ...] = (
+    Speaker("festival-ked", "festival", "ked_diphone"),
+    Speaker("espeak-nyc-f4", "espeak", "en-us-nyc+f4", 150),
+    Speaker("espeak-cwmd-m6", "espeak", "en-gb-x-gbcwmd+m6", 155),
+)
+
+SPEAKER_BY_ID = {s.id: s for s in SPEAKERS + EXTRA_SPEAKERS}  # every voice a training set may use
+HELDOUT_BY_ID = {s.id: s for s in HELDOUT_SPEAKERS}
 
 
 def _trim_and_normalise(wav: np.ndarray, sr: int, target_rms: float) -> np.ndarray:
@@ -97,20 +124,34 @@ class VoiceBank:
     def _raw(self, speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
         if speaker.engine == "piper":
             return self._piper_raw(text)
-        exe = {"flite": "flite", "espeak": "espeak-ng"}[speaker.engine]
+        exe = {"flite": "flite", "espeak": "espeak-ng", "festival": "text2wave"}[speaker.engine]
         if shutil.which(exe) is None:
+            package = FESTIVAL_PACKAGES.get(speaker.voice, "festival") if exe == "text2wave" else exe
             raise BackendUnavailable(f"{exe} is not installed",
-                                     hint=f"apt-get install {exe} (see scripts/setup.sh), or choose other --speakers")
+                                     hint=f"apt-get install {package}, or choose other --speakers")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "u.wav"
             if speaker.engine == "flite":
                 cmd = ["flite", "-voice", speaker.voice, "-t", text, "-o", str(out)]
+            elif speaker.engine == "festival":  # text on stdin: no quoting of the text into Scheme
+                return self._festival_raw(speaker, text, out)
             else:
                 cmd = ["espeak-ng", "-v", speaker.voice, "-w", str(out)]
                 cmd += ["-s", str(speaker.rate)] if speaker.rate else []
                 cmd += [text]
             subprocess.run(cmd, check=True, capture_output=True, timeout=60)
             wav, sr = sf.read(out, dtype="float32", always_2d=True)
+        return wav[:, 0], sr
+
+    @staticmethod
+    def _festival_raw(speaker: Speaker, text: str, out: Path) -> tuple[np.ndarray, int]:
+        cmd = ["text2wave", "-eval", f"(voice_{speaker.voice})", "-o", str(out)]
+        done = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=60)
+        if done.returncode != 0 or not out.exists() or out.stat().st_size <= 44:
+            package = FESTIVAL_PACKAGES.get(speaker.voice, "festival")
+            raise BackendUnavailable(f"festival voice {speaker.voice} did not speak ({done.stderr.decode()[-200:]!r})",
+                                     hint=f"apt-get install festival {package}")
+        wav, sr = sf.read(out, dtype="float32", always_2d=True)
         return wav[:, 0], sr
 
     def _piper_raw(self, text: str) -> tuple[np.ndarray, int]:
