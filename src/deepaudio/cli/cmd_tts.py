@@ -34,11 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="batch: regenerate existing outputs")
     parser.add_argument("--ckpt", type=Path, help="TTS checkpoint folder (default: the bundled default)")
     parser.add_argument("--vocoder", type=Path, help=VOCODER_HELP)
-    parser.add_argument("--nfe", type=int, default=32, help="ODE steps (default 32)")
+    parser.add_argument("--nfe", type=int, default=7, help="ODE steps (default 7, EPSS; 32 with --schedule uniform "
+                        "was the default before: equal quality measured, docs/speed.md)")
     parser.add_argument("--cfg", type=float, default=2.0, help="F5 guidance strength (default 2.0; 0 = off)")
     parser.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient (default -1)")
     parser.add_argument("--solver", choices=["euler", "midpoint", "rk4"], default="euler")
-    parser.add_argument("--schedule", choices=["uniform", "epss"], default="uniform", help="time grid")
+    parser.add_argument("--schedule", choices=["uniform", "epss"], default="epss",
+                        help="time grid (default epss; a step count EPSS has no table for runs uniform)")
     parser.add_argument("--seed", type=int, help="random seed (default: random; batch: 0, and each item's seed "
                         "derives from it and the item's name)")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (default 1.0)")

@@ -35,6 +35,9 @@ from deepaudio.v2s.contour import MEL_HOP, SPEECH_RATE, check_timing, contour_le
 MAX_CHARS_PER_SECOND = 20.0
 
 
+V2S_NFE = 32  # the dubbing default of the CLI (run/dub --nfe) and the API
+
+
 def check_fits(text: str, seconds: float, fit: str = "error", where: str = "the video") -> None:
     """Refuse a transcript too long for its window unless the caller accepts fast speech (``fit='speed'``)."""
     if fit not in ("error", "speed"):
@@ -267,6 +270,8 @@ class DeepAudio:
         """Speech that fills exactly the contour's window (V2S: duration = prompt + contour frames),
         cropped or padded to ``samples`` (default: contour frames x hop)."""
         check_fits(transcript, contour.numel() * MEL_HOP / SPEECH_RATE, fit, where)
+        # V2S keeps NFE 32 (uniform, sway) unless told: its lip timing was measured there, EPSS 7 only for TTS
+        tts_kwargs = {"nfe": V2S_NFE, **tts_kwargs}
         model = self.v2s or self._need("tts")
         if self.v2s is None or not model.model.config.energy_input:
             # No energy-conditioned model: plain TTS with the window's duration (timing by length only).

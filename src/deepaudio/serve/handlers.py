@@ -174,7 +174,7 @@ def sound_for_video(s: Session, video, prompt: str = "", negative_prompt: str = 
                           f"{kwargs['steps']} steps, seed {_seed(seed)}"
 
 
-def speech(s: Session, text: str, ref_audio=None, ref_text: str = "", speed=1.0, nfe=32, seed=0,
+def speech(s: Session, text: str, ref_audio=None, ref_text: str = "", speed=1.0, nfe=7, seed=0,
            progress: Progress = _no_progress) -> tuple[Path, Path, str]:
     """TTS in the uploaded (or recorded) voice, or the bundled default voice when none is given."""
     from deepaudio.io.audio import load_audio, save_audio
