@@ -16,7 +16,7 @@ from deepaudio.errors import CheckpointError
 from deepaudio.models.vocoders.griffinlim import GriffinLimVocoder
 from deepaudio.models.vocoders.vocos import VOCOS_PRESETS, Vocos
 from deepaudio.pipelines.tts import bundled_vocoder, load_vocoder
-from deepaudio.train.vocoder import SegmentBatches
+from deepaudio.train.vocoder import CUTOFF_RANGE, SegmentBatches, low_pass
 from deepaudio.train.vocoder_objective import VocoderObjective, anti_wrap, phase_losses
 
 
@@ -39,6 +39,22 @@ def test_segment_batches_are_a_function_of_seed_and_epoch():
     assert short[100:].abs().max() == 0 and short[:100].abs().max() > 0
 
 
+def test_band_limit_low_passes_a_drawn_fraction_and_changes_nothing_when_off():
+    t = np.arange(4800) / 24000
+    wav = (np.sin(2 * np.pi * 1000 * t) + np.sin(2 * np.pi * 8000 * t)).astype(np.float32)
+    spec = np.abs(np.fft.rfft(low_pass(wav, 5000.0, 24000)))
+    assert spec[800] < 1e-3 * spec[200]  # 8 kHz gone, 1 kHz kept (bins of 5 Hz)
+    np.testing.assert_allclose(spec[200], np.abs(np.fft.rfft(wav))[200], rtol=1e-3)
+    clips = [np.arange(n, dtype=np.int16) for n in (3000, 5000, 700, 4000)] * 8
+    plain = SegmentBatches(clips, 1024, 2, seed=3).epoch_batches(0)
+    assert plain == SegmentBatches(clips, 1024, 2, seed=3, band_limit=0.0).epoch_batches(0)  # old runs resume
+    keys = [k for b in SegmentBatches(clips, 1024, 2, seed=3, band_limit=0.5).epoch_batches(0) for k in b]
+    cuts = [k[3] for k in keys]
+    assert 0 < sum(c > 0 for c in cuts) < len(cuts)
+    assert all(CUTOFF_RANGE[0] <= c <= CUTOFF_RANGE[1] for c in cuts if c > 0)
+    assert SegmentBatches(clips, 1024, 2, 3, band_limit=0.5).load(tuple(keys[:2]))["wav"].shape == (2, 1024)
+
+
 def test_objective_needs_the_mel_stft_in_the_head():
     voc = Vocos(VOCOS_PRESETS.get("tiny"))
     VocoderObjective(voc, F5_24K)
@@ -52,7 +68,7 @@ def _speech_like(seconds: float, f0: float, sr: int = 24000) -> np.ndarray:
     return (0.1 * wav * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
 
 
-def test_train_vocoder_learns_and_exports_a_vocoder_for_the_tts_mel(tmp_path):
+def test_train_vocoder_learns_and_exports_a_vocoder_for_the_tts_mel(tmp_path, capsys):
     rows = ["audio_path"]
     for k, f0 in enumerate((110, 150, 190, 230, 130, 170)):
         sf.write(tmp_path / f"c{k}.wav", _speech_like(1.0, f0), 24000)
@@ -71,6 +87,13 @@ def test_train_vocoder_learns_and_exports_a_vocoder_for_the_tts_mel(tmp_path):
     mel = mel_spectrogram(torch.from_numpy(_speech_like(0.5, 150))[None], F5_24K)  # (1, 100, T)
     wav = voc.decode(mel)
     assert wav.shape == (1, (mel.shape[-1] - 1) * 256) and torch.isfinite(wav).all()
+    # continue it with band-limited segments (how a vocoder is fitted to band-limited recordings)
+    more = ["train", "vocoder", "--data", str(tmp_path / "m.csv"), "--out", str(tmp_path / "ft"), "--steps", "3",
+            "--batch", "4", "--segment-frames", "16", "--band-limit", "0.5", "--init", str(out / "model")]
+    assert main(more) == 0 and (tmp_path / "ft" / "model" / "model.safetensors").is_file()
+    assert main(more[:5] + [str(tmp_path / "ft2")] + more[6:] + ["--mel", "vocos_24k"]) == 2  # another log floor
+    assert "another mel" in capsys.readouterr().err
+    assert main(more[:-4] + ["--band-limit", "1.5"]) == 2
 
 
 def test_train_vocoder_bad_input_is_one_line(tmp_path, capsys):

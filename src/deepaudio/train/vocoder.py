@@ -21,7 +21,7 @@ import torch
 from deepaudio.data.manifest import read_manifest
 from deepaudio.distributed import Ranks
 from deepaudio.dsp.mel import MEL_PRESETS
-from deepaudio.errors import InputError
+from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.vocoders.vocos import VOCOS_PRESETS, Vocos
 from deepaudio.train.ema import EMAConfig
 from deepaudio.train.loop import TrainConfig, train
@@ -30,14 +30,22 @@ from deepaudio.train.vocoder_objective import VocoderObjective
 HELP = "train a small Vocos vocoder for a TTS's mel (spectrum and phase supervised directly, no GAN)"
 MELS = ("f5_24k", "vocos_24k")  # the centred HTK mels Vocos' feature extractor computes
 GAIN_RANGE = (0.3, 1.6)  # random loudness of a training segment (the data is RMS-normalised to 0.08)
+CUTOFF_RANGE = (3500.0, 11000.0)  # Hz, the band limits --band-limit draws (telephone to 22 kHz recordings)
 
 
 class SegmentBatches:
-    """Batches of ``batch`` random ``segment``-sample crops; keys are (clip, offset, gain) triples, drawn
-    from (seed, epoch) only, so a resumed run sees exactly the same data."""
+    """Batches of ``batch`` random ``segment``-sample crops; keys are (clip, offset, gain[, cutoff]) tuples,
+    drawn from (seed, epoch) only, so a resumed run sees exactly the same data.
 
-    def __init__(self, clips: list[np.ndarray], segment: int, batch: int, seed: int, fixed: bool = False):
+    ``band_limit``: the fraction of crops low-passed at a random cutoff (``CUTOFF_RANGE``), so the vocoder
+    also meets mels whose top bands are empty, as a 16 kHz or telephone recording's are; without it a
+    vocoder trained on full-band synthetic speech fills those bands with noise. 0 draws nothing extra.
+    """
+
+    def __init__(self, clips: list[np.ndarray], segment: int, batch: int, seed: int, fixed: bool = False,
+                 band_limit: float = 0.0, sample_rate: int = 24000):
         self.clips, self.segment, self.batch, self.seed, self.fixed = clips, segment, batch, seed, fixed
+        self.band_limit, self.sample_rate = band_limit, sample_rate
 
     def epoch_batches(self, epoch: int) -> list[tuple]:
         rng = np.random.default_rng([self.seed, 0 if self.fixed else epoch])
@@ -46,16 +54,29 @@ class SegmentBatches:
         for i in order.tolist():
             room = max(0, len(self.clips[i]) - self.segment)
             gain = 1.0 if self.fixed else float(np.exp(rng.uniform(*np.log(GAIN_RANGE))))
-            keys.append((i, int(rng.integers(0, room + 1)), gain))
+            key = (i, int(rng.integers(0, room + 1)), gain)
+            if self.band_limit > 0 and not self.fixed:
+                key += (float(rng.uniform(*CUTOFF_RANGE)) if rng.random() < self.band_limit else 0.0,)
+            keys.append(key)
         return [tuple(keys[k:k + self.batch]) for k in range(0, len(keys) - self.batch + 1, self.batch)] or \
             [tuple(keys)]
 
     def load(self, key: tuple) -> dict[str, torch.Tensor]:
         out = np.zeros((len(key), self.segment), np.float32)
-        for row, (i, start, gain) in enumerate(key):
+        for row, (i, start, gain, *cut) in enumerate(key):
             piece = self.clips[i][start:start + self.segment].astype(np.float32) / 32767.0
             out[row, :len(piece)] = piece * gain
+            if cut and cut[0] > 0:
+                out[row] = low_pass(out[row], cut[0], self.sample_rate)
         return {"wav": torch.from_numpy(out)}
+
+
+def low_pass(wav: np.ndarray, cutoff: float, sample_rate: int, width: float = 400.0) -> np.ndarray:
+    """``wav`` [L] with the spectrum above ``cutoff`` Hz removed (raised-cosine edge ``width`` Hz wide)."""
+    spec = np.fft.rfft(wav)
+    freqs = np.fft.rfftfreq(len(wav), 1.0 / sample_rate)
+    edge = np.clip((freqs - (cutoff - width / 2)) / width, 0.0, 1.0)
+    return np.fft.irfft(spec * 0.5 * (1 + np.cos(np.pi * edge)), len(wav)).astype(np.float32)
 
 
 def read_clips(manifests: list[Path], sample_rate: int, val_fraction: float) -> tuple[list, list]:
@@ -94,14 +115,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=int, default=500)
     parser.add_argument("--val-every", type=int, default=1000)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--band-limit", type=float, default=0.0,
+                        help="fraction of segments low-passed at a random 3.5-11 kHz cutoff (band-limited recordings)")
+    parser.add_argument("--init", type=Path, help="a vocoder folder (its model/) to continue from; its size is kept")
+
+
+def init_vocoder(folder: Path, cfg) -> Vocos:
+    """The vocoder of ``folder`` to continue training; it must read the same mel as ``cfg``."""
+    from deepaudio.checkpoint import load_model
+
+    model = load_model(folder, expect_kind="vocos").float().train()
+    got = model.config
+    if (got.sample_rate, got.hop_length, got.n_mels, got.log_floor) != (cfg.sample_rate, cfg.hop_length, cfg.n_mels,
+                                                                        cfg.log_floor):
+        raise ConfigError("--init vocoder reads another mel than --mel", hint="continue a vocoder of the same mel")
+    return model
 
 
 def main(args: argparse.Namespace) -> int:
-    from deepaudio import checks
-
-    checks.number("--steps", args.steps, 1, integer=True), checks.number("--batch", args.batch, 1, 1024, integer=True)
-    checks.number("--segment-frames", args.segment_frames, 8, 4096, integer=True)
-    checks.number("--lr", args.lr, 1e-7, 1.0), checks.number("--val-fraction", args.val_fraction, 0, 0.5)
+    # (--steps, --batch, --lr, --segment-frames, --val-fraction: checked by cli.validate before this runs)
     mel = MEL_PRESETS.get(args.mel)
     cfg = replace(VOCOS_PRESETS.get(args.config), sample_rate=mel.sample_rate, n_fft=mel.n_fft,
                   hop_length=mel.hop_length, n_mels=mel.n_mels, input_channels=mel.n_mels, head_n_fft=mel.n_fft,
@@ -109,9 +141,10 @@ def main(args: argparse.Namespace) -> int:
     train_clips, val_clips = read_clips(args.data, mel.sample_rate, args.val_fraction)
     segment = args.segment_frames * mel.hop_length
     torch.manual_seed(args.seed)
-    vocoder = Vocos(cfg)
+    vocoder = Vocos(cfg) if args.init is None else init_vocoder(args.init, cfg)
     objective = VocoderObjective(vocoder, mel)
-    data = SegmentBatches(train_clips, segment, args.batch, args.seed)
+    data = SegmentBatches(train_clips, segment, args.batch, args.seed, band_limit=args.band_limit,
+                          sample_rate=mel.sample_rate)
     val = SegmentBatches(val_clips, segment, args.batch, args.seed, fixed=True) if val_clips else None
     hours = sum(len(c) for c in train_clips) / mel.sample_rate / 3600
     n_params = sum(p.numel() for p in vocoder.parameters())
@@ -122,7 +155,8 @@ def main(args: argparse.Namespace) -> int:
                        seed=args.seed, save_every=args.save_every, log_every=50, val_every=args.val_every,
                        device="cpu" if not torch.cuda.is_available() else "auto")
     meta = {"stage": "vocoder", "command": " ".join(sys.argv), "data": [str(p) for p in args.data],
-            "train_clips": len(train_clips), "train_hours": round(hours, 3), "mel": args.mel}
+            "train_clips": len(train_clips), "train_hours": round(hours, 3), "mel": args.mel,
+            "band_limit": args.band_limit, "init": str(args.init) if args.init else None}
 
     def export(module: VocoderObjective, folder: Path) -> None:
         module.vocoder.save_pretrained(folder, meta={**meta, "steps": args.steps})
