@@ -125,3 +125,12 @@ def test_tts_sidecar_names_the_vocoder(tmp_path, vocoder):
     assert main(args + (["--vocoder", vocoder] if vocoder else [])) == 0
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["vocoder"] == (vocoder or "bundled-default")
+
+
+@pytest.mark.parametrize("vocoder", [None, "griffin-lim"])
+def test_run_sidecar_names_the_vocoder(tmp_path, vocoder):
+    out = tmp_path / "gm.wav"  # `run` loads the bundle (DeepAudio.from_pretrained), as dub, demo and serve do
+    args = ["run", "--instruction", 'Read this aloud: "good morning"', "-o", str(out), "--nfe", "4", "--device", "cpu"]
+    assert main(args + (["--vocoder", vocoder] if vocoder else [])) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["task"] == "tts" and side["vocoder"] == (vocoder or "bundled-default")
