@@ -25,7 +25,7 @@ from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.vocoders.vocos import VOCOS_PRESETS, Vocos
 from deepaudio.train.ema import EMAConfig
 from deepaudio.train.loop import TrainConfig, train
-from deepaudio.train.vocoder_objective import VocoderObjective
+from deepaudio.train.vocoder_objective import WEIGHTS, VocoderObjective
 
 HELP = "train a small Vocos vocoder for a TTS's mel (spectrum and phase supervised directly, no GAN)"
 MELS = ("f5_24k", "vocos_24k")  # the centred HTK mels Vocos' feature extractor computes
@@ -79,6 +79,23 @@ def low_pass(wav: np.ndarray, cutoff: float, sample_rate: int, width: float = 40
     return np.fft.irfft(spec * 0.5 * (1 + np.cos(np.pi * edge)), len(wav)).astype(np.float32)
 
 
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """``["stft=1", "phase=0.5"]`` -> loss weights (only terms the objective has, finite, >= 0)."""
+    import math
+
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            w = math.nan
+        if name not in WEIGHTS or not math.isfinite(w) or w < 0:
+            raise ConfigError(f"bad --weights item {item!r}", hint=f"use TERM=W with TERM one of {', '.join(WEIGHTS)}")
+        out[name] = w
+    return out
+
+
 def read_clips(manifests: list[Path], sample_rate: int, val_fraction: float) -> tuple[list, list]:
     """(train, val) clips as int16 arrays at ``sample_rate`` (2 bytes a sample: an hour of speech is 170 MB)."""
     from tqdm import tqdm
@@ -105,6 +122,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mel", choices=MELS, default="f5_24k",
                         help="the mel the vocoder reads (the TTS's: f5_24k, the bundled TTS's and F5-TTS'; vocos_24k "
                         "differs only in its log floor)")
+    parser.add_argument("--init", type=Path, help="start from this vocoder folder (same size and mel)")
+    parser.add_argument("--weights", nargs="+", default=[], metavar="TERM=W",
+                        help="loss weights other than the defaults (terms: mag phase complex mel stft)")
     parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--batch", type=int, default=16, help="segments per update")
     parser.add_argument("--segment-frames", type=int, default=64, help="mel frames per segment (x hop samples)")
@@ -117,7 +137,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--band-limit", type=float, default=0.0,
                         help="fraction of segments low-passed at a random 3.5-11 kHz cutoff (band-limited recordings)")
-    parser.add_argument("--init", type=Path, help="a vocoder folder (its model/) to continue from; its size is kept")
 
 
 def init_vocoder(folder: Path, cfg) -> Vocos:
@@ -142,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
     segment = args.segment_frames * mel.hop_length
     torch.manual_seed(args.seed)
     vocoder = Vocos(cfg) if args.init is None else init_vocoder(args.init, cfg)
-    objective = VocoderObjective(vocoder, mel)
+    objective = VocoderObjective(vocoder, mel, parse_weights(args.weights))
     data = SegmentBatches(train_clips, segment, args.batch, args.seed, band_limit=args.band_limit,
                           sample_rate=mel.sample_rate)
     val = SegmentBatches(val_clips, segment, args.batch, args.seed, fixed=True) if val_clips else None
@@ -156,7 +175,8 @@ def main(args: argparse.Namespace) -> int:
                        device="cpu" if not torch.cuda.is_available() else "auto")
     meta = {"stage": "vocoder", "command": " ".join(sys.argv), "data": [str(p) for p in args.data],
             "train_clips": len(train_clips), "train_hours": round(hours, 3), "mel": args.mel,
-            "band_limit": args.band_limit, "init": str(args.init) if args.init else None}
+            "band_limit": args.band_limit, "init": str(args.init) if args.init else None,
+            "weights": objective.weights}
 
     def export(module: VocoderObjective, folder: Path) -> None:
         module.vocoder.save_pretrained(folder, meta={**meta, "steps": args.steps})
