@@ -109,6 +109,11 @@ def test_default_is_the_bundled_vocoder_and_griffin_lim_is_an_option(tmp_path):
     assert folder is not None and bundled_vocoder(BIGVGAN_24K) is None  # another mel: not this vocoder
     voc = load_vocoder(None, "cpu", F5_24K)
     assert isinstance(voc, Vocos) and voc.label == "bundled-default"
+    from deepaudio.models.vocoders.mel_match import check_vocoder_mel
+    from deepaudio.pipelines.tts import TTSPipeline
+
+    tts = TTSPipeline.from_pretrained(None)  # the bundled TTS brings the bundled vocoder, whose mel is its own
+    assert tts.vocoder.label == "bundled-default" and check_vocoder_mel(tts.mel, tts.vocoder) == []
     assert sum(p.stat().st_size for p in folder.iterdir()) < 10e6
     gl = load_vocoder("griffin-lim", "cpu", F5_24K)
     assert isinstance(gl, GriffinLimVocoder) and gl.label == "griffin-lim"
