@@ -101,8 +101,8 @@ case "${1:-}" in
         --steps "${STEPS_VOCODER:-12000}" --batch 16 --segment-frames 64 --lr 1e-3 --warmup 200 --seed 0 ${RESUME:+--resume}
     else
       $da train vocoder --data "$vdata" --out "$RUNS/vocoder" --init "$RUNS/vocoder_stage1/model" --config small_24k \
-        --mel f5_24k --band-limit 0.3 --weights stft=2 phase=1 mel=2 --steps "${STEPS_VOCODER:-5000}" --batch 16 \
-        --segment-frames 64 --lr 5e-4 --warmup 100 --save-every 500 --val-every 1000 --seed 1 ${RESUME:+--resume}
+        --mel f5_24k --band-limit 0.3 --weights stft=2 phase=1 mel=2 --steps "${STEPS_VOCODER:-1500}" --batch 16 \
+        --segment-frames 64 --lr 5e-4 --warmup 50 --save-every 250 --val-every 500 --seed 1 ${RESUME:+--resume}
     fi ;;
   bundle)
     # V2A_CFG (optional): a default guidance for the bundled V2A other than MMAudio's 4.5, when
