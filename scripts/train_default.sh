@@ -24,6 +24,14 @@
 #                                             # own speech seen at 25 video frames/s (a lip contour's shape),
 #                                             # zeroed for half the batches so one checkpoint serves TTS and
 #                                             # V2S (the v5 run: LR_TTS=3e-4)
+#   bash scripts/train_default.sh vocoder     # the small Vocos vocoder (bundled v1) on the speech corpus of every
+#                                             # training voice, made first by: SPEECH=data/speech_all N_SPEECH=3400
+#                                             # SPEECH_SPEAKERS=all bash scripts/train_default.sh speech.
+#                                             # Two stages: VOCODER_STAGE=1 from scratch (v1 used the step-3000
+#                                             # checkpoint of this 12000-step schedule: stop the run after it and
+#                                             # export it with RESUME=1 VOCODER_STAGE=1 STEPS_VOCODER=3000), then
+#                                             # (default) stage 2 continues it with band-limited segments and the
+#                                             # multi-resolution STFT term (STEPS_VOCODER, VOCODER_DATA)
 #   bash scripts/train_default.sh bundle      # fp16 export of runs/*/model into the package + TRAINING.md
 #
 # STEPS_V2A / STEPS_TTS / STEPS_ROUTER set the updates of one run (LR_TTS / LR_V2A / WARMUP_V2A
@@ -86,10 +94,20 @@ case "${1:-}" in
       --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 \
       ${RESUME:+--resume} \
       ${ENERGY_TTS:+--energy --energy-source self --energy-fps 25 --energy-drop 0.5} ;;
+  vocoder)
+    vdata="${VOCODER_DATA:-data/speech_all/manifests/tts_train.csv}"
+    if [ "${VOCODER_STAGE:-2}" = 1 ]; then
+      $da train vocoder --data "$vdata" --out "$RUNS/vocoder_stage1" --config small_24k --mel f5_24k \
+        --steps "${STEPS_VOCODER:-12000}" --batch 16 --segment-frames 64 --lr 1e-3 --warmup 200 --seed 0 ${RESUME:+--resume}
+    else
+      $da train vocoder --data "$vdata" --out "$RUNS/vocoder" --init "$RUNS/vocoder_stage1/model" --config small_24k \
+        --mel f5_24k --band-limit 0.3 --weights stft=2 phase=1 mel=2 --steps "${STEPS_VOCODER:-1500}" --batch 16 \
+        --segment-frames 64 --lr 5e-4 --warmup 50 --save-every 250 --val-every 500 --seed 1 ${RESUME:+--resume}
+    fi ;;
   bundle)
     # V2A_CFG (optional): a default guidance for the bundled V2A other than MMAudio's 4.5, when
     # benchmarks/bench_default_v2a.py --cfg measures one better (the bundled tiny V2A: 4.5 keeps its timing best).
     .venv/bin/python scripts/build_default.py --runs "$RUNS" --out "$BUNDLE" ${V2A_CFG:+--v2a-cfg "$V2A_CFG"} ;;
   *)
-    echo "usage: bash scripts/train_default.sh data|speech|router|v2a|tts|bundle" >&2; exit 2 ;;
+    echo "usage: bash scripts/train_default.sh data|speech|router|v2a|tts|vocoder|bundle" >&2; exit 2 ;;
 esac

@@ -141,7 +141,10 @@ def test_cli_tts(tmp_path):
     assert rc == 2
 
 
-def test_bf16_and_griffin_lim_fallback(capsys):
+def test_bf16_and_griffin_lim_fallback(capsys, monkeypatch):
+    import deepaudio.pipelines.tts as tts_pipeline
+
+    monkeypatch.setattr(tts_pipeline, "bundled_vocoder", lambda mel: None)  # an install without the bundled one
     torch.manual_seed(0)
     cfg = dataclasses.replace(TTS_PRESETS.get("tiny"), text_num_embeds=len(VOCAB))
     pipe = TTSPipeline(DiT(cfg), Tokenizer(VOCAB), vocoder=None, dtype="bf16")

@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     from deepaudio.assets import BUNDLED_LABEL, model_label
 
     info = {"task": "tts", "model": model_label(args.ckpt) or BUNDLED_LABEL, "text": text, "voice": voice,
-            "ref_audio": str(ref_audio), "seed": args.seed, "nfe": args.nfe, "cfg": args.cfg,
-            "seconds": round(wav.shape[-1] / sr, 3)}
+            "ref_audio": str(ref_audio), "vocoder": pipe.vocoder.label, "seed": args.seed, "nfe": args.nfe,
+            "cfg": args.cfg, "seconds": round(wav.shape[-1] / sr, 3)}
     print(f"wrote {write_sidecar(args.output, info, [ref_audio])}")
     return 0
 

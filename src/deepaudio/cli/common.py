@@ -106,8 +106,9 @@ def asr_kwargs(args: argparse.Namespace) -> dict:
     return {"asr_model": str(args.asr_model), "asr_language": args.language}
 
 
-VOCODER_HELP = ("mel vocoder folder for TTS/V2S: Vocos or BigVGAN-v2 24 kHz, converted or as released "
-                "(default: the model's own, else Griffin-Lim); its mel is checked against the TTS's")
+VOCODER_HELP = ("mel vocoder for TTS/V2S: a Vocos or BigVGAN-v2 24 kHz folder, converted or as released, or "
+                "'griffin-lim' (default: the model's own, else the bundled small vocoder when it reads the model's "
+                "mel, else Griffin-Lim); its mel is checked against the TTS's")
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:

@@ -57,6 +57,7 @@ class VideoInfo:
     audio_channels: int | None = None
     n_audio_streams: int = 0
     container: str | None = None
+    comment: str = ""  # the container's comment tag (the toy world marks its clips with one)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -95,7 +96,7 @@ def probe_video(path: str | Path, require_video: bool = True) -> VideoInfo:
                     audio_codec=a0.codec_context.name if a0 else None,
                     audio_sample_rate=(a0.codec_context.sample_rate or None) if a0 else None,
                     audio_channels=(a0.codec_context.channels or None) if a0 else None,
-                    container=container.format.name)
+                    container=container.format.name, comment=str(container.metadata.get("comment", "")))
         if not container.streams.video:
             if require_video:
                 raise MediaError("has no video stream", p, "give a video file")

@@ -119,9 +119,13 @@ class ToonBackend:
 
 
 def is_toy_world_video(video) -> bool:
-    """Whether ``video`` (a path) carries the toy world's container tag. In-memory frames never do."""
+    """Whether ``video`` (a path or a probed ``VideoClip``) carries the toy world's container tag. In-memory
+    frames never do."""
     from pathlib import Path
 
+    info = getattr(video, "info", None)
+    if info is not None and hasattr(info, "comment"):  # a VideoClip: its one probe read the tag already
+        return info.comment == TOY_WORLD_COMMENT
     if not isinstance(video, (str, Path)):
         return False
     from deepaudio.errors import MediaError

@@ -78,7 +78,7 @@ class DeepAudioBundle:
     v2a: str | None = None
     tts: str | None = None
     v2s: str | None = None  # the energy-conditioned TTS (may be the same folder as tts)
-    vocoder: str | None = None  # a Vocos folder for the TTS parts (None: Griffin-Lim)
+    vocoder: str | None = None  # a Vocos folder for the TTS parts (None: the TTS pipeline's default)
 
 
 @dataclass
@@ -91,6 +91,7 @@ class DeepAudioResult:
     contour: torch.Tensor | None = None  # the V2S timing contour (frames at 93.75/s)
     segments: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) spoken
     voice: str | None = None  # which reference voice spoke (None: no speech)
+    vocoder: str | None = None  # which vocoder made the speech (None: no speech)
     trace: object | None = None  # task 'think': the step-by-step Trace (think.trace), saved beside the output
 
     # The attributes every pipeline result has (``pipelines.result.GenerationResult``).
@@ -103,7 +104,7 @@ class DeepAudioResult:
         return {"task": self.route.task, "explanation": self.route.explain(),
                 "probabilities": self.route.probabilities,
                 "segments": [{"start": a, "end": b, "text": t} for a, b, t in self.segments],
-                **({"voice": self.voice} if self.voice else {})}
+                **({"voice": self.voice} if self.voice else {}), **({"vocoder": self.vocoder} if self.vocoder else {})}
 
 
 def _resample(wav: torch.Tensor, sr: int, target: int) -> torch.Tensor:
@@ -304,6 +305,10 @@ class DeepAudio:
         wav, sr, trace = ThinkPipeline(self.v2a, None, self.separator, device)(video, audio, settings)
         return DeepAudioResult(route, sr, wav, ambience=wav, trace=trace)
 
+    def _vocoder_label(self) -> str | None:
+        tts = self.v2s or self.tts
+        return getattr(getattr(tts, "vocoder", None), "label", None)
+
     # ------------------------------------------------------------------------------------------ call
     def __call__(self, video=None, instruction: str = "", transcript: str | None = None, reference_audio=None,
                  reference_text: str | None = None, task: str | None = None, seed: int | None = 0,
@@ -336,7 +341,7 @@ class DeepAudio:
         if route.task == "tts":
             wav, sr = self._need("tts")(text, reference_audio, reference_text, seed=seed, **tts_kwargs)
             wav = _resample(wav, sr, SPEECH_RATE)
-            return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav, voice=voice)
+            return DeepAudioResult(route, SPEECH_RATE, wav, speech=wav, voice=voice, vocoder=self._vocoder_label())
         if route.task == "v2a":
             ambience = self.ambience(video, seed, **v2a_kwargs)
             return DeepAudioResult(route, SPEECH_RATE, ambience, ambience=ambience)
@@ -350,10 +355,10 @@ class DeepAudio:
         duration = total / SPEECH_RATE
         if route.task == "v2s" or ambience is None:
             return DeepAudioResult(route, SPEECH_RATE, speech, ambience=ambience, speech=speech, contour=contour,
-                                   segments=[(0.0, duration, text)], voice=voice)
+                                   segments=[(0.0, duration, text)], voice=voice, vocoder=self._vocoder_label())
         mix = mix_with_ducking(speech, ambience, SPEECH_RATE, duck_db=duck_db, **dict(mix_kwargs or {}))
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
-                               segments=[(0.0, duration, text)], voice=voice)
+                               segments=[(0.0, duration, text)], voice=voice, vocoder=self._vocoder_label())
 
     def dub_subtitles(self, video, cues, reference_audio=None, reference_text: str | None = None, seed: int | None = 0,
                       timing_contour: torch.Tensor | None = None, duck_db: float = -12.0, fit: str = "error",
@@ -396,4 +401,4 @@ class DeepAudio:
                                                                **dict(mix_kwargs or {}))
         route = Route("dub", {}, None, True, TASK_MODULES["dub"])
         return DeepAudioResult(route, SPEECH_RATE, mix, ambience=ambience, speech=speech, contour=contour,
-                               segments=segments, voice=voice)
+                               segments=segments, voice=voice, vocoder=self._vocoder_label())

@@ -75,29 +75,63 @@ class TTSSettings:
         checks.number("max_batch", self.max_batch, 1, integer=True)
 
 
-def load_vocoder(vocoder, device: torch.device | str, mel=None):
-    """An object with ``decode(mel [B, 100, T]) -> wav [B, L]``: given as such, a Vocos or BigVGAN folder
-    (ours or as released), or None for the Griffin-Lim fallback (no neural vocoder weights ship with
-    deepaudio). With ``mel`` (the TTS's ``MelSettings``) a folder's vocoder is checked against it."""
+GRIFFIN_LIM = "griffin-lim"  # --vocoder griffin-lim: the weight-free fallback, chosen on purpose
+
+
+def bundled_vocoder(mel) -> Path | None:
+    """The bundled default vocoder's folder when this install has one and it reads ``mel`` exactly."""
+    from deepaudio.assets import DEFAULT_ROOT
+    from deepaudio.checkpoint import read_config
+    from deepaudio.models.vocoders.vocos import MelFeatures, VocosConfig
+
+    folder = DEFAULT_ROOT / "vocoder"
+    if not (folder / "config.json").is_file():
+        return None
+    cfg = VocosConfig(**read_config(folder, "vocos")["config"])
+    got = MelFeatures(cfg).settings
+    same = all(getattr(got, f) == getattr(mel, f) for f in ("sample_rate", "hop_length", "n_mels", "n_fft",
+                                                             "f_min", "fmax", "mel_scale", "norm", "padding", "log"))
+    return folder if same else None
+
+
+def load_vocoder(vocoder, device: torch.device | str, mel=None, quiet: bool = False):
+    """An object with ``decode(mel [B, 100, T]) -> wav [B, L]`` and a ``label`` for sidecars: given as such,
+    a Vocos or BigVGAN folder (ours or as released), ``"griffin-lim"``, or None: the bundled default vocoder
+    (a small Vocos trained here) when it reads ``mel``, said once unless ``quiet``, else Griffin-Lim. With
+    ``mel`` (the TTS's ``MelSettings``) a folder's vocoder is checked against it."""
+    from deepaudio.assets import model_label
     from deepaudio.dsp.mel import F5_24K
     from deepaudio.models.vocoders import load_vocoder as load_folder
     from deepaudio.models.vocoders.griffinlim import GriffinLimVocoder
     from deepaudio.models.vocoders.mel_match import check_vocoder_mel
 
+    mel = mel or F5_24K
     if vocoder is not None and hasattr(vocoder, "decode"):
         return vocoder
+    if vocoder is not None and str(vocoder) == GRIFFIN_LIM:
+        return _labelled(GriffinLimVocoder(settings=mel), GRIFFIN_LIM)
     if vocoder is None:
-        notice = "deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)"
-        return GriffinLimVocoder(settings=mel or F5_24K, notice=notice)
+        vocoder = bundled_vocoder(mel)
+        if vocoder is None:
+            notice = "deepaudio: no vocoder given, using Griffin-Lim (low quality; pass --vocoder DIR)"
+            return _labelled(GriffinLimVocoder(settings=mel, notice=notice), GRIFFIN_LIM)
+        if not quiet:
+            print("deepaudio: no vocoder given, using the bundled small vocoder (trained on synthetic voices; "
+                  "pass --vocoder DIR for the official Vocos)", file=sys.stderr)
     model = load_folder(Path(vocoder), device=device)
-    if mel is not None:
-        check_vocoder_mel(mel, model, f"vocoder {Path(vocoder).name} ({model.kind})")
-    return model
+    check_vocoder_mel(mel, model, f"vocoder {Path(vocoder).name} ({model.kind})")
+    return _labelled(model, model_label(vocoder))
+
+
+def _labelled(vocoder, label: str):
+    vocoder.label = label  # how sidecars name it: griffin-lim, bundled-default or the folder given
+    return vocoder
 
 
 class TTSPipeline:
     def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
-                 dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None):
+                 dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None,
+                 quiet_vocoder: bool = False):
         tune_allocator()  # big activations reuse heap pages instead of fresh mmaps (deepaudio.perf)
         self.device = torch.device(device)
         self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
@@ -105,7 +139,7 @@ class TTSPipeline:
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
         self.mel = tts_mel_settings(model.config)
-        self.vocoder = load_vocoder(vocoder, self.device, self.mel)
+        self.vocoder = load_vocoder(vocoder, self.device, self.mel, quiet=quiet_vocoder)
         if hasattr(self.vocoder, "eval"):
             self.vocoder.eval()
 
@@ -123,8 +157,12 @@ class TTSPipeline:
         folder = Path(directory).expanduser()
         vocab = Vocab.load(folder / "vocab.txt")
         table = DurationTable.load(folder / DURATIONS_FILE) if (folder / DURATIONS_FILE).is_file() else None
+        from deepaudio.assets import is_bundled
+
         # a duration_predictor.safetensors exported by older versions is ignored: the table measured better
-        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table)
+        # (the bundled TTS and the bundled vocoder belong together: no notice when one brings the other)
+        return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table,
+                   quiet_vocoder=is_bundled(folder))
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the network and its vocabulary as a checkpoint folder (``from_pretrained`` reads it)."""
@@ -207,7 +245,7 @@ class TTSPipeline:
                 wav = torch.nn.functional.pad(wav, (lead * HOP, trail * HOP))
             meta = {"task": "tts", "text": texts[i], "reference_text": ref.text, "chunks": sum(j[0] == i for j in jobs),
                     "seed": st.seed, "nfe": st.nfe, "cfg_strength": st.cfg_strength, "timed_by_contour": energy
-                    is not None}
+                    is not None, "vocoder": getattr(self.vocoder, "label", type(self.vocoder).__name__)}
             results.append(GenerationResult(wav.unsqueeze(0), SAMPLE_RATE, meta))
         return results[0] if isinstance(text, str) else results
 
