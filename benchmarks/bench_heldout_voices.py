@@ -12,7 +12,8 @@ spoken by no corpus of up to 22 183 - n utterances).
 For each voice, one sentence is the prompt (its recording and text are the reference) and the others are
 spoken by the TTS. Per item: ``wer``/``wer2`` of the generated speech with the two judges, ``wer_truth``/
 ``wer_truth2`` of the voice's own recording of the same sentence (the floor), ``spk_sim`` = cosine of the
-generated speech to the prompt, ``spk_sim_truth`` = the same for the voice's own recording (the ceiling).
+generated speech to the prompt, ``spk_sim_truth`` = the same for the voice's own recording (the ceiling),
+``dnsmos``/``dnsmos_truth`` the DNSMOS overall score of both.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_heldout_voices.py --asr-model2 models/whisper-base \\
         --wordnet data/speech_wordnet.wordnet/usr/share/wordnet --out benchmarks/results/heldout_voices.json
@@ -55,6 +56,7 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
     """Prompt = the voice's first sentence; every other sentence spoken by the TTS and by the voice itself."""
     import torch
 
+    from deepaudio.eval.quality import dnsmos
     from deepaudio.eval.speaker import cosine
     from deepaudio.eval.wer import wer
     from deepaudio.io.audio import save_audio
@@ -72,7 +74,8 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
                        seed=args.seed + k)
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
                "spk_sim": cosine(spk.embed(gen, sr), prompt_emb), "spk_sim_truth": cosine(spk.embed(real, 24000),
-                                                                                          prompt_emb)}
+                                                                                          prompt_emb),
+               "dnsmos": dnsmos(gen, sr)["ovrl"], "dnsmos_truth": dnsmos(real, 24000)["ovrl"]}
         for sfx, judge in (("", args.asr_model), ("2", args.asr_model2)):
             if sfx and judge is None:
                 continue
@@ -92,7 +95,8 @@ def summarise(rows: list[dict]) -> dict:
         return sum(vals) / len(vals) if vals else None
 
     def block(part):
-        out = {k: mean(k, part) for k in ("wer", "wer_truth", "wer2", "wer_truth2", "spk_sim", "spk_sim_truth")}
+        out = {k: mean(k, part) for k in ("wer", "wer_truth", "wer2", "wer_truth2", "spk_sim", "spk_sim_truth",
+                                          "dnsmos", "dnsmos_truth")}
         out["n"] = len(part)
         for sfx in ("", "2"):
             if out[f"wer{sfx}"] is not None:
