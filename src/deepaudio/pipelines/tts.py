@@ -82,16 +82,14 @@ def bundled_vocoder(mel) -> Path | None:
     """The bundled default vocoder's folder when this install has one and it reads ``mel`` exactly."""
     from deepaudio.assets import DEFAULT_ROOT
     from deepaudio.checkpoint import read_config
+    from deepaudio.models.vocoders.mel_match import mel_differences
     from deepaudio.models.vocoders.vocos import MelFeatures, VocosConfig
 
     folder = DEFAULT_ROOT / "vocoder"
     if not (folder / "config.json").is_file():
         return None
-    cfg = VocosConfig(**read_config(folder, "vocos")["config"])
-    got = MelFeatures(cfg).settings
-    same = all(getattr(got, f) == getattr(mel, f) for f in ("sample_rate", "hop_length", "n_mels", "n_fft",
-                                                             "f_min", "fmax", "mel_scale", "norm", "padding", "log"))
-    return folder if same else None
+    got = MelFeatures(VocosConfig(**read_config(folder, "vocos")["config"])).settings
+    return None if mel_differences(mel, got) else folder
 
 
 def load_vocoder(vocoder, device: torch.device | str, mel=None, quiet: bool = False):

@@ -15,10 +15,18 @@ import sys
 from deepaudio.dsp.mel import MelSettings
 from deepaudio.errors import ConfigError
 
-__all__ = ["vocoder_mel", "check_vocoder_mel"]
+__all__ = ["vocoder_mel", "check_vocoder_mel", "mel_differences"]
 
 # Fields that change what a log-mel frame means (the log floor only moves near-silent bins: ignored).
 _COMPARED = ("n_fft", "win_length", "f_min", "fmax", "mel_scale", "norm", "padding", "log")
+
+
+def mel_differences(expected: MelSettings, got: MelSettings, sizes: bool = True) -> list[str]:
+    """``"field a vs b"`` for every field in which two mels differ in meaning (``sizes``: rate, hop and
+    bin count too); empty when a vocoder of ``got`` reads ``expected`` exactly."""
+    fields = (("sample_rate", "hop_length", "n_mels") if sizes else ()) + _COMPARED
+    return [f"{f} {getattr(expected, f)} vs {getattr(got, f)}" for f in fields
+            if getattr(expected, f) != getattr(got, f)]
 
 
 def vocoder_mel(vocoder) -> MelSettings | None:
@@ -49,8 +57,7 @@ def check_vocoder_mel(expected: MelSettings, vocoder, name: str = "vocoder") -> 
     got = vocoder_mel(vocoder)
     if got is None:
         return []
-    diffs = [f"{f} {getattr(expected, f)} vs {getattr(got, f)}" for f in _COMPARED
-             if getattr(expected, f) != getattr(got, f)]
+    diffs = mel_differences(expected, got, sizes=False)
     if diffs:
         print(f"deepaudio: {name} was trained on another mel than the model ({'; '.join(diffs)}; model vs "
               "vocoder): expect degraded audio; use the vocoder the model was trained with", file=sys.stderr)
