@@ -28,7 +28,10 @@ def test_cuda_matches_cpu():
     sr = 24000
     x = 0.5 * torch.sin(2 * math.pi * 440 * torch.arange(sr) / sr).unsqueeze(0)
     for s in (F5_24K, MMAUDIO_44K):
-        assert torch.allclose(mel_spectrogram(x.to(dev), s).cpu(), mel_spectrogram(x, s), atol=1e-4)
+        # compared as magnitudes: cuFFT and the CPU FFT round differently by ~1e-5 of the peak, which the log
+        # turns into 0.2 in bins far from the tone (measured on an H200)
+        got, ref = mel_spectrogram(x.to(dev), s).cpu().exp(), mel_spectrogram(x, s).exp()
+        assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * ref.max().item())
     assert MelSpectrogram(F5_24K).to(dev)(x.to(dev)).device.type == "cuda"
     spec = stft(x.to(dev), 1024, 256)
     assert torch.allclose(istft(spec, 1024, 256, length=sr).cpu(), x, atol=1e-5)

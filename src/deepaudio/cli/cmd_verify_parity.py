@@ -11,6 +11,7 @@ HELP = "run official reference-vector files against our implementation"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", help="<case>.safetensors files (the .json sidecar sits beside)")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max absolute error allowed (default 1e-4)")
+    parser.add_argument("--device", default="cpu", help="run our modules on: cpu (default), cuda, cuda:1 ...")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     failed = unreadable = 0
     for path in args.files:
         try:
-            results = run_case(path, tolerance=args.tolerance)
+            results = run_case(path, tolerance=args.tolerance, device=args.device)
         except DeepAudioError as exc:  # a file we cannot use is a bad input (exit 2), not a parity failure
             print(f"deepaudio: error: {exc}", file=sys.stderr)
             unreadable += 1

@@ -82,16 +82,29 @@ def read_case(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return sidecar, load_safetensors(st)
 
 
-def run_case(path: str | Path, tolerance: float = 1e-4) -> list[ParityResult]:
+def run_case(path: str | Path, tolerance: float = 1e-4, device: str | torch.device = "cpu") -> list[ParityResult]:
+    """Compare our outputs with the case's ``out.*`` tensors, our modules built and run on ``device``.
+
+    On CUDA, TF32 is turned off for the run (parity is about exact fp32 arithmetic, and cuDNN convolutions
+    take TF32 by default) and restored afterwards.
+    """
     sidecar, tensors = read_case(path)
+    device = torch.device(device)
     kind = sidecar["module"].split()[0]
     _load_handlers()
     handler = _HANDLERS.get(kind)
     if handler is None:
         raise ParityError(f"module kind {kind!r} is not implemented yet", path)
     torch.manual_seed(0)
-    with torch.no_grad():
-        ours = handler(sidecar, tensors)
+    if device.type != "cpu":
+        tensors = {k: v if k.startswith("out.") else v.to(device) for k, v in tensors.items()}
+    tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.no_grad(), device:  # modules the handler builds are made on the device
+            ours = handler(sidecar, tensors)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
     case = sidecar.get("case", Path(path).stem)
     results = []
     expected = sorted(k for k in tensors if k.startswith("out."))

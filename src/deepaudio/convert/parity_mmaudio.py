@@ -13,6 +13,11 @@ from deepaudio.convert.parity import register_handler
 from deepaudio.errors import ParityError
 
 
+def _device(tensors: dict[str, torch.Tensor]) -> torch.device:
+    """Where run_case put the case's tensors (the converters build on the CPU unless told)."""
+    return next(v.device for k, v in tensors.items() if k.startswith("weights."))
+
+
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
@@ -24,7 +29,8 @@ def mmaudio_network(sidecar: dict, tensors: dict[str, torch.Tensor]) -> dict[str
     from deepaudio.models.v2a.sampling import sample_latents
 
     cfg = mmaudio_config_from_kwargs(sidecar["constructor_kwargs"])
-    net = network_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case")).eval()
+    net = network_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case"),
+        device=_device(tensors)).eval()
     latent, t = tensors["in.latent"], tensors["in.t"]
     clip_f, sync_f, text_f = tensors["in.clip_f"], tensors["in.sync_f"], tensors["in.text_f"]
     b = latent.shape[0]
@@ -69,7 +75,8 @@ def mmaudio_vae(sidecar: dict, tensors: dict[str, torch.Tensor]) -> dict[str, to
 
     kw = sidecar["constructor_kwargs"]
     cfg = VAEConfig(data_dim=kw["data_dim"], embed_dim=kw["embed_dim"], hidden_dim=kw["hidden_dim"])
-    vae = vae_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case")).eval()
+    vae = vae_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case"),
+        device=_device(tensors)).eval()
     mel = tensors["in.mel"]
     post = vae.encode(mel)
     out = {
@@ -91,7 +98,8 @@ def synchformer(sidecar: dict, tensors: dict[str, torch.Tensor]) -> dict[str, to
 
     vit = sidecar.get("constructor_kwargs", {}).get("VIT", {})
     cfg = SynchformerConfig(**{field: vit[key] for key, field in _VIT_FIELDS.items() if key in vit})
-    model = synchformer_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case"))
+    model = synchformer_from_official(_prefixed(tensors, "weights."), cfg, source=sidecar.get("case", "parity case"),
+        device=_device(tensors))
     frames = tensors["in.frames"]
     b, s, t, c, h, w = frames.shape
     x = frames.reshape(b * s, t, c, h, w).transpose(1, 2)
