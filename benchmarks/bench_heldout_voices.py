@@ -71,7 +71,7 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
     for k, (source, text) in enumerate(rest):
         real = torch.from_numpy(bank.synthesize(speaker, text))[None]
         gen, sr = pipe(text, str(prompt_path), ref_text=prompt_text, nfe=args.nfe, schedule=args.schedule,
-                       seed=args.seed + k)
+                       seed=args.seed + k, timbre=args.timbre)
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
                "spk_sim": cosine(spk.embed(gen, sr), prompt_emb), "spk_sim_truth": cosine(spk.embed(real, 24000),
                                                                                           prompt_emb),
@@ -123,6 +123,7 @@ def main() -> int:
     ap.add_argument("--nfe", type=int, default=32)
     ap.add_argument("--schedule", default="uniform", help="uniform (the CLI default) or epss")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timbre", type=float, default=0.0, help="envelope matching strength 0..1 (TTSPipeline timbre)")
     ap.add_argument("--asr-model", type=Path, help="first judge (default: the packaged Whisper tiny.en)")
     ap.add_argument("--asr-model2", type=Path, help="second judge, e.g. models/whisper-base")
     ap.add_argument("--out", type=Path, help="summary JSON")
@@ -145,7 +146,7 @@ def main() -> int:
         bank = VoiceBank(Path(tmp) / "cache")
         for speaker in voices:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
-    summary = {"model": str(args.model or "bundled"), "nfe": args.nfe, "schedule": args.schedule,
+    summary = {"model": str(args.model or "bundled"), "nfe": args.nfe, "schedule": args.schedule, "timbre": args.timbre,
                "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__),
                "voices": [v.id for v in voices], "judge": str(args.asr_model or "whisper tiny.en (packaged)"),
                "judge2": str(args.asr_model2) if args.asr_model2 else None, **summarise(rows),

@@ -11,7 +11,9 @@ weights are converted to the project layout by the project's converters (``conve
 ``convert.mmaudio``), and one guided ODE step is timed for each (F5: 15 s of frames, batched CFG with
 the text cache, as ``CFM.sample``; MMAudio: 8 s, ``ode_wrapper`` = two passes; the project runs its
 pipeline's batched form). fp32 in both; bf16 as the official code would run it on a CPU (autocast,
-weights fp32) and with its weights cast to bf16, against the project's bf16 weights.
+weights fp32) and with its weights cast to bf16, against the project's bf16 weights; with ``--compile``
+the project's bf16 step once more, compiled (``deepaudio.perf.compile_for_inference``; the official code
+runs eager, as it ships), with its compile time.
 End-to-end figures (project only): ``deepaudio`` TTS for 10 s of speech with a 5 s reference (EPSS 7
 and NFE 32, bf16) and V2A for an 8 s video (small_16k and large_44k, bf16; first run with features,
 second run with another prompt from the feature cache). ``floor_s`` is the measured FLOPs of the run's
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from deepaudio.perf import tune_allocator
+from deepaudio.perf import compile_for_inference, tune_allocator
 
 F5_V1 = dict(dim=1024, depth=22, heads=16, ff_mult=2, text_dim=512, text_mask_padding=True, qk_norm=None,
              conv_layers=4, pe_attn_head=None, mel_dim=100, text_num_embeds=2545)
@@ -121,7 +123,19 @@ def _floor(flops: tuple[float, float], peaks: dict, dt: str = "bf16") -> float:
 
 
 # ------------------------------------------------------------------------------------------ F5 network
-def bench_f5(rows: list, peaks: dict, repeat: int, seconds: float) -> None:
+def _compiled_figure(rows: list, figure: str, make_step, ref: torch.Tensor, official_s: float, repeat: int,
+                     floor: float, **extra) -> None:
+    """The project's bf16 step again, compiled (``--compile``): compile time apart, error against fp32."""
+    start = time.perf_counter()
+    step = make_step()
+    step()  # the first call compiles: compile_s is the time to a first result (one or two steps included)
+    compile_s = time.perf_counter() - start
+    t = _best(step, repeat)
+    _emit(rows, figure=figure, official_s=official_s, project_s=t, ratio=official_s / t, compile_s=compile_s,
+          max_abs_diff_vs_fp32=float((step() - ref).abs().max()), floor_s=floor, time_over_floor=t / floor, **extra)
+
+
+def bench_f5(rows: list, peaks: dict, repeat: int, seconds: float, compiled: bool = False) -> None:
     from f5_tts.model.backbones.dit import DiT as OfficialDiT
 
     from deepaudio.convert.f5 import official_to_dit_state
@@ -183,10 +197,13 @@ def bench_f5(rows: list, peaks: dict, repeat: int, seconds: float) -> None:
               official_autocast_s=t_auto, official_bf16_weights_s=t_offbf, project_s=t_our,
               ratio=min(t_auto, t_offbf) / t_our, max_abs_diff_vs_fp32=diff_bf, floor_s=floor,
               time_over_floor=t_our / floor)
+        if compiled:
+            _compiled_figure(rows, "f5_v1_base_cfg_step_bf16_compiled", lambda: project_step(compile_for_inference(
+                ours_bf)), ref, min(t_auto, t_offbf), repeat, floor, frames=n)
 
 
 # -------------------------------------------------------------------------------------- MMAudio network
-def bench_mmaudio(rows: list, peaks: dict, repeat: int) -> None:
+def bench_mmaudio(rows: list, peaks: dict, repeat: int, compiled: bool = False) -> None:
     from mmaudio.model.networks import get_my_mmaudio
 
     from deepaudio.convert.mmaudio import network_from_official
@@ -238,11 +255,15 @@ def bench_mmaudio(rows: list, peaks: dict, repeat: int) -> None:
               official_autocast_s=t_auto, official_bf16_weights_s=t_offbf, project_s=t_our,
               ratio=min(t_auto, t_offbf) / t_our,
               max_abs_diff_vs_fp32=diff_bf, floor_s=floor, time_over_floor=t_our / floor)
+        if compiled:
+            _compiled_figure(rows, "mmaudio_small_16k_cfg_step_bf16_compiled", lambda: project_step(
+                compile_for_inference(ours_bf, ("predict_flow",)), torch.bfloat16), ref, min(t_auto, t_offbf),
+                repeat, floor)
 
 
 _MALLOC_PROBE = """
 import time, torch
-from deepaudio.perf import tune_allocator
+from deepaudio.perf import compile_for_inference, tune_allocator
 from deepaudio.models.encoders.clip import CLIP_PRESETS, OpenCLIP
 from deepaudio.perf import skip_init
 tune_allocator()
@@ -282,6 +303,8 @@ def main() -> None:
     ap.add_argument("--figures", default="f5,mmaudio,malloc,tts,v2a_small,v2a_large")
     ap.add_argument("--repeat", type=int, default=2, help="timed repeats per network figure (best kept)")
     ap.add_argument("--seconds", type=float, default=15.0, help="F5 sequence length (seconds of frames)")
+    ap.add_argument("--compile", action="store_true", help="also time the bf16 network steps compiled "
+                    "(deepaudio.perf.compile_for_inference, the --compile option)")
     ap.add_argument("--json", type=Path, help="also write all rows here")
     args = ap.parse_args()
     tune_allocator()
@@ -291,9 +314,9 @@ def main() -> None:
     peaks = _peaks()
     _emit(rows, figure="peaks_tflops", threads=torch.get_num_threads(), **peaks)
     if "f5" in figures:
-        bench_f5(rows, peaks, args.repeat, args.seconds)
+        bench_f5(rows, peaks, args.repeat, args.seconds, args.compile)
     if "mmaudio" in figures:
-        bench_mmaudio(rows, peaks, args.repeat)
+        bench_mmaudio(rows, peaks, args.repeat, args.compile)
     if "malloc" in figures:
         bench_malloc(rows)
     if figures & {"tts", "v2a_small", "v2a_large"}:

@@ -88,8 +88,10 @@ case "${1:-}" in
       --lr "${LR_V2A:-5e-4}" --warmup "${WARMUP_V2A:-200}" --save-every 250 --val-every 500 --seed 0 \
       $(init_if_bundled v2a) ${RESUME:+--resume} ;;
   tts)
+    speech=()  # SPEECH may name several corpora (v7: "data/speech_all data/speech_variants")
+    if [ -n "${SPEECH_TTS:-}" ]; then for s in $SPEECH; do speech+=("$s/manifests/tts_train.csv"); done; fi
     $da train tts $(tts_start) --durations --data "$DATA/manifests/tts_train.csv" \
-      ${SPEECH_TTS:+"$SPEECH/manifests/tts_train.csv"} --val "$DATA/manifests/tts_val.csv" \
+      "${speech[@]}" --val "$DATA/manifests/tts_val.csv" \
       --out "$RUNS/tts" --steps "${STEPS_TTS:-4000}" --lr "${LR_TTS:-5e-4}" --warmup 200 --batch-frames 4000 \
       --precision bf16 --save-every 100 --val-every 250 --ema-update-after 50 --ema-beta 0.999 --seed 0 \
       ${RESUME:+--resume} \

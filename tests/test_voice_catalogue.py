@@ -10,7 +10,15 @@ import pytest
 
 from deepaudio.data.toyworld.config import WorldConfig
 from deepaudio.data.toyworld.speech_corpus import write_speech_corpus
-from deepaudio.data.toyworld.voices import EXTRA_SPEAKERS, HELDOUT_SPEAKERS, SPEAKER_BY_ID, SPEAKERS, Speaker, VoiceBank
+from deepaudio.data.toyworld.voices import (
+    EXTRA_SPEAKERS,
+    HELDOUT_SPEAKERS,
+    SPEAKER_BY_ID,
+    SPEAKERS,
+    VARIANT_SPEAKERS,
+    Speaker,
+    VoiceBank,
+)
 from deepaudio.errors import BackendUnavailable, ConfigError
 
 
@@ -19,7 +27,7 @@ def _speaker_key(s: Speaker) -> tuple:
 
 
 def test_held_out_voices_share_no_speaker_or_accent_with_any_training_voice():
-    training = SPEAKERS + EXTRA_SPEAKERS
+    training = SPEAKERS + EXTRA_SPEAKERS + VARIANT_SPEAKERS
     assert not {s.id for s in HELDOUT_SPEAKERS} & {s.id for s in training}
     # no held-out voice is a training voice's synthesiser voice, nor (espeak) its accent or its variant
     assert not {_speaker_key(s) for s in HELDOUT_SPEAKERS} & {_speaker_key(s) for s in training}
@@ -45,6 +53,12 @@ def test_speech_corpus_all_means_toy_and_extra_voices(tmp_path, monkeypatch):
     sentences = [f"sentence number {i} is here" for i in range(n)]
     write_speech_corpus(tmp_path, sentences, n, "test", speakers=("all",), progress=False)
     assert spoken == [s.id for s in SPEAKERS + EXTRA_SPEAKERS]
+    spoken.clear()
+    n = len(VARIANT_SPEAKERS)
+    sentences = [f"sentence number {i} is here" for i in range(n)]
+    write_speech_corpus(tmp_path / "variants", sentences, n, "test", speakers=("variants",), progress=False)
+    assert spoken == [s.id for s in VARIANT_SPEAKERS] and len(set(spoken)) == n == 20
+    assert all(s.engine == "espeak" and s.voice.split("+")[1] not in ("f4", "m6") for s in VARIANT_SPEAKERS)
 
 
 def _festival_voices() -> set[str]:

@@ -11,6 +11,8 @@ defaults; other C libraries (musl, macOS, Windows) are left alone.
 
 ``skip_init()``: weights about to be overwritten by a checkpoint need no random init; for a 1 B
 parameter CLIP that init took longer than loading the file.
+
+``compile_for_inference()``: TorchInductor with frozen weights, opt-in (``--compile``).
 """
 
 from __future__ import annotations
@@ -76,3 +78,25 @@ def empty_like_module(cls, config, dtype: torch.dtype | None = None):
     with skip_init():
         model = cls(config)
     return model.to(dtype) if dtype is not None else model
+
+
+def compile_for_inference(module: nn.Module, methods: tuple[str, ...] = ("forward",)) -> nn.Module:
+    """``module`` with its ``methods`` compiled by TorchInductor for inference with frozen weights (opt-in:
+    ``--compile``); the module itself is returned, so its attributes (``config`` ...) stay as they were.
+
+    Freezing folds the weights in as constants, so on CPU the bf16 linears are prepacked for oneDNN (AMX
+    where present) and the norms, modulations and activations between them fuse: the F5 v1 Base CFG step
+    on 15 s of frames ran 1.33x faster than eager here (benchmarks/bench_vs_official.py). Shapes are
+    static: the first call of each new input shape compiles (about 40 s for F5 Base on 2 cores), so it
+    pays for batches and fixed-size windows (V2A), not for one short call. Dynamic shapes measured worse
+    (1.18x, 83 s to compile). The weights must not change afterwards. Sets two process-wide options:
+    inductor freezing and a larger recompile cache (one entry per block instance and shape).
+    """
+    import torch._dynamo
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = True
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
+    for name in methods:
+        setattr(module, name, torch.compile(getattr(module, name), dynamic=False))
+    return module

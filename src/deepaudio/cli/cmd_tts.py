@@ -44,8 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default: random; batch: 0, and each item's seed "
                         "derives from it and the item's name)")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (default 1.0)")
+    parser.add_argument("--timbre", type=float, default=1.0, help="0..1: match the speech's spectral envelope to "
+                        "the reference voice's (default 1; 0 = the model's own)")
     parser.add_argument("--duration", type=float, help="seconds of new speech (default: from the text length)")
     add_asr_arguments(parser)
+    parser.add_argument("--compile", action="store_true", help="compile the network (torch.compile, frozen "
+                        "weights): ~40 s (F5 Base, 2 cores) per new length; for long equal-length batches")
     add_device_arguments(parser)
 
 
@@ -76,16 +80,18 @@ def run(args: argparse.Namespace) -> int:
     asr = asr_kwargs(args)
     pipe = TTSPipeline.from_pretrained(model_dir_or_default(args.ckpt, "tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
+    if args.compile:
+        pipe.compile()
     wav, sr = pipe(text, ref_audio, ref_text=ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
-                   duration=args.duration, progress=_progress(text), **asr)
+                   timbre=args.timbre, duration=args.duration, progress=_progress(text), **asr)
     save_audio(args.output, wav, sr, inputs=[ref_audio])
     print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s) in {voice}")
     from deepaudio.assets import BUNDLED_LABEL, model_label
 
     info = {"task": "tts", "model": model_label(args.ckpt) or BUNDLED_LABEL, "text": text, "voice": voice,
             "ref_audio": str(ref_audio), "vocoder": pipe.vocoder.label, "seed": args.seed, "nfe": args.nfe,
-            "cfg": args.cfg, "seconds": round(wav.shape[-1] / sr, 3)}
+            "cfg": args.cfg, "timbre": args.timbre, "seconds": round(wav.shape[-1] / sr, 3)}
     print(f"wrote {write_sidecar(args.output, info, [ref_audio])}")
     return 0
 
@@ -117,4 +123,6 @@ def _batch(args: argparse.Namespace, device, dtype) -> int:
         raise InputError("reference voice not found", args.ref_audio)
     pipe = TTSPipeline.from_pretrained(model_dir_or_default(args.ckpt, "tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
+    if args.compile:
+        pipe.compile()
     return tts_batch(args, pipe, device)

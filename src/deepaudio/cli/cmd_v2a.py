@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--overlap", type=float, default=1.0, help="seconds of overlap between windows")
     parser.add_argument("--overwrite", action="store_true", help="batch: regenerate existing outputs")
+    parser.add_argument("--compile", action="store_true", help="compile the guided network step (torch.compile, "
+                        "frozen weights; pays from the first 8 s window; docs/speed.md)")
     add_device_arguments(parser)
 
 
@@ -61,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         if args.output is not None:
             check_audio_output(args.output, [args.video])
     pipe = V2APipeline.from_pretrained(model_dir_or_default(args.model, "v2a"), device=device, dtype=dtype)
+    if args.compile:
+        pipe.compile()
     if args.video is None or not is_batch_source(args.video):
         _note_prompt(pipe, [{}], args)
         _one(pipe, args.video, args.output, args.mux, args, {})

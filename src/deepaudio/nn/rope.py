@@ -56,6 +56,10 @@ def apply_rotary(x: torch.Tensor, angles: torch.Tensor, n_heads: int | None = No
     if angles.is_complex():
         rot = angles[:, :, -x.shape[-2]:]
         xf = x.float().unflatten(-1, (-1, 2))
+        if torch.compiler.is_compiling():  # the same products in real form: complex views break a compiled graph
+            x0, x1 = xf.unbind(-1)
+            c, s = rot.real, rot.imag
+            return torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1).flatten(-2).to(dtype)
         if xf.stride(-1) != 1 or any(st % 2 for st in xf.stride()[:-1]) or xf.storage_offset() % 2:
             xf = xf.contiguous()  # view_as_complex needs interleaved pairs; (B, H, N, D) views of q/k have them
         pairs = torch.view_as_complex(xf)  # (B, H, N, D/2)

@@ -95,6 +95,15 @@ class V2APipeline:
         """Whether a call with these prompts would drop them (a model without text conditioning)."""
         return not self.text_conditioning and bool(prompt or negative_prompt)
 
+    def compile(self) -> V2APipeline:
+        """Compile the network's guided step (``deepaudio.perf.compile_for_inference``); every window of one
+        length reuses it, so it pays from the first video on (MMAudio small_16k: 1.9x the official bf16 step
+        against 1.4x eager, docs/speed.md)."""
+        from deepaudio.perf import compile_for_inference
+
+        compile_for_inference(self.net, ("predict_flow",))
+        return self
+
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32) -> V2APipeline:

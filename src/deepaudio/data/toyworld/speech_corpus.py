@@ -21,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from deepaudio.data.toyworld.voices import EXTRA_SPEAKERS, SPEAKER_BY_ID, SPEAKERS, VoiceBank
+from deepaudio.data.toyworld.voices import EXTRA_SPEAKERS, SPEAKER_BY_ID, SPEAKERS, VARIANT_SPEAKERS, VoiceBank
 from deepaudio.errors import ConfigError
 from deepaudio.io.atomic import atomic_path
 from deepaudio.io.audio import save_audio
@@ -60,6 +60,8 @@ def write_speech_corpus(out: str | Path, sentences: list[str], n: int, source: s
     ids = tuple(speakers) if speakers else tuple(s.id for s in SPEAKERS)
     if ids == ("all",):
         ids = tuple(s.id for s in SPEAKERS + EXTRA_SPEAKERS)
+    elif ids == ("variants",):
+        ids = tuple(s.id for s in VARIANT_SPEAKERS)
     unknown = [s for s in ids if s not in SPEAKER_BY_ID]
     if unknown:
         raise ConfigError(f"unknown speaker id(s) {', '.join(unknown)}; known: {', '.join(SPEAKER_BY_ID)}")

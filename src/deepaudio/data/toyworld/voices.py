@@ -64,6 +64,22 @@ EXTRA_SPEAKERS: tuple[Speaker, ...] = (
     Speaker("espeak-029-m4", "espeak", "en-029+m4", 150),
 )
 
+# espeak-ng's named variants (other formant sets, pitch ranges and the Klatt synthesiser) on the accents the
+# training voices use, for the TTS-only corpus of the bundled TTS from v7 (`--speakers variants`): more speakers
+# to copy from. None uses a held-out accent (New York, West Midlands) or variant (f4, m6).
+VARIANT_SPEAKERS: tuple[Speaker, ...] = tuple(
+    Speaker(f"espeak-{tag}-{variant.lower()}", "espeak", f"{accent}+{variant}", rate)
+    for tag, accent, variant, rate in (
+        ("us", "en-us", "Alex", 150), ("us", "en-us", "Annie", 150), ("us", "en-us", "klatt3", 155),
+        ("us", "en-us", "Steph", 150), ("us", "en-us", "grandma", 140), ("us", "en-us", "travis", 155),
+        ("gb", "en-gb", "Belinda", 150), ("gb", "en-gb", "Benjamin", 155), ("gb", "en-gb", "klatt", 150),
+        ("gb", "en-gb", "norbert", 150), ("sc", "en-gb-scotland", "Linda", 145),
+        ("sc", "en-gb-scotland", "John", 150), ("rp", "en-gb-x-rp", "David", 155),
+        ("rp", "en-gb-x-rp", "anika", 150), ("rp", "en-gb-x-rp", "Jacky", 150), ("029", "en-029", "Michael", 150),
+        ("029", "en-029", "Auntie", 145), ("029", "en-029", "klatt2", 150), ("clan", "en-gb-x-gbclan", "Zac", 155),
+        ("clan", "en-gb-x-gbclan", "shelby", 150),
+    ))
+
 # Voices no training set of the project uses (speakers absent from SPEAKERS and EXTRA_SPEAKERS, accents and
 # variants no training voice has): the held-out voices of benchmarks/bench_heldout_voices.py.
 HELDOUT_SPEAKERS: tuple[Speaker, ...] = (
@@ -72,7 +88,7 @@ HELDOUT_SPEAKERS: tuple[Speaker, ...] = (
     Speaker("espeak-cwmd-m6", "espeak", "en-gb-x-gbcwmd+m6", 155),
 )
 
-SPEAKER_BY_ID = {s.id: s for s in SPEAKERS + EXTRA_SPEAKERS}  # every voice a training set may use
+SPEAKER_BY_ID = {s.id: s for s in SPEAKERS + EXTRA_SPEAKERS + VARIANT_SPEAKERS}  # every voice a training set may use
 HELDOUT_BY_ID = {s.id: s for s in HELDOUT_SPEAKERS}
 
 
