@@ -33,7 +33,7 @@ from torch import nn
 from deepaudio.checkpoint import load_model
 from deepaudio.config import from_dict, resolve_dtype
 from deepaudio.errors import CheckpointError, ConfigError, InputError
-from deepaudio.models.encoders.clip import CLIP_MEAN, CLIP_STD, OpenCLIP
+from deepaudio.models.encoders.clip import CLIP_MEAN, CLIP_STD, OpenCLIP, fold_quick_gelu
 from deepaudio.models.encoders.clip_tokenizer import CLIPTokenizer, find_merges_file
 from deepaudio.models.encoders.synchformer import Synchformer
 from deepaudio.models.v2a.bundle import EncoderSpec
@@ -112,6 +112,7 @@ class OfficialEncoders(nn.Module):
         dtype = resolve_dtype(named, f"{directory / 'config.json'} (encoder dtype)")
         clip_dir = directory / spec.clip
         clip = load_model(clip_dir, device=device, dtype=dtype, expect_kind="open_clip")
+        fold_quick_gelu(clip)  # inference only: one SiLU per MLP (the encoders are never saved back)
         sync = load_model(directory / spec.synchformer, device=device, dtype=dtype, expect_kind="synchformer")
         merges = find_merges_file(clip_dir)
         if merges is None:
