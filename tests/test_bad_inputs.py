@@ -182,6 +182,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("tts-nfe-not-int", _with(TTS, nfe="abc"), "--nfe"),
     ("tts-speed-nan", _with(TTS, speed="nan"), "--speed"),
     ("tts-speed-inf", _with(TTS, speed="inf"), "--speed"),
+    ("tts-timbre-above-1", _with(TTS, timbre="2"), "--timbre"),
+    ("tts-timbre-nan", _with(TTS, timbre="nan"), "--timbre"),
     ("tts-speed-zero", _with(TTS, speed="0"), "--speed"),
     ("tts-duration-nan", _with(TTS, duration="nan"), "--duration"),
     ("tts-duration-huge", _with(TTS, duration="1e12"), "--duration"),
@@ -284,6 +286,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("parity-missing", ["verify-parity", "{A}/nope.safetensors"], "nope"),
     ("parity-tolerance-negative", ["verify-parity", "{A}/garbage.safetensors", "--tolerance", "-1"], "--tolerance"),
     ("parity-tolerance-nan", ["verify-parity", "{A}/garbage.safetensors", "--tolerance", "nan"], "--tolerance"),
+    ("parity-bad-device", ["verify-parity", "{A}/garbage.safetensors", "--device", "gpu"], "--device"),
 ]
 
 

@@ -17,13 +17,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    import torch
+
     from deepaudio.convert.parity import run_case
-    from deepaudio.errors import DeepAudioError
+    from deepaudio.errors import ConfigError, DeepAudioError
+
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as exc:
+        raise ConfigError(f"bad --device {args.device!r}", hint="use cpu, cuda or cuda:N") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
 
     failed = unreadable = 0
     for path in args.files:
         try:
-            results = run_case(path, tolerance=args.tolerance, device=args.device)
+            results = run_case(path, tolerance=args.tolerance, device=device)
         except DeepAudioError as exc:  # a file we cannot use is a bad input (exit 2), not a parity failure
             print(f"deepaudio: error: {exc}", file=sys.stderr)
             unreadable += 1
