@@ -85,8 +85,9 @@ def compile_for_inference(module: nn.Module, methods: tuple[str, ...] = ("forwar
     ``--compile``); the module itself is returned, so its attributes (``config`` ...) stay as they were.
 
     Freezing folds the weights in as constants, so on CPU the bf16 linears are prepacked for oneDNN (AMX
-    where present) and the norms, modulations and activations between them fuse: the F5 v1 Base CFG step
-    on 15 s of frames ran 1.33x faster than eager here (benchmarks/bench_vs_official.py). Shapes are
+    where present) and the norms, modulations and activations between them fuse: the F5 v1 Base bf16 CFG
+    step on 15 s of frames went from 1.81 to 1.53 s, the MMAudio small_16k step from 0.19 to 0.14 s
+    (benchmarks/bench_vs_official.py --compile). Shapes are
     static: the first call of each new input shape compiles (about 40 s for F5 Base on 2 cores), so it
     pays for batches and fixed-size windows (V2A), not for one short call. Dynamic shapes measured worse
     (1.18x, 83 s to compile). The weights must not change afterwards. Sets two process-wide options:
