@@ -17,17 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    import torch
-
+    from deepaudio.cli.common import parse_device
     from deepaudio.convert.parity import run_case
-    from deepaudio.errors import ConfigError, DeepAudioError
+    from deepaudio.errors import DeepAudioError
 
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as exc:
-        raise ConfigError(f"bad --device {args.device!r}", hint="use cpu, cuda or cuda:N") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
+    device = parse_device(args.device)
 
     failed = unreadable = 0
     for path in args.files:

@@ -23,16 +23,23 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=sorted(DTYPE_NAMES), default="fp32", help="compute precision (default fp32)")
 
 
-def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
+def parse_device(name: str | None) -> torch.device:
+    """``--device`` as a torch device (default: cuda if available); a clear error for a bad name or a CUDA
+    device on a machine without one."""
     from deepaudio.distributed import cuda_device_for_rank
 
-    name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    name = name or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = cuda_device_for_rank(name)  # under torchrun, "cuda" is the rank's local GPU
     except RuntimeError as exc:
-        raise ConfigError(f"bad --device {name!r}") from exc
+        raise ConfigError(f"bad --device {name!r}", hint="use cpu, cuda or cuda:N") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
+    return device
+
+
+def resolve_device(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
+    device = parse_device(args.device)
     dtype = resolve_dtype(args.dtype)
     if device.type == "cpu" and dtype == torch.float16:
         raise ConfigError("fp16 is not supported on CPU", hint="use --dtype bf16 or fp32")
