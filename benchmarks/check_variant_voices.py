@@ -1,13 +1,16 @@
-"""Are the speech corpus' espeak-ng variant voices (VARIANT_SPEAKERS) new speakers, and none of them a copy of
-a held-out voice? Resemblyzer centroids (5 utterances each) of every corpus voice and every held-out voice.
+"""Are the speech corpus' espeak-ng variant voices (VARIANT_SPEAKERS) and warped voices (WARPED_SPEAKERS) new
+speakers, and none of them a copy of a held-out voice? Resemblyzer centroids (5 utterances each) of every corpus
+voice and every held-out voice.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/check_variant_voices.py --corpus data/speech_all \\
-        data/speech_variants --json benchmarks/results/variant_voices.json
+        data/speech_variants [data/speech_warped] --json benchmarks/results/variant_voices.json
 
-Reports, for each held-out voice, its nearest training voices, and for each variant voice its nearest other
-training voice. Measured 2026-12-04: no variant is nearer to a held-out voice than an older training voice
-is (by more than 0.003); 10 of the 20 variants sit within 0.95 of an older voice (espeak-ng's variants share
-formant sets), the others (Klatt, Michael, Travis, Anika, Jacky, Annie, grandma, shelby ...) are new.
+Reports, for each held-out voice, its nearest training voices and how much nearer the nearest new (variant or
+warped) voice is than the nearest older one (``heldout_gain``: > 0 would make that held-out voice less unheard),
+and for each new voice its nearest other training voice. Measured 2026-12-04: no variant is nearer to a held-out
+voice than an older training voice is (by more than 0.003); 10 of the 20 variants sit within 0.95 of an older voice
+(espeak-ng's variants share formant sets), the others (Klatt, Michael, Travis, Anika, Jacky, Annie, grandma, shelby
+...) are new.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def main() -> int:
     import torch
 
     from deepaudio.data.toyworld.sentences import SENTENCES
-    from deepaudio.data.toyworld.voices import HELDOUT_SPEAKERS, VARIANT_SPEAKERS, VoiceBank
+    from deepaudio.data.toyworld.voices import HELDOUT_SPEAKERS, VARIANT_SPEAKERS, WARPED_SPEAKERS, VoiceBank
     from deepaudio.eval.speaker import Resemblyzer
 
     spk = Resemblyzer()
@@ -51,13 +54,18 @@ def main() -> int:
     bank = VoiceBank(tempfile.mkdtemp())
     held = {h.id: centroid(bank.synthesize(h, t) for t in SENTENCES[:args.per_voice]) for h in HELDOUT_SPEAKERS}
 
-    def nearest(c, exclude=None, k=3):
-        sims = sorted(((float(c @ t), s) for s, t in train.items() if s != exclude), reverse=True)[:k]
+    new = [v.id for v in VARIANT_SPEAKERS + WARPED_SPEAKERS if v.id in train]
+
+    def nearest(c, exclude=None, k=3, among=None):
+        sims = sorted(((float(c @ t), s) for s, t in train.items() if s != exclude and (among is None or s in among)),
+                      reverse=True)[:k]
         return [{"voice": s, "cosine": round(v, 3)} for v, s in sims]
 
+    older = [s for s in train if s not in new]
     out = {"heldout_nearest": {h: nearest(c) for h, c in held.items()},
-           "variant_nearest": {v.id: nearest(train[v.id], exclude=v.id, k=2)
-                               for v in VARIANT_SPEAKERS if v.id in train}}
+           "heldout_gain": {h: round(nearest(c, 1, among=new)[0]["cosine"] - nearest(c, 1, among=older)[0]["cosine"], 3)
+                            for h, c in held.items()} if new else {},
+           "variant_nearest": {v: nearest(train[v], exclude=v, k=2) for v in new}}
     text = json.dumps(out, indent=1)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 
@@ -11,11 +12,13 @@ import pytest
 from deepaudio.data.toyworld.config import WorldConfig
 from deepaudio.data.toyworld.speech_corpus import write_speech_corpus
 from deepaudio.data.toyworld.voices import (
+    CACHE_VERSION,
     EXTRA_SPEAKERS,
     HELDOUT_SPEAKERS,
     SPEAKER_BY_ID,
     SPEAKERS,
     VARIANT_SPEAKERS,
+    WARPED_SPEAKERS,
     Speaker,
     VoiceBank,
 )
@@ -27,7 +30,7 @@ def _speaker_key(s: Speaker) -> tuple:
 
 
 def test_held_out_voices_share_no_speaker_or_accent_with_any_training_voice():
-    training = SPEAKERS + EXTRA_SPEAKERS + VARIANT_SPEAKERS
+    training = SPEAKERS + EXTRA_SPEAKERS + VARIANT_SPEAKERS + WARPED_SPEAKERS
     assert not {s.id for s in HELDOUT_SPEAKERS} & {s.id for s in training}
     # no held-out voice is a training voice's synthesiser voice, nor (espeak) its accent or its variant
     assert not {_speaker_key(s) for s in HELDOUT_SPEAKERS} & {_speaker_key(s) for s in training}
@@ -59,6 +62,27 @@ def test_speech_corpus_all_means_toy_and_extra_voices(tmp_path, monkeypatch):
     write_speech_corpus(tmp_path / "variants", sentences, n, "test", speakers=("variants",), progress=False)
     assert spoken == [s.id for s in VARIANT_SPEAKERS] and len(set(spoken)) == n == 20
     assert all(s.engine == "espeak" and s.voice.split("+")[1] not in ("f4", "m6") for s in VARIANT_SPEAKERS)
+
+
+def test_warped_voices_scale_every_frequency_and_keep_their_own_cache_keys(tmp_path, monkeypatch):
+    sr, f0 = 16000, 200.0
+    tone = (0.3 * np.sin(2 * np.pi * f0 * np.arange(sr) / sr)).astype(np.float32)
+    monkeypatch.setattr(VoiceBank, "_raw", lambda self, speaker, text: (tone, sr))
+    bank = VoiceBank(tmp_path)
+    by_id = {s.id: s for s in WARPED_SPEAKERS}
+    for sid, warp in (("flite-kal-w112", 1.12), ("flite-kal-w89", 0.89)):
+        wav = bank.synthesize(by_id[sid], "text", cache=False)
+        spec = np.abs(np.fft.rfft(wav * np.hanning(len(wav))))
+        peak = np.argmax(spec) * 24000 / len(wav)
+        assert abs(peak - f0 * warp) < 3.0, (sid, peak)  # the tone moved by the warp
+        assert abs(len(wav) / 24000 - 1.0 / warp) < 0.02  # and the second of audio is shorter / longer
+    base = SPEAKER_BY_ID["flite-kal"]
+    assert bank.key(base, "t") != bank.key(by_id["flite-kal-w112"], "t") != bank.key(by_id["flite-kal-w89"], "t")
+    # the unwarped key is the one of earlier versions (caches made before warping stay valid)
+    assert bank.key(base, "t") == hashlib.sha1(f"{CACHE_VERSION}|flite|kal|0|24000|t".encode()).hexdigest()
+    espeak = {s.id: s for s in SPEAKERS}["espeak-us-m3"]
+    assert by_id["espeak-us-m3-w112"].rate == round(espeak.rate / 1.12)  # espeak-ng's tempo kept
+    assert len(WARPED_SPEAKERS) == 2 * len(SPEAKERS + EXTRA_SPEAKERS) - 1 and "espeak-rp-f1-w112" not in by_id
 
 
 def _festival_voices() -> set[str]:

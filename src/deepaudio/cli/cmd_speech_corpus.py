@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speakers", nargs="+", metavar="ID",
                         help="speaker ids (default: every toy-world voice; 'all': those and the extra festival and "
                         "espeak-ng voices, deepaudio.data.toyworld.voices.EXTRA_SPEAKERS; 'variants': "
-                        "espeak-ng's named variants, VARIANT_SPEAKERS)")
+                        "espeak-ng's named variants, VARIANT_SPEAKERS; 'warped': the 'all' voices two semitones "
+                        "higher and lower, WARPED_SPEAKERS)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -21,7 +21,14 @@ import json
 import time
 from pathlib import Path
 
-from deepaudio.data.toyworld.voices import EXTRA_SPEAKERS, SPEAKER_BY_ID, SPEAKERS, VARIANT_SPEAKERS, VoiceBank
+from deepaudio.data.toyworld.voices import (
+    EXTRA_SPEAKERS,
+    SPEAKER_BY_ID,
+    SPEAKERS,
+    VARIANT_SPEAKERS,
+    WARPED_SPEAKERS,
+    VoiceBank,
+)
 from deepaudio.errors import ConfigError
 from deepaudio.io.atomic import atomic_path
 from deepaudio.io.audio import save_audio
@@ -62,6 +69,8 @@ def write_speech_corpus(out: str | Path, sentences: list[str], n: int, source: s
         ids = tuple(s.id for s in SPEAKERS + EXTRA_SPEAKERS)
     elif ids == ("variants",):
         ids = tuple(s.id for s in VARIANT_SPEAKERS)
+    elif ids == ("warped",):
+        ids = tuple(s.id for s in WARPED_SPEAKERS)
     unknown = [s for s in ids if s not in SPEAKER_BY_ID]
     if unknown:
         raise ConfigError(f"unknown speaker id(s) {', '.join(unknown)}; known: {', '.join(SPEAKER_BY_ID)}")

@@ -13,7 +13,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ class Speaker:
     voice: str
     rate: int = 0  # espeak words per minute (0 = engine default)
     test_only: bool = False  # the unseen speakers of WorldConfig(unseen_speakers=True) (dub setting 3.0)
+    warp: float = 1.0  # pitch and formants scaled by this (a shorter or longer vocal tract); 1 = as synthesised
 
 
 # flite kal16 and espeak en-gb+f4 were dropped (2026-12-03): to the speaker judge they are near copies of
@@ -80,6 +81,18 @@ VARIANT_SPEAKERS: tuple[Speaker, ...] = tuple(
         ("clan", "en-gb-x-gbclan", "shelby", 150),
     ))
 
+# The voices above with every frequency (pitch and formants) scaled by 0.89 or 1.12, about two semitones: a
+# shorter or longer vocal tract, new speakers to the speaker judge (`--speakers warped`; the bundled TTS from v8).
+# espeak-ng's rate is divided by the warp so the tempo stays; the other engines speak 11-12% slower or faster.
+# Left out: espeak-rp-f1-w112, the one nearer a held-out voice (New York f4: 0.895) than any older training
+# voice is (0.884; benchmarks/check_variant_voices.py, the same guard as for the variants).
+WARP_FACTORS = (0.89, 1.12)
+_WARP_EXCLUDED = ("espeak-rp-f1-w112",)
+WARPED_SPEAKERS: tuple[Speaker, ...] = tuple(
+    w for w in (replace(s, id=f"{s.id}-w{round(f * 100)}", warp=f, rate=round(s.rate / f) if s.rate else 0,
+                        test_only=False) for s in SPEAKERS + EXTRA_SPEAKERS for f in WARP_FACTORS)
+    if w.id not in _WARP_EXCLUDED)
+
 # Voices no training set of the project uses (speakers absent from SPEAKERS and EXTRA_SPEAKERS, accents and
 # variants no training voice has): the held-out voices of benchmarks/bench_heldout_voices.py.
 HELDOUT_SPEAKERS: tuple[Speaker, ...] = (
@@ -88,7 +101,8 @@ HELDOUT_SPEAKERS: tuple[Speaker, ...] = (
     Speaker("espeak-cwmd-m6", "espeak", "en-gb-x-gbcwmd+m6", 155),
 )
 
-SPEAKER_BY_ID = {s.id: s for s in SPEAKERS + EXTRA_SPEAKERS + VARIANT_SPEAKERS}  # every voice a training set may use
+# every voice a training set may use
+SPEAKER_BY_ID = {s.id: s for s in SPEAKERS + EXTRA_SPEAKERS + VARIANT_SPEAKERS + WARPED_SPEAKERS}
 HELDOUT_BY_ID = {s.id: s for s in HELDOUT_SPEAKERS}
 
 
@@ -120,7 +134,8 @@ class VoiceBank:
         self._piper = None
 
     def key(self, speaker: Speaker, text: str) -> str:
-        raw = f"{CACHE_VERSION}|{speaker.engine}|{speaker.voice}|{speaker.rate}|{self.sample_rate}|{text}"
+        warp = f"|warp{speaker.warp}" if speaker.warp != 1.0 else ""  # unwarped keys as before: caches stay valid
+        raw = f"{CACHE_VERSION}|{speaker.engine}|{speaker.voice}|{speaker.rate}{warp}|{self.sample_rate}|{text}"
         return hashlib.sha1(raw.encode()).hexdigest()
 
     def synthesize(self, speaker: Speaker, text: str, cache: bool = True) -> np.ndarray:
@@ -131,6 +146,8 @@ class VoiceBank:
             wav, _ = sf.read(path, dtype="float32")
             return wav
         raw, sr = self._raw(speaker, text)
+        if speaker.warp != 1.0:  # resample to sr / warp, then read at sr: every frequency times the warp
+            raw = _resample(raw, sr, round(sr / speaker.warp))
         wav = _trim_and_normalise(raw, sr, self.target_rms)
         wav = _resample(wav, sr, self.sample_rate) if sr != self.sample_rate else wav
         if cache:
