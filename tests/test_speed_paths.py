@@ -82,6 +82,32 @@ def test_load_without_init_equals_build_load_cast(tmp_path):
     assert isinstance(lin, torch.nn.Linear) and torch.nn.init.zeros_(torch.ones(2)).sum() == 0  # restored
 
 
+def test_skip_init_is_per_thread_and_reentrant():
+    import threading
+
+    inside, built = threading.Event(), threading.Event()
+    other = {}
+
+    def load():  # a loader holding skip_init while another thread builds a model that needs random init
+        with skip_init(), skip_init():
+            inside.set()
+            built.wait(10)
+            other["skipped"] = torch.nn.init.ones_(torch.zeros(3))
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    inside.wait(10)
+    torch.manual_seed(5)
+    lin = torch.nn.Linear(8, 8)
+    built.set()
+    loader.join(10)
+    torch.manual_seed(5)
+    ref = torch.nn.Linear(8, 8)
+    assert torch.equal(lin.weight, ref.weight) and lin.weight.abs().sum() > 0  # this thread's init ran
+    assert other["skipped"].sum() == 0  # the loader's init calls were no-ops, nested twice
+    assert torch.nn.init.ones_(torch.zeros(3)).sum() == 3  # and work again once it left
+
+
 def test_tune_allocator_is_idempotent_and_can_be_refused(monkeypatch):
     import deepaudio.perf as perf
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
+import threading
 
 import torch
 from torch import nn
@@ -54,22 +56,43 @@ _INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "x
                    "kaiming_normal_", "zeros_", "ones_", "constant_", "orthogonal_")
 
 
+_SKIP = threading.local()  # how deep this thread is in skip_init()
+_GUARD_LOCK = threading.Lock()
+_GUARDED = False
+
+
+def _guard_init_functions() -> None:
+    """Once per process: each ``torch.nn.init`` function of ``_INIT_FUNCTIONS`` becomes a wrapper that does
+    nothing inside this thread's ``skip_init()`` and calls the original everywhere else (so a model built in
+    another thread meanwhile, e.g. by the web app, still gets its random init)."""
+    global _GUARDED
+    with _GUARD_LOCK:
+        if _GUARDED:
+            return
+        for name in _INIT_FUNCTIONS:
+            original = getattr(nn.init, name)
+
+            @functools.wraps(original)
+            def guarded(tensor, *args, _original=original, **kwargs):
+                if getattr(_SKIP, "depth", 0):
+                    return tensor
+                return _original(tensor, *args, **kwargs)
+
+            setattr(nn.init, name, guarded)
+        _GUARDED = True
+
+
 @contextlib.contextmanager
 def skip_init():
-    """Build modules without random init (``torch.nn.init`` functions become no-ops): only for models
-    whose every persistent tensor is loaded right after; non-persistent buffers are computed as usual."""
-    saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
-
-    def keep(tensor, *args, **kwargs):
-        return tensor
-
+    """Build modules without random init (``torch.nn.init`` functions become no-ops in this thread): only for
+    models whose every persistent tensor is loaded right after; non-persistent buffers are computed as usual.
+    Re-entrant and thread-safe (other threads keep their random init)."""
+    _guard_init_functions()
+    _SKIP.depth = getattr(_SKIP, "depth", 0) + 1
     try:
-        for name in _INIT_FUNCTIONS:
-            setattr(nn.init, name, keep)
         yield
     finally:
-        for name, fn in saved.items():
-            setattr(nn.init, name, fn)
+        _SKIP.depth -= 1
 
 
 def empty_like_module(cls, config, dtype: torch.dtype | None = None):
