@@ -112,6 +112,22 @@ def summarise(rows: list[dict]) -> dict:
     return summary
 
 
+def calibrate_int8(pipe, bank, workdir: Path, args) -> None:
+    """Quantise ``pipe`` and calibrate it on a call no row scores: a toy-world training voice reading two of the
+    toy world's training sentences (neither a held-out voice nor a held-out sentence)."""
+    from deepaudio.data.toyworld.config import WorldConfig
+    from deepaudio.data.toyworld.sentences import SENTENCES
+    from deepaudio.data.toyworld.splits import sentence_splits
+    from deepaudio.data.toyworld.voices import SPEAKER_BY_ID
+    from deepaudio.io.audio import save_audio
+
+    train = sentence_splits(SENTENCES, WorldConfig().sentence_fractions, 0)["train"]
+    prompt = workdir / "int8_calibration_prompt.wav"
+    save_audio(prompt, bank.synthesize(SPEAKER_BY_ID["flite-slt"], train[0]), 24000)
+    pipe.quantize_int8(compiled=False)
+    pipe(train[1], str(prompt), ref_text=train[0], nfe=args.nfe, schedule=args.schedule, seed=args.seed)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, help="TTS checkpoint folder (default: the bundled one)")
@@ -126,6 +142,9 @@ def main() -> int:
     ap.add_argument("--timbre", type=float, default=0.0, help="envelope matching strength 0..1 (TTSPipeline timbre)")
     ap.add_argument("--asr-model", type=Path, help="first judge (default: the packaged Whisper tiny.en)")
     ap.add_argument("--asr-model2", type=Path, help="second judge, e.g. models/whisper-base")
+    ap.add_argument("--int8", action="store_true", help="the network static int8 (TTSPipeline.quantize_int8), its "
+                    "graphs eager (int8 quantise/dequantise emulated in fp32: the int8 numbers without a compile per "
+                    "length), calibrated on one unscored call first (a training voice and sentence)")
     ap.add_argument("--out", type=Path, help="summary JSON")
     args = ap.parse_args()
 
@@ -144,9 +163,12 @@ def main() -> int:
     spk, rows, t0 = Resemblyzer(), [], time.time()
     with tempfile.TemporaryDirectory() as tmp:
         bank = VoiceBank(Path(tmp) / "cache")
+        if args.int8:
+            calibrate_int8(pipe, bank, Path(tmp), args)
         for speaker in voices:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
-    summary = {"model": str(args.model or "bundled"), "nfe": args.nfe, "schedule": args.schedule, "timbre": args.timbre,
+    summary = {"model": str(args.model or "bundled"), "int8": args.int8, "nfe": args.nfe, "schedule": args.schedule,
+               "timbre": args.timbre,
                "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__),
                "voices": [v.id for v in voices], "judge": str(args.asr_model or "whisper tiny.en (packaged)"),
                "judge2": str(args.asr_model2) if args.asr_model2 else None, **summarise(rows),

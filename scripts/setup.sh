@@ -40,6 +40,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # PyTorch first and pinned, so that no other requirement pulls a multi-gigabyte CUDA build.
 "$py" -m pip install -q "${DEEPAUDIO_TORCH:-torch==2.13.0}" 2>&1 | grep -v '^WARNING: Location' || true
 extras="eval,voices,text,vision,demo"
-[ "$mode" = "test" ] && extras="eval,voices,text,vision,demo,train,dev"
+[ "$mode" = "test" ] && extras="eval,voices,text,vision,demo,train,dev,int8"
 "$py" -m pip install -q -e ".[${extras}]" 2>&1 | grep -v '^WARNING: Location' || true
 "$py" -c "import deepaudio, torch; print('setup: deepaudio ready (torch', torch.__version__ + ')')"

@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_asr_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="compile the network (torch.compile, frozen "
                         "weights): ~40 s (F5 Base, 2 cores) per new length; for long equal-length batches")
+    parser.add_argument("--int8", action="store_true", help="static int8 on an x86 CPU (needs torchao and fp32 "
+                        "weights; approximate; the first call calibrates, each new length compiles, ~1.5 min for "
+                        "F5 Base): for long equal-length batches")
     add_device_arguments(parser)
 
 
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from deepaudio.pipelines.tts import TTSPipeline
 
     device, dtype = resolve_device(args)
+    _check_int8(args, device)
     if args.manifest is not None:
         return _batch(args, device, dtype)
     # Everything a user can get wrong is checked before the model is loaded.
@@ -80,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
     asr = asr_kwargs(args)
     pipe = TTSPipeline.from_pretrained(model_dir_or_default(args.ckpt, "tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
-    if args.compile:
-        pipe.compile()
+    _speed_options(args, pipe)
     wav, sr = pipe(text, ref_audio, ref_text=ref_text, nfe=args.nfe, cfg_strength=args.cfg,
                    sway=args.sway, solver=args.solver, schedule=args.schedule, seed=args.seed, speed=args.speed,
                    timbre=args.timbre, duration=args.duration, progress=_progress(text), **asr)
@@ -94,6 +97,30 @@ def run(args: argparse.Namespace) -> int:
             "cfg": args.cfg, "timbre": args.timbre, "seconds": round(wav.shape[-1] / sr, 3)}
     print(f"wrote {write_sidecar(args.output, info, [ref_audio])}")
     return 0
+
+
+def _check_int8(args: argparse.Namespace, device) -> None:
+    """--int8's needs, before a model is loaded: fp32 weights, a CPU, torchao."""
+    if not args.int8:
+        return
+    from deepaudio.errors import ConfigError
+    from deepaudio.quant import require_torchao
+
+    if args.dtype != "fp32":
+        raise ConfigError(f"--int8 quantises fp32 weights; --dtype {args.dtype} was given",
+                          hint="leave out --dtype (or give fp32) with --int8")
+    if device.type != "cpu":
+        raise ConfigError(f"--int8 runs on x86 CPUs only; the device is {device}",
+                          hint="use --dtype bf16 on a GPU instead")
+    require_torchao()
+
+
+def _speed_options(args: argparse.Namespace, pipe) -> None:
+    """--int8 (which compiles its int8 graphs itself) or --compile."""
+    if args.int8:
+        pipe.quantize_int8()
+    elif args.compile:
+        pipe.compile()
 
 
 def _progress(text: str):
@@ -123,6 +150,5 @@ def _batch(args: argparse.Namespace, device, dtype) -> int:
         raise InputError("reference voice not found", args.ref_audio)
     pipe = TTSPipeline.from_pretrained(model_dir_or_default(args.ckpt, "tts"), vocoder=args.vocoder, device=device,
                                        dtype=dtype)
-    if args.compile:
-        pipe.compile()
+    _speed_options(args, pipe)
     return tts_batch(args, pipe, device)
