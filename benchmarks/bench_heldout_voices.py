@@ -140,6 +140,8 @@ def main() -> int:
     ap.add_argument("--schedule", default="uniform", help="uniform (the CLI default) or epss")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timbre", type=float, default=0.0, help="envelope matching strength 0..1 (TTSPipeline timbre)")
+    ap.add_argument("--timbre-max-db", type=float, help="tuning: match_timbre's bound (default: its own, 9 dB)")
+    ap.add_argument("--timbre-smooth", type=int, help="tuning: match_timbre's smoothing in mel bins (default 5)")
     ap.add_argument("--asr-model", type=Path, help="first judge (default: the packaged Whisper tiny.en)")
     ap.add_argument("--asr-model2", type=Path, help="second judge, e.g. models/whisper-base")
     ap.add_argument("--int8", action="store_true", help="the network static int8 (TTSPipeline.quantize_int8), its "
@@ -149,9 +151,14 @@ def main() -> int:
     args = ap.parse_args()
 
     from deepaudio.data.toyworld.voices import HELDOUT_BY_ID, HELDOUT_SPEAKERS, SPEAKER_BY_ID, VoiceBank
+    from deepaudio.dsp import timbre
     from deepaudio.eval.speaker import Resemblyzer
     from deepaudio.pipelines.tts import TTSPipeline
 
+    if args.timbre_max_db is not None or args.timbre_smooth is not None:  # the pipeline calls it with its defaults
+        strength, max_db, smooth, floor = timbre.match_timbre.__defaults__
+        timbre.match_timbre.__defaults__ = (strength, args.timbre_max_db or max_db, args.timbre_smooth or smooth,
+                                            floor)
     known = {**SPEAKER_BY_ID, **HELDOUT_BY_ID}
     unknown = [v for v in args.voices or () if v not in known]
     if unknown:
@@ -169,6 +176,7 @@ def main() -> int:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
     summary = {"model": str(args.model or "bundled"), "int8": args.int8, "nfe": args.nfe, "schedule": args.schedule,
                "timbre": args.timbre,
+               "timbre_max_db_smooth": list(timbre.match_timbre.__defaults__[1:3]),
                "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__),
                "voices": [v.id for v in voices], "judge": str(args.asr_model or "whisper tiny.en (packaged)"),
                "judge2": str(args.asr_model2) if args.asr_model2 else None, **summarise(rows),

@@ -28,7 +28,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "deepaudio"
 
 LEVEL = {
     "errors": 0, "config": 0, "checkpoint": 0, "io": 0, "dsp": 0, "nn": 0, "flow": 0,
-    "text": 0, "assets": 0, "viz": 0, "checks": 0, "offline": 0, "distributed": 0, "perf": 0,
+    "text": 0, "assets": 0, "viz": 0, "checks": 0, "offline": 0, "distributed": 0, "perf": 0, "quant": 0,
     "models": 1, "convert": 1,
     "perception": 2, "v2s": 2, "vision": 2, "data": 2,
     "pipelines": 3, "think": 3, "eval": 3, "train": 3,

@@ -39,7 +39,8 @@ def match_timbre(mel: torch.Tensor, ref_mel: torch.Tensor, strength: float = 1.0
     """``mel`` (T, M) moved ``strength`` of the way towards the envelope of ``ref_mel`` (Tr, M).
 
     The per-bin correction is centred (no change of overall level), smoothed over ``smooth_bins`` mel bins
-    (an envelope, not harmonics) and bounded to +-``max_db``; the result keeps the mel floor.
+    (an envelope, not harmonics) and bounded to +-``max_db``; the result keeps the mel floor. Re-tuned for
+    v7 (docs/tts.md): no smoothing and a 15 dB bound did no better than these defaults.
     """
     if strength == 0 or mel.shape[0] == 0:
         return mel
