@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from deepaudio.cli.common import (
@@ -95,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     info = {"task": "tts", "model": model_label(args.ckpt) or BUNDLED_LABEL, "text": text, "voice": voice,
             "ref_audio": str(ref_audio), "vocoder": pipe.vocoder.label, "seed": args.seed, "nfe": args.nfe,
             "cfg": args.cfg, "timbre": args.timbre, "seconds": round(wav.shape[-1] / sr, 3)}
+    if args.int8:  # one text is one solve: the calibrating one, computed in fp32
+        info["int8"] = "calibrated only (this solve ran in fp32; int8 pays from the second call: use --manifest)"
+        print("note: --int8 calibrates on the first solve, which runs in fp32; a single text gains nothing "
+              "(give a --manifest batch)", file=sys.stderr)
     print(f"wrote {write_sidecar(args.output, info, [ref_audio])}")
     return 0
 
