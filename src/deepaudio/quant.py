@@ -3,10 +3,11 @@
 The network's Linears run as int8 x int8 products (AMX or VNNI through oneDNN) with bf16 around them
 (attention, norms, the rest): PyTorch's export-based post-training quantisation with torchao's
 ``X86InductorQuantizer`` (weights int8 per output channel, activations int8 per tensor with ranges
-observed on real inputs), then TorchInductor with frozen weights. Measured on F5 v1 Base, 15 s of frames:
-one CFG step 1.28 s against 1.50 s bf16 compiled and 2.16 s for the official bf16 step (1.68x;
-``benchmarks/probe_int8_static_f5.py``); max difference to the fp32 output 0.088 (bf16 compiled 0.027) at
-an output scale of about 3. Approximate: docs/speed.md has what it costs in WER and speaker similarity.
+observed on real inputs), then TorchInductor with frozen weights. Measured on F5 v1 Base, 15 s of frames, in
+two runs: one CFG step 1.37 / 1.46 s against 1.60 / 1.78 s bf16 compiled and 2.05 / 2.35 s for the official
+bf16 step (1.50x / 1.61x; ``benchmarks/probe_int8_static_f5.py``); max difference to the fp32 output 0.088
+(bf16 compiled 0.027) at an output scale of about 3. Approximate: docs/speed.md has what it costs in WER and
+speaker similarity (nothing measurable on the bundled TTS).
 
 How it runs. The model keeps its fp32 weights. Each new call signature (input shapes and flags) is exported
 once. The first solve calibrates: its steps run the exported fp32 graph with observers, so its output is

@@ -157,7 +157,7 @@ class TTSPipeline:
     def quantize_int8(self, compiled: bool = True) -> TTSPipeline:
         """Run the network static int8 on an x86 CPU (``deepaudio.quant``; needs torchao and fp32 weights):
         the first solve calibrates at fp32 speed, each new length is compiled on its first call; F5 Base
-        steps 1.7x faster than the official bf16 step, approximately (docs/speed.md has the quality cost)."""
+        steps 1.5-1.6x faster than the official bf16 step, approximately (docs/speed.md has the quality cost)."""
         from deepaudio.quant import quantize_int8
 
         quantize_int8(self.model, compiled=compiled)

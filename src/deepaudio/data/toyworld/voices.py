@@ -82,7 +82,8 @@ VARIANT_SPEAKERS: tuple[Speaker, ...] = tuple(
     ))
 
 # The voices above with every frequency (pitch and formants) scaled by 0.89 or 1.12, about two semitones: a
-# shorter or longer vocal tract, new speakers to the speaker judge (`--speakers warped`; the bundled TTS from v8).
+# shorter or longer vocal tract, new speakers to the speaker judge (`--speakers warped`; a TTS trained on them
+# too, v8, copied unheard voices no better and was not bundled: docs/tts.md).
 # espeak-ng's rate is divided by the warp so the tempo stays; the other engines speak 11-12% slower or faster.
 # Left out: espeak-rp-f1-w112, the one nearer a held-out voice (New York f4: 0.895) than any older training
 # voice is (0.884; benchmarks/check_variant_voices.py, the same guard as for the variants).
