@@ -66,6 +66,24 @@ def test_int8_step_calibrates_exactly_then_stays_near_fp32_and_reuses_ranges_at_
 
 
 @needs_torchao
+def test_int8_keeps_only_the_most_recently_used_graphs():
+    model = _model()
+    fwd = quantize_int8(model, compiled=False, max_graphs=1)
+    a, b = _inputs(40, 2), _inputs(30, 3)
+    with torch.no_grad():
+        model(*a, cfg_infer=True, cache={})
+        fwd.finish_calibration()
+        first = model(*a, cfg_infer=True, cache={})
+        model(*b, cfg_infer=True, cache={})  # another length: converted, and the first graph dropped
+        assert len(fwd.steps) == 1 and fwd.converted == 2
+        again = model(*a, cfg_infer=True, cache={})  # rebuilt from the kept ranges: the same int8 numbers
+    assert fwd.converted == 3
+    torch.testing.assert_close(again, first, atol=1e-6, rtol=1e-6)
+    with pytest.raises(ConfigError, match="max_graphs"):
+        Int8Forward(_model(), max_graphs=0)
+
+
+@needs_torchao
 def test_int8_pipeline_generates_speech_after_its_calibrating_call():
     from test_tts_pipeline import SR, _pipe, _voice  # the tiny pipeline of the TTS tests
 

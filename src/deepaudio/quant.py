@@ -14,7 +14,8 @@ once. The first solve calibrates: its steps run the exported fp32 graph with obs
 the fp32 one; :meth:`Int8Forward.finish_calibration` (the pipeline calls it after each solve) converts
 what was observed to int8 and compiles it. Later signatures (another length) reuse those activation ranges:
 they are exported, given the observed ranges, converted and compiled on their first call, which is slow
-(about 1.5 minutes for F5 Base on 2 cores), like ``--compile``: for long runs of equal-length calls.
+(about 1.5 minutes for F5 Base on 2 cores), like ``--compile``: for long runs of equal-length calls. The
+``max_graphs`` most recently used lengths are kept (each holds its own int8 weights).
 
 torchao is an optional dependency (``pip install 'deepaudio[int8]'``).
 """
@@ -22,6 +23,7 @@ torchao is an optional dependency (``pip install 'deepaudio[int8]'``).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -77,15 +79,18 @@ class Int8Forward:
     describes. ``compiled=False`` keeps the converted graphs eager: int8 quantise/dequantise emulated in fp32
     (the same int8 numbers, slower), for measuring quality where compiling every length would cost too much."""
 
-    def __init__(self, dit: nn.Module, compiled: bool = True):
+    def __init__(self, dit: nn.Module, compiled: bool = True, max_graphs: int = 8):
         if any(p.dtype != torch.float32 for p in dit.parameters()):
             raise ConfigError("int8 quantisation starts from fp32 weights; this model is in "
                               f"{next(dit.parameters()).dtype}", hint="load it with dtype fp32 (the default)")
         if any(p.device.type != "cpu" for p in dit.parameters()):
             raise ConfigError("int8 inference runs on x86 CPUs only", hint="use --dtype bf16 on a GPU instead")
+        if max_graphs < 1:
+            raise ConfigError(f"max_graphs must be at least 1, got {max_graphs}")
         self.dit = dit
         self.compiled = compiled
-        self.steps: dict[tuple, object] = {}
+        self.max_graphs = max_graphs  # int8 graphs kept (each holds its own int8 weights: ~0.4 GB for F5 Base)
+        self.steps: OrderedDict[tuple, object] = OrderedDict()  # least recently used first
         self.calibrating: dict[tuple, nn.Module] = {}
         self.ranges: dict[str, dict] | None = None  # observer states of the first calibration, by name
         self.converted = 0
@@ -111,6 +116,8 @@ class Int8Forward:
         step = self.steps.get(sig)
         if step is None:
             step = self.steps[sig] = self._build(sig, flags, args, kwargs)
+            self._evict()
+        self.steps.move_to_end(sig)
         if sig in self.calibrating or not self.compiled:
             return step(*args, **kwargs)
         with torch.autocast("cpu", torch.bfloat16):
@@ -129,6 +136,12 @@ class Int8Forward:
             return self._convert(prepared)
         self.calibrating[sig] = prepared
         return prepared
+
+    def _evict(self) -> None:
+        """Drop the least recently used converted graphs beyond ``max_graphs`` (calibrating ones stay)."""
+        done = [sig for sig in self.steps if sig not in self.calibrating]
+        for sig in done[: max(0, len(done) - self.max_graphs)]:
+            del self.steps[sig]
 
     def finish_calibration(self) -> None:
         """Convert every signature observed since the last call to int8 (and compile it)."""
@@ -153,10 +166,10 @@ class Int8Forward:
         return q
 
 
-def quantize_int8(dit: nn.Module, compiled: bool = True) -> Int8Forward:
+def quantize_int8(dit: nn.Module, compiled: bool = True, max_graphs: int = 8) -> Int8Forward:
     """Make ``dit`` run static int8 (see the module docstring); returns the installed :class:`Int8Forward`."""
     require_torchao()
-    fwd = Int8Forward(dit, compiled=compiled)
+    fwd = Int8Forward(dit, compiled=compiled, max_graphs=max_graphs)
     dit.forward = fwd
     return fwd
 
