@@ -1,0 +1,53 @@
+"""Where the time of one static int8 F5 v1 Base CFG step goes (``tts --int8``), by ``torch.profiler``.
+
+F5TTS_v1_Base with random weights (std 0.02), 15 s of frames, calibrated on two random steps, converted and
+compiled by ``deepaudio.quant``; prints one timed step and the profiler's table by self CPU time.
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/profile_int8_f5.py
+
+2026-12-04 (2 vCPUs, Xeon with AMX): step 1.41 s; flash attention 0.77 s (55 %), int8 Linears
+(``onednn::qlinear_pointwise``) 0.34 s, the compiled graph's own fused kernels 0.25 s (docs/speed.md).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from deepaudio.models.tts.config import TTS_PRESETS
+from deepaudio.models.tts.dit import DiT
+from deepaudio.quant import quantize_int8
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    model = DiT(TTS_PRESETS.get("F5TTS_v1_Base")).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.02)
+    n = 1406
+
+    def inputs(seed):
+        g = torch.Generator().manual_seed(seed)
+        return (torch.randn(1, n, 100, generator=g), torch.randn(1, n, 100, generator=g),
+                torch.randint(0, 2544, (1, 160), generator=g), torch.rand(1, generator=g))
+
+    fwd = quantize_int8(model)
+    with torch.no_grad():
+        for seed in (2, 3):
+            model(*inputs(seed), cfg_infer=True, cache={})
+        fwd.finish_calibration()
+        x, cache = inputs(1), {}
+        for _ in range(2):  # compile, then warm
+            model(*x, cfg_infer=True, cache=cache)
+        start = time.perf_counter()
+        model(*x, cfg_infer=True, cache=cache)
+        print(f"int8 step: {time.perf_counter() - start:.3f} s")
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            model(*x, cfg_infer=True, cache=cache)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+if __name__ == "__main__":
+    main()
