@@ -6,7 +6,8 @@ compiled by ``deepaudio.quant``; prints one timed step and the profiler's table 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/profile_int8_f5.py
 
 2026-12-04 (2 vCPUs, Xeon with AMX): step 1.41 s; flash attention 0.77 s (55 %), int8 Linears
-(``onednn::qlinear_pointwise``) 0.34 s, the compiled graph's own fused kernels 0.25 s (docs/speed.md).
+(``onednn::qlinear_pointwise``) 0.34 s, the compiled graph's own fused kernels 0.25 s (docs/speed.md). A second
+run, the VM slower then: step 1.78 s, the same shares (53 % / 24 % / 17 %).
 """
 
 from __future__ import annotations
