@@ -24,12 +24,18 @@ from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
 
 
-def main() -> None:
+def random_f5_base() -> DiT:
+    """F5TTS_v1_Base with seeded random weights (std 0.02), in eval mode (also used by profile_int8_f5.py)."""
     torch.manual_seed(0)
     model = DiT(TTS_PRESETS.get("F5TTS_v1_Base")).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.02)
+    return model
+
+
+def main() -> None:
+    model = random_f5_base()
     g = torch.Generator().manual_seed(1)
     n = 1406
     x, cond = torch.randn(1, n, 100, generator=g), torch.randn(1, n, 100, generator=g)

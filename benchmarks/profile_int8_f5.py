@@ -12,21 +12,20 @@ run, the VM slower then: step 1.78 s, the same shares (53 % / 24 % / 17 %).
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from deepaudio.models.tts.config import TTS_PRESETS
-from deepaudio.models.tts.dit import DiT
-from deepaudio.quant import quantize_int8
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from probe_int8_f5 import random_f5_base  # noqa: E402
+
+from deepaudio.quant import quantize_int8  # noqa: E402
 
 
 def main() -> None:
-    torch.manual_seed(0)
-    model = DiT(TTS_PRESETS.get("F5TTS_v1_Base")).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.02)
+    model = random_f5_base()
     n = 1406
 
     def inputs(seed):
