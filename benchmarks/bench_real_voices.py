@@ -1,0 +1,139 @@
+"""The TTS with real human voices as prompts: prompt-speaker similarity and WER, two settings paired per item.
+
+Prompts: the human recordings of Debian's pocketsphinx-testdata (16 kHz read speech; no training set, tuning
+set or held-out set of this project has them): the LibriVox reader ("he was not an ill disposed young man"),
+the "cards" speaker (005), the tidigits speaker, and the three command recordings (goforward, numbers,
+something). Each prompt's text is its transcript where the data has one, else the packaged Whisper's
+transcription. Sentences: the held-out sentences of ``bench_heldout_voices.py`` (toy-world test sentences,
+WordNet tail with ``--wordnet``). Each item is spoken twice, with setting A and B (same seed), so the change is
+paired; ``--a``/``--b`` take ``key=value`` TTSPipeline keywords (e.g. ``pitch=0`` vs ``pitch=1``).
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_real_voices.py --a pitch=0 --b pitch=1 \\
+        --out benchmarks/results/real_voices_pitch.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+DATA = Path("/usr/share/pocketsphinx/test/data")
+
+
+def real_prompts(data: Path, tmp: Path) -> list[tuple[str, Path, str | None]]:
+    """(name, 16 kHz wav path, transcript or None) of each real speaker's prompt; raw PCM is converted
+    into ``tmp``."""
+    import numpy as np
+
+    from deepaudio.io.audio import save_audio
+
+    out = []
+    libri = {m.group(2): m.group(1) for m in (re.match(r"<s> (.*) </s> \((.*)\)", line.strip())
+                                               for line in (data / "librivox" / "transcription").read_text()
+                                               .splitlines()) if m}
+    name = "sense_and_sensibility_01_austen_64kb-0880"
+    out.append(("librivox", data / "librivox" / f"{name}.wav", libri[name]))
+    out.append(("cards", data / "cards" / "005.wav", "eight of spades four of clubs seven of hearts"))
+    for key, raw in (("tidigits", data / "tidigits" / "dhd.2934z.raw"), ("goforward", data / "goforward.raw"),
+                     ("numbers", data / "numbers.raw"), ("something", data / "something.raw")):
+        pcm = np.frombuffer(raw.read_bytes(), dtype="<i2").astype(np.float32) / 32768.0
+        path = tmp / f"{key}.wav"
+        save_audio(path, pcm, 16000)
+        out.append((key, path, None))
+    return out
+
+
+def paired(a: list[float], b: list[float]) -> tuple[float, float]:
+    d = [y - x for x, y in zip(a, b)]
+    m = sum(d) / len(d)
+    se = math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d)) if len(d) > 1 else float("nan")
+    return m, se
+
+
+def setting(text: str) -> dict:
+    out = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        out[key.strip()] = float(value)
+    return out
+
+
+def main() -> int:
+    from bench_heldout_voices import heldout_sentences
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, help="TTS checkpoint folder (default: the bundled one)")
+    ap.add_argument("--a", type=setting, default={}, help="setting A, e.g. pitch=0")
+    ap.add_argument("--b", type=setting, default={}, help="setting B, e.g. pitch=1")
+    ap.add_argument("--n-toy", type=int, default=7, help="toy-world test sentences")
+    ap.add_argument("--wordnet", type=Path)
+    ap.add_argument("--n-wordnet", type=int, default=0)
+    ap.add_argument("--data", type=Path, default=DATA, help="pocketsphinx test data folder")
+    ap.add_argument("--pitch-keep-envelope", type=int, help="dsp.pitch.KEEP_ENVELOPE for both settings")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    if not (args.data / "librivox" / "transcription").is_file():
+        raise SystemExit(f"{args.data}: no pocketsphinx test data (apt-get install pocketsphinx-testdata)")
+
+    from deepaudio.dsp import pitch
+    from deepaudio.eval.quality import dnsmos
+    from deepaudio.eval.speaker import Resemblyzer, cosine
+    from deepaudio.eval.wer import wer
+    from deepaudio.io.audio import load_audio
+    from deepaudio.perception.asr import transcribe
+    from deepaudio.pipelines.tts import TTSPipeline
+
+    if args.pitch_keep_envelope is not None:  # read by shift_mel_pitch at call time
+        pitch.KEEP_ENVELOPE = args.pitch_keep_envelope
+    sentences = [s for _, s in heldout_sentences(args.n_toy, args.wordnet, args.n_wordnet)]
+    pipe = TTSPipeline.from_pretrained(args.model)
+    spk, rows, t0 = Resemblyzer(), [], time.time()
+    tmp = tempfile.TemporaryDirectory()
+    for name, path, text in real_prompts(args.data, Path(tmp.name)):
+        wav, sr = load_audio(path, sample_rate=24000, mono=True)
+        prompt_emb = spk.embed(wav, sr)
+        for k, sentence in enumerate(sentences):
+            row = {"voice": name, "text": sentence}
+            for tag, kw in (("a", args.a), ("b", args.b)):
+                result = pipe(sentence, str(path), ref_text=text, seed=k, **kw)
+                gen, gsr = result
+                row[f"spk_sim_{tag}"] = cosine(spk.embed(gen, gsr), prompt_emb)
+                row[f"hyp_{tag}"] = transcribe(gen, gsr)
+                row[f"wer_{tag}"] = wer(sentence, row[f"hyp_{tag}"])
+                row[f"dnsmos_{tag}"] = dnsmos(gen, gsr)["ovrl"]
+                row[f"pitch_ratio_{tag}"] = result.metadata.get("pitch_ratio")
+            rows.append(row)
+            print(f"[{name} {k + 1}/{len(sentences)}] sim {row['spk_sim_a']:.3f} -> {row['spk_sim_b']:.3f} "
+                  f"wer {row['wer_a']:.2f} -> {row['wer_b']:.2f} ratio {row['pitch_ratio_b']}", file=sys.stderr,
+                  flush=True)
+    tmp.cleanup()
+    summary: dict = {"model": str(args.model or "bundled"), "a": args.a, "b": args.b, "n": len(rows),
+                     "pitch_keep_envelope": pitch.KEEP_ENVELOPE,
+                     "judge": "whisper tiny.en (packaged)"}
+    for key in ("spk_sim", "wer", "dnsmos"):
+        a, b = [r[f"{key}_a"] for r in rows], [r[f"{key}_b"] for r in rows]
+        m, se = paired(a, b)
+        summary[key] = {"a": sum(a) / len(a), "b": sum(b) / len(b), "change": m, "se": se}
+    summary["by_voice"] = {v: {"spk_sim_a": sum(r["spk_sim_a"] for r in part) / len(part),
+                               "spk_sim_b": sum(r["spk_sim_b"] for r in part) / len(part), "n": len(part)}
+                           for v in dict.fromkeys(r["voice"] for r in rows)
+                           for part in [[r for r in rows if r["voice"] == v]]}
+    summary["seconds"] = time.time() - t0
+    summary["items"] = rows
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in summary.items() if k != "items"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
