@@ -90,7 +90,6 @@ def main() -> int:
     ap.add_argument("--speed", type=float, default=1.0, help="speaking rate factor (TTS part; the CLI's --speed)")
     ap.add_argument("--timbre", type=float, default=1.0, help="envelope matching 0..1 (default 1, the pipeline's; "
                     "results before 2026-12-04 are 0)")
-    ap.add_argument("--pitch", type=float, default=0.0, help="pitch matching 0..1 (default 0, the pipeline's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--vocoder", help="vocoder: a folder, 'griffin-lim', or (default) the TTS pipeline's default, "
                     "the bundled small vocoder")
@@ -153,8 +152,7 @@ def main() -> int:
             wav, sr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
         else:
             wav, sr = pipe(tgt.text, str(p.audio_path), ref_text=p.text, nfe=args.nfe, schedule=args.schedule,
-                           cfg_strength=args.cfg, seed=args.seed + k, speed=args.speed, timbre=args.timbre,
-                           pitch=args.pitch)
+                           cfg_strength=args.cfg, seed=args.seed + k, speed=args.speed, timbre=args.timbre)
         hyp = transcribe(wav, sr, model=args.asr_model)
         emb = spk.embed(wav, sr)
         own = cosine(emb, prompts[str(p.audio_path)][1])
@@ -191,7 +189,7 @@ def main() -> int:
     v2s = v2s_following(pipe, args) if args.v2s else {}
     source = "real recordings (--truth-only)" if args.truth_only else str(model)
     summary = {"model": source, "n": len(rows), "nfe": args.nfe, "schedule": args.schedule, "cfg": args.cfg,
-               "timbre": args.timbre, "pitch": args.pitch,
+               "timbre": args.timbre,
                "speed": args.speed,
                "judge": f"{backend_name(args.asr_model)}, beam 5", "speaker_backend": "resemblyzer-ge2e",
                "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__), "wer": mean("wer"),
@@ -294,7 +292,7 @@ def v2s_following(pipe, args) -> dict:
             contour = mouth_contour(str(resolve(base, r["video"])), n_frames=n)
         wav, gsr = pipe(r["text"], str(resolve(base, r["prompt_audio"])), ref_text=r["prompt_text"], nfe=args.nfe,
                         schedule=args.schedule, cfg_strength=args.cfg, seed=args.seed + k, energy=contour,
-                        ref_energy="speech", timbre=args.timbre, pitch=args.pitch)
+                        ref_energy="speech", timbre=args.timbre)
         gen = energy_contour(wav, gsr, target_len=n)
         m = min(gen.numel(), contour.numel())
         rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])

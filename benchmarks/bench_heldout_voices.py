@@ -71,10 +71,9 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
     for k, (source, text) in enumerate(rest):
         real = torch.from_numpy(bank.synthesize(speaker, text))[None]
         result = pipe(text, str(prompt_path), ref_text=prompt_text, nfe=args.nfe, schedule=args.schedule,
-                      seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg, pitch=args.pitch)
+                      seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg)
         gen, sr = result
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
-               "pitch_ratio": result.metadata.get("pitch_ratio"),
                "spk_sim": cosine(spk.embed(gen, sr), prompt_emb), "spk_sim_truth": cosine(spk.embed(real, 24000),
                                                                                           prompt_emb),
                "dnsmos": dnsmos(gen, sr)["ovrl"], "dnsmos_truth": dnsmos(real, 24000)["ovrl"]}
@@ -143,9 +142,6 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength (TTSSettings default 2)")
     ap.add_argument("--timbre", type=float, default=0.0, help="envelope matching strength 0..1 (TTSPipeline timbre)")
-    ap.add_argument("--pitch", type=float, default=0.0, help="pitch matching strength 0..1 (TTSPipeline pitch)")
-    ap.add_argument("--pitch-keep-envelope", type=int, help="tuning: dsp.pitch.KEEP_ENVELOPE (0: shift the envelope "
-                    "with the harmonics)")
     ap.add_argument("--timbre-max-db", type=float, help="tuning: match_timbre's bound (default: its own, 9 dB)")
     ap.add_argument("--timbre-smooth", type=int, help="tuning: match_timbre's smoothing in mel bins (default 5)")
     ap.add_argument("--asr-model", type=Path, help="first judge (default: the packaged Whisper tiny.en)")
@@ -157,7 +153,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from deepaudio.data.toyworld.voices import HELDOUT_BY_ID, HELDOUT_SPEAKERS, SPEAKER_BY_ID, VoiceBank
-    from deepaudio.dsp import pitch, timbre
+    from deepaudio.dsp import timbre
     from deepaudio.eval.speaker import Resemblyzer
     from deepaudio.pipelines.tts import TTSPipeline
 
@@ -165,8 +161,6 @@ def main() -> int:
         strength, max_db, smooth, floor = timbre.match_timbre.__defaults__
         timbre.match_timbre.__defaults__ = (strength, args.timbre_max_db or max_db, args.timbre_smooth or smooth,
                                             floor)
-    if args.pitch_keep_envelope is not None:  # read by shift_mel_pitch at call time
-        pitch.KEEP_ENVELOPE = args.pitch_keep_envelope
     known = {**SPEAKER_BY_ID, **HELDOUT_BY_ID}
     unknown = [v for v in args.voices or () if v not in known]
     if unknown:
@@ -184,7 +178,7 @@ def main() -> int:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
     summary = {"model": str(args.model or "bundled"), "int8": args.int8, "nfe": args.nfe, "schedule": args.schedule,
                "cfg": args.cfg,
-               "timbre": args.timbre, "pitch": args.pitch, "pitch_keep_envelope": pitch.KEEP_ENVELOPE,
+               "timbre": args.timbre,
                "timbre_max_db_smooth": list(timbre.match_timbre.__defaults__[1:3]),
                "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__),
                "voices": [v.id for v in voices], "judge": str(args.asr_model or "whisper tiny.en (packaged)"),

@@ -6,10 +6,14 @@ the "cards" speaker (005), the tidigits speaker, and the three command recording
 something). Each prompt's text is its transcript where the data has one, else the packaged Whisper's
 transcription. Sentences: the held-out sentences of ``bench_heldout_voices.py`` (toy-world test sentences,
 WordNet tail with ``--wordnet``). Each item is spoken twice, with setting A and B (same seed), so the change is
-paired; ``--a``/``--b`` take ``key=value`` TTSPipeline keywords (e.g. ``pitch=0`` vs ``pitch=1``).
+paired; ``--a``/``--b`` take ``key=value`` TTSPipeline keywords (e.g. ``timbre=0`` vs ``timbre=1``) and
+``--vocoder-a``/``--vocoder-b`` a vocoder folder (or ``griffin-lim``) for each side.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_real_voices.py --a pitch=0 --b pitch=1 \\
-        --out benchmarks/results/real_voices_pitch.json
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_real_voices.py --a timbre=0 --b timbre=1 \\
+        --out benchmarks/results/real_voices_timbre.json
+
+The first file (``real_voices_v7_pitch05.json``) compared ``pitch=0`` with ``pitch=0.5``, a setting that
+existed at commit 7cb11cd (docs/tts.md, "What did not help").
 """
 
 from __future__ import annotations
@@ -71,19 +75,19 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, help="TTS checkpoint folder (default: the bundled one)")
-    ap.add_argument("--a", type=setting, default={}, help="setting A, e.g. pitch=0")
-    ap.add_argument("--b", type=setting, default={}, help="setting B, e.g. pitch=1")
+    ap.add_argument("--a", type=setting, default={}, help="setting A, e.g. timbre=0")
+    ap.add_argument("--b", type=setting, default={}, help="setting B, e.g. timbre=1")
+    ap.add_argument("--vocoder-a", help="vocoder folder or 'griffin-lim' for A (default: the pipeline's)")
+    ap.add_argument("--vocoder-b", help="the same for B")
     ap.add_argument("--n-toy", type=int, default=7, help="toy-world test sentences")
     ap.add_argument("--wordnet", type=Path)
     ap.add_argument("--n-wordnet", type=int, default=0)
     ap.add_argument("--data", type=Path, default=DATA, help="pocketsphinx test data folder")
-    ap.add_argument("--pitch-keep-envelope", type=int, help="dsp.pitch.KEEP_ENVELOPE for both settings")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     if not (args.data / "librivox" / "transcription").is_file():
         raise SystemExit(f"{args.data}: no pocketsphinx test data (apt-get install pocketsphinx-testdata)")
 
-    from deepaudio.dsp import pitch
     from deepaudio.eval.quality import dnsmos
     from deepaudio.eval.speaker import Resemblyzer, cosine
     from deepaudio.eval.wer import wer
@@ -91,10 +95,9 @@ def main() -> int:
     from deepaudio.perception.asr import transcribe
     from deepaudio.pipelines.tts import TTSPipeline
 
-    if args.pitch_keep_envelope is not None:  # read by shift_mel_pitch at call time
-        pitch.KEEP_ENVELOPE = args.pitch_keep_envelope
     sentences = [s for _, s in heldout_sentences(args.n_toy, args.wordnet, args.n_wordnet)]
-    pipe = TTSPipeline.from_pretrained(args.model)
+    pipes = {tag: TTSPipeline.from_pretrained(args.model, **({"vocoder": v} if v else {}))
+             for tag, v in (("a", args.vocoder_a), ("b", args.vocoder_b))}
     spk, rows, t0 = Resemblyzer(), [], time.time()
     tmp = tempfile.TemporaryDirectory()
     for name, path, text in real_prompts(args.data, Path(tmp.name)):
@@ -103,20 +106,19 @@ def main() -> int:
         for k, sentence in enumerate(sentences):
             row = {"voice": name, "text": sentence}
             for tag, kw in (("a", args.a), ("b", args.b)):
-                result = pipe(sentence, str(path), ref_text=text, seed=k, **kw)
+                result = pipes[tag](sentence, str(path), ref_text=text, seed=k, **kw)
                 gen, gsr = result
                 row[f"spk_sim_{tag}"] = cosine(spk.embed(gen, gsr), prompt_emb)
                 row[f"hyp_{tag}"] = transcribe(gen, gsr)
                 row[f"wer_{tag}"] = wer(sentence, row[f"hyp_{tag}"])
                 row[f"dnsmos_{tag}"] = dnsmos(gen, gsr)["ovrl"]
-                row[f"pitch_ratio_{tag}"] = result.metadata.get("pitch_ratio")
             rows.append(row)
             print(f"[{name} {k + 1}/{len(sentences)}] sim {row['spk_sim_a']:.3f} -> {row['spk_sim_b']:.3f} "
-                  f"wer {row['wer_a']:.2f} -> {row['wer_b']:.2f} ratio {row['pitch_ratio_b']}", file=sys.stderr,
+                  f"wer {row['wer_a']:.2f} -> {row['wer_b']:.2f}", file=sys.stderr,
                   flush=True)
     tmp.cleanup()
     summary: dict = {"model": str(args.model or "bundled"), "a": args.a, "b": args.b, "n": len(rows),
-                     "pitch_keep_envelope": pitch.KEEP_ENVELOPE,
+                     "vocoder_a": pipes["a"].vocoder.label, "vocoder_b": pipes["b"].vocoder.label,
                      "judge": "whisper tiny.en (packaged)"}
     for key in ("spk_sim", "wer", "dnsmos"):
         a, b = [r[f"{key}_a"] for r in rows], [r[f"{key}_b"] for r in rows]

@@ -23,7 +23,6 @@ import torch
 
 from deepaudio import checks
 from deepaudio.config import resolve_dtype
-from deepaudio.dsp.pitch import median_f0, pitch_ratio, shift_mel_pitch
 from deepaudio.dsp.timbre import match_timbre
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
@@ -73,12 +72,6 @@ class TTSSettings:
     # (prompt cosine 0.548 -> 0.582 -> 0.599 at 0 / 0.5 / 1; 18 items), then measured on the held-out voices
     # (cosine 0.692 -> 0.733, WER unchanged; docs/tts.md).
     timbre: float = 1.0
-    # 0..1: move the speech's median pitch (with its envelope; timbre then restores the reference's long-term
-    # envelope) part of the way to the reference's (dsp.pitch; 0 = off). Off: on eight unheard tuning voices
-    # (warped synthetic ones) 0.5 gained prompt cosine +0.033, but on the held-out voices it lost 0.006 and on six
-    # real human voices 0.032: interpolating a generated mel across bins costs the vocoder more than the pitch
-    # gains (docs/tts.md).
-    pitch: float = 0.0
 
     def __post_init__(self) -> None:
         # the same checks (types, finiteness, ranges) as the command line's, raising the project's error type
@@ -87,7 +80,6 @@ class TTSSettings:
         checks.optional_number("sway", self.sway, -1, 1), checks.seed("seed", self.seed)
         checks.number("speed", self.speed, 0.1, 10), checks.number("cross_fade_s", self.cross_fade_s, 0, 10)
         checks.number("max_batch", self.max_batch, 1, integer=True), checks.number("timbre", self.timbre, 0, 1)
-        checks.number("pitch", self.pitch, 0, 1)
 
 
 GRIFFIN_LIM = "griffin-lim"  # --vocoder griffin-lim: the weight-free fallback, chosen on purpose
@@ -205,8 +197,7 @@ class TTSPipeline:
                  schedule: str = "epss", seed: int | None = None, speed: float = 1.0,
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
-                 batched_cfg: bool = True, timbre: float = 1.0, pitch: float = 0.0,
-                 progress: Callable[[int, int], None] | None = None,
+                 batched_cfg: bool = True, timbre: float = 1.0, progress: Callable[[int, int], None] | None = None,
                  settings: TTSSettings | None = None, asr_model: str | Path | None = None,
                  asr_language: str | None = None):
         """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> a ``GenerationResult``
@@ -222,7 +213,7 @@ class TTSPipeline:
         """
         st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
                               schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
-                              max_batch=max_batch, batched_cfg=batched_cfg, timbre=timbre, pitch=pitch)
+                              max_batch=max_batch, batched_cfg=batched_cfg, timbre=timbre)
         checks.optional_number("duration", duration, 0.01, 3600)
         texts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
         if texts is None:
@@ -267,16 +258,14 @@ class TTSPipeline:
             mels += self._sample(jobs[start:start + st.max_batch], ref, ref_mel, ref_energy, gen, st.nfe,
                                  st.cfg_strength, st.sway, st.solver, st.schedule, st.batched_cfg, progress)
         results = []
-        ref_f0 = median_f0(ref.wav, SAMPLE_RATE) if st.pitch > 0 else None
         for i in range(len(texts)):
-            parts, ratio = self._render([m for m, job in zip(mels, jobs) if job[0] == i], ref_mel, ref_f0, st)
-            parts = [p / ref.gain for p in parts]
+            parts = [self._decode(match_timbre(m, ref_mel, st.timbre)) / ref.gain
+                     for m, job in zip(mels, jobs) if job[0] == i]
             wav = cross_fade(parts, samples=fades[i]).float().cpu()
             if lead or trail:
                 wav = torch.nn.functional.pad(wav, (lead * HOP, trail * HOP))
             meta = {"task": "tts", "text": texts[i], "reference_text": ref.text, "chunks": sum(j[0] == i for j in jobs),
                     "seed": st.seed, "nfe": st.nfe, "cfg_strength": st.cfg_strength, "timbre": st.timbre,
-                    "pitch": st.pitch, "pitch_ratio": None if ratio is None else round(ratio, 4),
                     "timed_by_contour": energy is not None,
                     "vocoder": getattr(self.vocoder, "label", type(self.vocoder).__name__)}
             results.append(GenerationResult(wav.unsqueeze(0), SAMPLE_RATE, meta))
@@ -439,22 +428,6 @@ class TTSPipeline:
 
     def _token_kinds(self, ids) -> list[str]:
         return token_kinds([self.tokenizer.vocab.tokens[int(i)] for i in ids])
-
-    def _render(self, mels: list[torch.Tensor], ref_mel: torch.Tensor, ref_f0: float | None,
-                st: TTSSettings) -> tuple[list[torch.Tensor], float | None]:
-        """The waveforms of one text's chunk mels, their timbre (and with ``st.pitch``, their median pitch over
-        all chunks together) matched to the reference; and the pitch ratio applied (None: none measured)."""
-        wavs = [self._decode(match_timbre(m, ref_mel, st.timbre)) for m in mels]
-        if ref_f0 is None or not wavs:
-            return wavs, None
-        f0 = median_f0(torch.cat(wavs), SAMPLE_RATE)
-        if f0 is None:
-            return wavs, None
-        ratio = pitch_ratio(ref_f0, f0, st.pitch)
-        if ratio == 1.0:
-            return wavs, ratio
-        return [self._decode(match_timbre(shift_mel_pitch(m, ratio, self.mel), ref_mel, st.timbre))
-                for m in mels], ratio
 
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         wav = self.vocoder.decode(mel.transpose(0, 1)[None].float())  # (1, L)
