@@ -17,7 +17,7 @@ from deepaudio.models.vocoders.griffinlim import GriffinLimVocoder
 from deepaudio.models.vocoders.vocos import VOCOS_PRESETS, Vocos
 from deepaudio.pipelines.tts import bundled_vocoder, load_vocoder
 from deepaudio.train.vocoder import CUTOFF_RANGE, SegmentBatches, low_pass
-from deepaudio.train.vocoder_objective import VocoderObjective, anti_wrap, degrade_mel, phase_losses
+from deepaudio.train.vocoder_objective import VocoderObjective, anti_wrap, phase_losses
 
 
 def test_anti_wrapping_distance():
@@ -53,30 +53,6 @@ def test_band_limit_low_passes_a_drawn_fraction_and_changes_nothing_when_off():
     assert 0 < sum(c > 0 for c in cuts) < len(cuts)
     assert all(CUTOFF_RANGE[0] <= c <= CUTOFF_RANGE[1] for c in cuts if c > 0)
     assert SegmentBatches(clips, 1024, 2, 3, band_limit=0.5).load(tuple(keys[:2]))["wav"].shape == (2, 1024)
-
-
-def test_degrade_mel_touches_a_fraction_and_only_while_training():
-    torch.manual_seed(0)
-    mel = torch.randn(64, 100, 20)
-    assert degrade_mel(mel, 0.0) is mel
-    out = degrade_mel(mel, 0.5)
-    changed = (out - mel).abs().amax(dim=(1, 2)) > 0
-    assert 10 < int(changed.sum()) < 54  # about half of the items
-    d = (out - mel)[changed]
-    assert float(d.abs().mean()) < 0.6 * float(mel.abs().mean())  # a blend and small noise, not a new mel
-    # a degraded item is smoother across bins than its original
-    rough = lambda x: (x[:, 1:] - x[:, :-1]).abs().mean()  # noqa: E731
-    assert rough(out[changed]) < rough(mel[changed])
-    voc = Vocos(VOCOS_PRESETS.get("tiny"))
-    obj = VocoderObjective(voc, F5_24K, degrade=1.0)
-    wav = {"wav": torch.from_numpy(_speech_like(0.3, 150.0))[None, : 256 * 24]}
-    obj.eval()
-    with torch.no_grad():
-        a, b = float(obj(wav)), float(obj(wav))
-    assert a == b  # evaluation reads the clean mel: no random degradation
-    obj.train()
-    with torch.no_grad():
-        assert float(obj(wav)) != a
 
 
 def test_objective_needs_the_mel_stft_in_the_head():

@@ -30,7 +30,6 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "voice_aug": (0.0, 1.0), "voice_aug_warp": (1.0, 4.0), "voice_aug_tilt": (0.0, 24.0),
     "energy_fps": (0.0, 1000.0), "onset_loss": (0.0, None),
     "segment_frames": (8, 4096), "val_fraction": (0.0, 0.5), "band_limit": (0.0, 1.0),
-    "mel_degrade": (0.0, 1.0),
 }
 # ODE step counts of the generation commands (training's --steps counts optimizer updates instead).
 GENERATION_STEPS_MAX = 10000

@@ -137,9 +137,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--band-limit", type=float, default=0.0,
                         help="fraction of segments low-passed at a random 3.5-11 kHz cutoff (band-limited recordings)")
-    parser.add_argument("--mel-degrade", type=float, default=0.0,
-                        help="fraction of segments whose input mel is smoothed across bins and noised (the target "
-                        "stays clean): robustness to generated mels")
 
 
 def init_vocoder(folder: Path, cfg) -> Vocos:
@@ -164,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
     segment = args.segment_frames * mel.hop_length
     torch.manual_seed(args.seed)
     vocoder = Vocos(cfg) if args.init is None else init_vocoder(args.init, cfg)
-    objective = VocoderObjective(vocoder, mel, parse_weights(args.weights), degrade=args.mel_degrade)
+    objective = VocoderObjective(vocoder, mel, parse_weights(args.weights))
     data = SegmentBatches(train_clips, segment, args.batch, args.seed, band_limit=args.band_limit,
                           sample_rate=mel.sample_rate)
     val = SegmentBatches(val_clips, segment, args.batch, args.seed, fixed=True) if val_clips else None
@@ -178,8 +175,7 @@ def main(args: argparse.Namespace) -> int:
                        device="cpu" if not torch.cuda.is_available() else "auto")
     meta = {"stage": "vocoder", "command": " ".join(sys.argv), "data": [str(p) for p in args.data],
             "train_clips": len(train_clips), "train_hours": round(hours, 3), "mel": args.mel,
-            "band_limit": args.band_limit, "mel_degrade": args.mel_degrade,
-            "init": str(args.init) if args.init else None,
+            "band_limit": args.band_limit, "init": str(args.init) if args.init else None,
             "weights": objective.weights}
 
     def export(module: VocoderObjective, folder: Path) -> None:

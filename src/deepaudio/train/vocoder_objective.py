@@ -16,11 +16,6 @@ a target of their own, which is what APNet (Ai & Ling 2023) trains on. Terms (B 
 - ``mel``: L1 between the log-mel of the output waveform and the input log-mel (what a listener hears; the
   HiFi-GAN/Vocos reconstruction term).
 
-With ``degrade`` > 0 that fraction of the items reads a degraded input mel (:func:`degrade_mel`: blended with
-its own across-bin smoothing and given a little noise) while every target stays the clean recording: smoothing
-a generated mel across bins cost the vocoder's output far more than the same smoothing of a recording's mel
-(docs/tts.md, pitch matching).
-
 Weights follow APNet's ratios (amplitude 45 : phase 100 : spectrum 20) with the mel term at the amplitude's
 weight, divided by 45.
 """
@@ -38,7 +33,6 @@ from deepaudio.models.vocoders.vocos import Vocos
 WEIGHTS = {"mag": 1.0, "phase": 100 / 45, "complex": 20 / 45, "mel": 1.0, "stft": 0.0}
 MAG_FLOOR = 1e-5
 STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of the multi-resolution STFT term
-DEGRADE_MAX_BLEND, DEGRADE_MAX_NOISE = 0.6, 0.1  # degrade_mel's bounds
 
 
 def multi_resolution_stft(out: torch.Tensor, ref: torch.Tensor, floor: float = MAG_FLOOR) -> torch.Tensor:
@@ -53,24 +47,6 @@ def multi_resolution_stft(out: torch.Tensor, ref: torch.Tensor, floor: float = M
         sc = torch.linalg.vector_norm(y - x, dim=(1, 2)) / torch.linalg.vector_norm(y, dim=(1, 2)).clamp_min(1e-8)
         total = total + sc.mean() + (x.clamp_min(floor).log() - y.clamp_min(floor).log()).abs().mean()
     return total / len(STFT_RESOLUTIONS)
-
-
-def degrade_mel(mel: torch.Tensor, fraction: float, max_blend: float = DEGRADE_MAX_BLEND,
-                max_noise: float = DEGRADE_MAX_NOISE) -> torch.Tensor:
-    """``mel`` (B, M, T) log-mels with ``fraction`` of the items degraded: each blended with its [1/4, 1/2, 1/4]
-    smoothing across bins by a random weight up to ``max_blend`` and given Gaussian noise of a random standard
-    deviation up to ``max_noise`` (natural-log units). Draws from torch's global generator."""
-    if fraction <= 0:
-        return mel
-    b = mel.shape[0]
-    pick = (torch.rand(b, 1, 1, device=mel.device) < fraction).to(mel.dtype)
-    kernel = torch.tensor([0.25, 0.5, 0.25], device=mel.device, dtype=mel.dtype).view(1, 1, 3)
-    flat = mel.transpose(1, 2).reshape(-1, 1, mel.shape[1])  # (B * T, 1, M)
-    smooth = torch.nn.functional.conv1d(torch.nn.functional.pad(flat, (1, 1), mode="replicate"), kernel)
-    smooth = smooth.reshape(b, mel.shape[2], mel.shape[1]).transpose(1, 2)
-    blend = torch.rand(b, 1, 1, device=mel.device, dtype=mel.dtype) * max_blend * pick
-    noise = torch.rand(b, 1, 1, device=mel.device, dtype=mel.dtype) * max_noise * pick
-    return mel + blend * (smooth - mel) + noise * torch.randn_like(mel)
 
 
 def anti_wrap(d: torch.Tensor) -> torch.Tensor:
@@ -93,11 +69,9 @@ class VocoderObjective(nn.Module):
     the latest call for the log.
     """
 
-    def __init__(self, vocoder: Vocos, mel: MelSettings, weights: dict[str, float] | None = None,
-                 degrade: float = 0.0):
+    def __init__(self, vocoder: Vocos, mel: MelSettings, weights: dict[str, float] | None = None):
         super().__init__()
         self.weights = {**WEIGHTS, **(weights or {})}
-        self.degrade = degrade
         cfg = vocoder.config
         if (cfg.head_n_fft, cfg.head_hop_length, cfg.head_padding) != (mel.n_fft, mel.hop_length, "center") or \
                 not mel.center:
@@ -116,8 +90,7 @@ class VocoderObjective(nn.Module):
             mel_in = mel_spectrogram(wav, self.mel)  # (B, M, T)
             target = self._target(wav)
         head = self.vocoder.head
-        mel_read = degrade_mel(mel_in, self.degrade) if self.training else mel_in
-        x = head.out(self.vocoder.backbone(mel_read)).transpose(1, 2).float()  # (B, 2F, T)
+        x = head.out(self.vocoder.backbone(mel_in)).transpose(1, 2).float()  # (B, 2F, T)
         log_mag, phase = x.chunk(2, dim=1)
         spec = torch.clip(torch.exp(log_mag), max=1e2) * torch.exp(1j * phase)
         out = head.istft(spec)  # (B, L)
