@@ -109,7 +109,7 @@ def test_duration_table_fit_save_load(tmp_path):
         DurationTable.load(path)
 
 
-def test_train_with_durations_then_speak(tmp_path):
+def test_train_with_durations_then_speak(tmp_path, capsys):
     """`deepaudio train tts --durations` on real espeak/flite speech: the run aligns, trains, exports
     durations.json, and the pipeline then lays the phonemes over the frames it plans."""
     from deepaudio.cli.main import main as cli
@@ -136,6 +136,31 @@ def test_train_with_durations_then_speak(tmp_path):
     for name, n in (("train", 5), ("val", 1)):
         assert len(doc[name]["durations"]) == n and all(d is not None for d in doc[name]["durations"])
     assert json.loads((out / "model" / "config.json").read_text())["config"]["text_average_upsampling"] is False
+    # a second run on the same clips reuses those alignments instead of aligning again
+    def rerun(name, data="train.csv", durations=True):
+        return [str(a) for a in ["train", "tts", "--config", "tiny", *(["--durations"] if durations else []),
+                                 "--data", tmp_path / data, "--val", tmp_path / "val.csv", "--out", tmp_path / name,
+                                 "--steps", 1, "--warmup", 1, "--batch-frames", 800, "--log-every", 1000,
+                                 "--alignments", out / "alignments.json"]]
+
+    capsys.readouterr()
+    assert cli(rerun("run2")) == 0
+    assert "alignment round" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "run2" / "alignments.json").read_text()) == doc
+    # alignments of other clips, or without --durations: one line, exit 2, nothing trained
+    write_manifest(tmp_path / "other.csv", rows[1:])
+    assert cli(rerun("run3", data="other.csv")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "other train clips" in err and len(err.splitlines()) == 1
+    broken = json.loads((out / "alignments.json").read_text())
+    broken["train"]["durations"][0] = ["x"]
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    args5 = rerun("run5")
+    args5[-1] = str(tmp_path / "broken.json")
+    assert cli(args5) == 2 and "not an alignments.json" in capsys.readouterr().err
+    assert cli(rerun("run4", durations=False)) == 2
+    assert "--alignments needs --durations" in capsys.readouterr().err
+    assert not (tmp_path / "run3" / "model").exists() and not (tmp_path / "run4" / "model").exists()
 
     pipe = TTSPipeline.from_pretrained(out / "model")
     assert pipe.tokenizer.mode == "phoneme" and pipe.durations is not None
