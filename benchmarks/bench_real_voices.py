@@ -96,8 +96,9 @@ def main() -> int:
     from deepaudio.pipelines.tts import TTSPipeline
 
     sentences = [s for _, s in heldout_sentences(args.n_toy, args.wordnet, args.n_wordnet)]
-    pipes = {tag: TTSPipeline.from_pretrained(args.model, **({"vocoder": v} if v else {}))
-             for tag, v in (("a", args.vocoder_a), ("b", args.vocoder_b))}
+    pipes = {"a": TTSPipeline.from_pretrained(args.model, **({"vocoder": args.vocoder_a} if args.vocoder_a else {}))}
+    pipes["b"] = pipes["a"] if args.vocoder_b == args.vocoder_a else TTSPipeline.from_pretrained(
+        args.model, **({"vocoder": args.vocoder_b} if args.vocoder_b else {}))  # one model unless the vocoders differ
     spk, rows, t0 = Resemblyzer(), [], time.time()
     tmp = tempfile.TemporaryDirectory()
     for name, path, text in real_prompts(args.data, Path(tmp.name)):
@@ -114,8 +115,7 @@ def main() -> int:
                 row[f"dnsmos_{tag}"] = dnsmos(gen, gsr)["ovrl"]
             rows.append(row)
             print(f"[{name} {k + 1}/{len(sentences)}] sim {row['spk_sim_a']:.3f} -> {row['spk_sim_b']:.3f} "
-                  f"wer {row['wer_a']:.2f} -> {row['wer_b']:.2f}", file=sys.stderr,
-                  flush=True)
+                  f"wer {row['wer_a']:.2f} -> {row['wer_b']:.2f}", file=sys.stderr, flush=True)
     tmp.cleanup()
     summary: dict = {"model": str(args.model or "bundled"), "a": args.a, "b": args.b, "n": len(rows),
                      "vocoder_a": pipes["a"].vocoder.label, "vocoder_b": pipes["b"].vocoder.label,
