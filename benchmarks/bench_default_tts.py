@@ -91,6 +91,7 @@ def main() -> int:
     ap.add_argument("--timbre", type=float, default=1.0, help="envelope matching 0..1 (default 1, the pipeline's; "
                     "results before 2026-12-04 are 0)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--adapt", type=int, help="speaker adaptation steps (default: the pipeline's; 0 = off)")
     ap.add_argument("--vocoder", help="vocoder: a folder, 'griffin-lim', or (default) the TTS pipeline's default, "
                     "the bundled small vocoder")
     ap.add_argument("--asr-model", type=Path, help="CTranslate2 Whisper folder for the WER judge (default: the "
@@ -152,7 +153,8 @@ def main() -> int:
             wav, sr = load_audio(tgt.audio_path, sample_rate=24000, mono=True)
         else:
             wav, sr = pipe(tgt.text, str(p.audio_path), ref_text=p.text, nfe=args.nfe, schedule=args.schedule,
-                           cfg_strength=args.cfg, seed=args.seed + k, speed=args.speed, timbre=args.timbre)
+                           cfg_strength=args.cfg, seed=args.seed + k, speed=args.speed, timbre=args.timbre,
+                           adapt=args.adapt)
         hyp = transcribe(wav, sr, model=args.asr_model)
         emb = spk.embed(wav, sr)
         own = cosine(emb, prompts[str(p.audio_path)][1])
@@ -189,7 +191,7 @@ def main() -> int:
     v2s = v2s_following(pipe, args) if args.v2s else {}
     source = "real recordings (--truth-only)" if args.truth_only else str(model)
     summary = {"model": source, "n": len(rows), "nfe": args.nfe, "schedule": args.schedule, "cfg": args.cfg,
-               "timbre": args.timbre,
+               "timbre": args.timbre, "adapt": "default" if args.adapt is None else args.adapt,
                "speed": args.speed,
                "judge": f"{backend_name(args.asr_model)}, beam 5", "speaker_backend": "resemblyzer-ge2e",
                "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__), "wer": mean("wer"),
@@ -292,7 +294,7 @@ def v2s_following(pipe, args) -> dict:
             contour = mouth_contour(str(resolve(base, r["video"])), n_frames=n)
         wav, gsr = pipe(r["text"], str(resolve(base, r["prompt_audio"])), ref_text=r["prompt_text"], nfe=args.nfe,
                         schedule=args.schedule, cfg_strength=args.cfg, seed=args.seed + k, energy=contour,
-                        ref_energy="speech", timbre=args.timbre)
+                        ref_energy="speech", timbre=args.timbre, adapt=args.adapt)
         gen = energy_contour(wav, gsr, target_len=n)
         m = min(gen.numel(), contour.numel())
         rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])

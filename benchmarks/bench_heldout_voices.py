@@ -71,7 +71,8 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
     for k, (source, text) in enumerate(rest):
         real = torch.from_numpy(bank.synthesize(speaker, text))[None]
         result = pipe(text, str(prompt_path), ref_text=prompt_text, nfe=args.nfe, schedule=args.schedule,
-                      seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg)
+                      seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg,
+                      adapt=args.adapt, adapt_lr=args.adapt_lr)
         gen, sr = result
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
                "spk_sim": cosine(spk.embed(gen, sr), prompt_emb), "spk_sim_truth": cosine(spk.embed(real, 24000),
@@ -140,6 +141,9 @@ def main() -> int:
     ap.add_argument("--nfe", type=int, default=32)
     ap.add_argument("--schedule", default="uniform", help="uniform (the CLI default) or epss")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--adapt", type=int, help="speaker adaptation steps (default: the pipeline's; 0 = off)")
+    ap.add_argument("--adapt-lr", type=float, default=1e-3, help="speaker adaptation learning rate (default: "
+                    "the pipeline's)")
     ap.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength (TTSSettings default 2)")
     ap.add_argument("--timbre", type=float, default=0.0, help="envelope matching strength 0..1 (TTSPipeline timbre)")
     ap.add_argument("--timbre-max-db", type=float, help="tuning: match_timbre's bound (default: its own, 9 dB)")
@@ -178,7 +182,8 @@ def main() -> int:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
     summary = {"model": str(args.model or "bundled"), "int8": args.int8, "nfe": args.nfe, "schedule": args.schedule,
                "cfg": args.cfg,
-               "timbre": args.timbre,
+               "timbre": args.timbre, "adapt": "default" if args.adapt is None else args.adapt,
+               "adapt_lr": args.adapt_lr,
                "timbre_max_db_smooth": list(timbre.match_timbre.__defaults__[1:3]),
                "vocoder": getattr(pipe.vocoder, "label", type(pipe.vocoder).__name__),
                "voices": [v.id for v in voices], "judge": str(args.asr_model or "whisper tiny.en (packaged)"),

@@ -66,7 +66,7 @@ def setting(text: str) -> dict:
     out = {}
     for part in text.split(","):
         key, _, value = part.partition("=")
-        out[key.strip()] = float(value)
+        out[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
     return out
 
 

@@ -86,7 +86,7 @@ def tts_batch(args: argparse.Namespace, pipe, device) -> int:
             raise InputError("no reference voice", item.name, "add a 'ref_audio' column or pass --ref-audio")
         wav, sr = pipe(text, ref, ref_text=o.get("ref_text", args.ref_text), nfe=args.nfe, cfg_strength=args.cfg,
                        sway=args.sway, solver=args.solver, schedule=args.schedule, seed=seed_of(item, args.seed),
-                       speed=float(o.get("speed", args.speed)), timbre=args.timbre,
+                       speed=float(o.get("speed", args.speed)), timbre=args.timbre, adapt=args.adapt,
                        duration=float(o["duration"]) if "duration" in o else args.duration)
         save_audio(outs[0], wav, sr, inputs=[ref])
 

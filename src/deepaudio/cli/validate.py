@@ -24,6 +24,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "log_every": (1, None), "val_every": (0, None), "save_every": (1, None), "keep_checkpoints": (1, None),
     "warmup": (0, None),
     "speed": (0.1, 10.0), "sway": (-1.0, 1.0), "cfg": (-100.0, 100.0), "overlap": (0.0, None), "timbre": (0.0, 1.0),
+    "adapt": (0, 10000),
     "duration": (0.01, None), "max_duration": (0.01, None), "duck_db": (-120.0, 0.0), "tolerance": (0.0, None),
     "lr": (0.0, 10.0), "weight_decay": (0.0, None), "grad_clip": (0.0, None), "final_lr_ratio": (0.0, None),
     "ema_beta": (0.0, 1.0), "cond_drop": (0.0, 1.0), "audio_drop": (0.0, 1.0), "energy_drop": (0.0, 1.0),

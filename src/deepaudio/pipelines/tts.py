@@ -28,10 +28,12 @@ from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.config import tts_mel_settings
 from deepaudio.models.tts.dit import DiT
+from deepaudio.models.tts.durations import ALIGNER_FILE, DurationTable, PromptAligner, expand, integer_durations
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
-from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
 from deepaudio.perf import compile_for_inference, tune_allocator
+from deepaudio.pipelines import tts_adapt
 from deepaudio.pipelines.result import GenerationResult, resolve_settings
+from deepaudio.pipelines.tts_adapt import AdaptedCache
 from deepaudio.pipelines.tts_reference import (
     MAX_REFERENCE_SECONDS,
     SAMPLE_RATE,
@@ -72,6 +74,14 @@ class TTSSettings:
     # (prompt cosine 0.548 -> 0.582 -> 0.599 at 0 / 0.5 / 1; 18 items), then measured on the held-out voices
     # (cosine 0.692 -> 0.733, WER unchanged; docs/tts.md).
     timbre: float = 1.0
+    # Speaker adaptation (pipelines.tts_adapt): Adam steps of the biases of a copy of the network on the reference
+    # clip before sampling, at adapt_lr; 0 = off (the default: it lowered real human voices' similarity and
+    # intelligibility, docs/tts.md).
+    adapt: int = 0
+    adapt_lr: float = 1e-3
+    # Phoneme models with an aligner.json: place the reference text on the reference's frames by forced
+    # alignment (models.tts.durations.PromptAligner) instead of spreading it by the duration table.
+    align_prompt: bool = True
 
     def __post_init__(self) -> None:
         # the same checks (types, finiteness, ranges) as the command line's, raising the project's error type
@@ -80,6 +90,8 @@ class TTSSettings:
         checks.optional_number("sway", self.sway, -1, 1), checks.seed("seed", self.seed)
         checks.number("speed", self.speed, 0.1, 10), checks.number("cross_fade_s", self.cross_fade_s, 0, 10)
         checks.number("max_batch", self.max_batch, 1, integer=True), checks.number("timbre", self.timbre, 0, 1)
+        checks.number("adapt", self.adapt, 0, 10000, integer=True)
+        checks.number("adapt_lr", self.adapt_lr, 0, 1)
 
 
 GRIFFIN_LIM = "griffin-lim"  # --vocoder griffin-lim: the weight-free fallback, chosen on purpose
@@ -136,10 +148,12 @@ def _labelled(vocoder, label: str):
 class TTSPipeline:
     def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
                  dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None,
-                 quiet_vocoder: bool = False):
+                 quiet_vocoder: bool = False, aligner: PromptAligner | None = None):
         tune_allocator()  # big activations reuse heap pages instead of fresh mmaps (deepaudio.perf)
         self.device = torch.device(device)
         self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
+        self.aligner = aligner  # places the reference's tokens on its frames (TTSSettings.align_prompt)
+        self._adapt_cache = AdaptedCache()  # speaker-adapted copies of the network (TTSSettings.adapt)
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
@@ -177,12 +191,13 @@ class TTSPipeline:
         folder = Path(directory).expanduser()
         vocab = Vocab.load(folder / "vocab.txt")
         table = DurationTable.load(folder / DURATIONS_FILE) if (folder / DURATIONS_FILE).is_file() else None
+        aligner = PromptAligner.load(folder / ALIGNER_FILE) if table and (folder / ALIGNER_FILE).is_file() else None
         from deepaudio.assets import is_bundled
 
         # a duration_predictor.safetensors exported by older versions is ignored: the table measured better
         # (the bundled TTS and the bundled vocoder belong together: no notice when one brings the other)
         return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table,
-                   quiet_vocoder=is_bundled(folder))
+                   quiet_vocoder=is_bundled(folder), aligner=aligner)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the network and its vocabulary as a checkpoint folder (``from_pretrained`` reads it)."""
@@ -197,7 +212,8 @@ class TTSPipeline:
                  schedule: str = "epss", seed: int | None = None, speed: float = 1.0,
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
-                 batched_cfg: bool = True, timbre: float = 1.0, progress: Callable[[int, int], None] | None = None,
+                 batched_cfg: bool = True, timbre: float = 1.0, adapt: int = 0, adapt_lr: float = 1e-3,
+                 align_prompt: bool = True, progress: Callable[[int, int], None] | None = None,
                  settings: TTSSettings | None = None, asr_model: str | Path | None = None,
                  asr_language: str | None = None):
         """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> a ``GenerationResult``
@@ -213,7 +229,8 @@ class TTSPipeline:
         """
         st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
                               schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
-                              max_batch=max_batch, batched_cfg=batched_cfg, timbre=timbre)
+                              max_batch=max_batch, batched_cfg=batched_cfg, timbre=timbre, adapt=adapt,
+                              adapt_lr=adapt_lr, align_prompt=align_prompt)
         checks.optional_number("duration", duration, 0.01, 3600)
         texts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
         if texts is None:
@@ -253,9 +270,11 @@ class TTSPipeline:
         gen = torch.Generator().manual_seed(int(st.seed)) if st.seed is not None else torch.Generator()
         if st.seed is None:
             gen.seed()
+        prompt = self._prompt_text(ref.text, ref_mel, st.align_prompt)
+        model = self._adapted(ref_mel, prompt, st.adapt, st.adapt_lr) if st.adapt else self.model
         mels: list[torch.Tensor] = []
         for start in range(0, len(jobs), st.max_batch):
-            mels += self._sample(jobs[start:start + st.max_batch], ref, ref_mel, ref_energy, gen, st.nfe,
+            mels += self._sample(model, jobs[start:start + st.max_batch], prompt, ref_mel, ref_energy, gen, st.nfe,
                                  st.cfg_strength, st.sway, st.solver, st.schedule, st.batched_cfg, progress)
         results = []
         for i in range(len(texts)):
@@ -266,7 +285,7 @@ class TTSPipeline:
                 wav = torch.nn.functional.pad(wav, (lead * HOP, trail * HOP))
             meta = {"task": "tts", "text": texts[i], "reference_text": ref.text, "chunks": sum(j[0] == i for j in jobs),
                     "seed": st.seed, "nfe": st.nfe, "cfg_strength": st.cfg_strength, "timbre": st.timbre,
-                    "timed_by_contour": energy is not None,
+                    "adapt": st.adapt, "timed_by_contour": energy is not None,
                     "vocoder": getattr(self.vocoder, "label", type(self.vocoder).__name__)}
             results.append(GenerationResult(wav.unsqueeze(0), SAMPLE_RATE, meta))
         return results[0] if isinstance(text, str) else results
@@ -369,18 +388,18 @@ class TTSPipeline:
             pos += n
         return jobs, (ov - 1) * HOP
 
-    def _sample(self, jobs, ref, ref_mel, ref_energy, gen, nfe, cfg_strength, sway, solver, schedule,
+    def _sample(self, model, jobs, prompt, ref_mel, ref_energy, gen, nfe, cfg_strength, sway, solver, schedule,
                 batched_cfg, progress) -> list[torch.Tensor]:
         nc = ref_mel.shape[0]
         b = len(jobs)
         duration = torch.tensor([nc + n for _, _, n, _ in jobs], device=self.device)
         if self.durations is not None:
-            text = self._frame_text(ref.text, nc, jobs)
+            text = self._frame_text(prompt, jobs)
         else:
-            text = self.tokenizer.batch([ref.text + chunk for _, chunk, _, _ in jobs], self.device)
+            text = self.tokenizer.batch([prompt + chunk for _, chunk, _, _ in jobs], self.device)
         cond = ref_mel[None].expand(b, -1, -1)
         energy = None
-        if self.model.config.energy_input:
+        if model.config.energy_input:
             total = int(duration.max())
             energy = torch.zeros(b, total, device=self.device)
             if ref_energy is not None:
@@ -389,11 +408,36 @@ class TTSPipeline:
             for row, (_, _, _n, e) in enumerate(jobs):
                 if e is not None:
                     energy[row, nc:nc + e.numel()] = e.to(self.device)
-        res = sample(self.model, cond, text, duration, steps=nfe, cfg_strength=cfg_strength, sway=sway,
+        res = sample(model, cond, text, duration, steps=nfe, cfg_strength=cfg_strength, sway=sway,
                      method=solver, schedule=schedule, generator=gen, energy=energy, batched_cfg=batched_cfg,
                      mask_padded_keys=True, progress=progress)
-        finish_calibration(self.model)  # int8 (quantize_int8): the first solve's observations become int8
+        finish_calibration(model)  # int8 (quantize_int8): the first solve's observations become int8
         return [res.mel[row, nc:int(res.duration[row])] for row in range(b)]
+
+    def _prompt_text(self, ref_text: str, ref_mel: torch.Tensor, align: bool):
+        """Phoneme models: (Nc,) the reference's token per frame, placed by the prompt aligner when there is one
+        (and ``align``), else spread by the duration table. Character models: the reference text itself."""
+        if self.durations is None:
+            return ref_text
+        ids = self.tokenizer.encode(ref_text)
+        nc = ref_mel.shape[0]
+        frames = self.aligner.align(ref_mel, ids) if align and self.aligner is not None else None
+        if frames is None:
+            frames = integer_durations(self._token_frames(ids), nc)
+        return expand(ids, frames)
+
+    def _adapted(self, ref_mel: torch.Tensor, prompt, steps: int, lr: float):
+        """The network adapted to this reference (``pipelines.tts_adapt``), from a small cache."""
+        text = prompt if isinstance(prompt, torch.Tensor) else self.tokenizer.batch([prompt], self.device)[0]
+        cache = self._adapt_cache
+        key = cache.key(ref_mel, text, steps, lr)
+        net = cache.get(key)
+        if net is None:
+            print(f"deepaudio: adapting the TTS to the reference voice ({steps} steps)", file=sys.stderr)
+            with torch.inference_mode(False), torch.enable_grad():
+                net = tts_adapt.adapt_network(self.model, ref_mel.clone(), text.clone(), steps, lr)
+            cache.put(key, net)
+        return net
 
     def _predicted(self, text: str):
         return self._token_frames(self.tokenizer.encode(text))
@@ -402,11 +446,9 @@ class TTSPipeline:
         """(N,) float frames per token at the training set's rate (the duration table's)."""
         return self.durations.predict(ids)
 
-    def _frame_text(self, ref_text: str, nc: int, jobs) -> torch.Tensor:
-        """(B, nc + max n) frame-level ids: the prompt's tokens spread over its frames, each chunk's tokens
-        over its own frames (along its energy contour when there is one), -1 after each sample's end."""
-        ref_ids = self.tokenizer.encode(ref_text)
-        prompt = expand(ref_ids, integer_durations(self._token_frames(ref_ids), nc))
+    def _frame_text(self, prompt: torch.Tensor, jobs) -> torch.Tensor:
+        """(B, nc + max n) frame-level ids: the prompt's (``_prompt_text``), then each chunk's tokens over its
+        own frames (along its energy contour when there is one), -1 after each sample's end."""
         pause = self.tokenizer.vocab.index.get(",", self.tokenizer.vocab.index.get(" "))
         rows = []
         for _, chunk, n, e in jobs:

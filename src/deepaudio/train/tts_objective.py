@@ -79,7 +79,8 @@ class TTSFlowMatching(nn.Module):
                 energy = torch.zeros_like(energy)
         pred = self.net(xt, cond, batch["text"], t, mask=mask, drop_audio_cond=drop_audio, drop_text=drop_text,
                         energy=energy)
-        return self.path.loss(pred, x0, x1, span)
+        weight = batch.get("loss_frames")  # (B, N) bool: frames that may count (default all)
+        return self.path.loss(pred, x0, x1, span if weight is None else span & weight)
 
 
 def collate_tts(items: Sequence[dict], ids: Sequence[Sequence[int]]) -> dict:

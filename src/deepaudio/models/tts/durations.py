@@ -236,3 +236,62 @@ def _loglik(f: np.ndarray, s: np.ndarray, speaker: str, model: dict) -> np.ndarr
     diff = f[:, None, :] - mu[None]  # (T, N, F)
     norm = 0.5 * np.log(var).sum(-1)[None] + 0.5 * dim * math.log(2 * math.pi)
     return -0.5 * ((diff ** 2) / var[None]).sum(-1) - norm
+
+
+# -- the prompt's alignment at inference -----------------------------------------------------------------
+
+ALIGNER_FILE = "aligner.json"
+ALIGNER_FORMAT = 1
+
+
+class PromptAligner:
+    """Per-token Gaussians of the aligner features (pooled over the training speakers) that place a reference
+    clip's tokens on its own frames at inference (Viterbi, as in training), instead of spreading them by the
+    duration table: real speech pauses and changes pace where the table does not."""
+
+    def __init__(self, means: dict[int, np.ndarray], variances: dict[int, np.ndarray]):
+        self.means = {int(k): np.asarray(v, dtype=np.float64) for k, v in means.items()}
+        self.variances = {int(k): np.asarray(v, dtype=np.float64) for k, v in variances.items()}
+        self.dim = next(iter(self.means.values())).size if self.means else 0
+
+    @classmethod
+    def fit(cls, mels: Sequence[torch.Tensor], ids: Sequence[Sequence[int]],
+            durations: Sequence[Sequence[int]]) -> PromptAligner:
+        """From aligned clips (each clip's frames per token summing to its mel frames)."""
+        seqs = [np.asarray(s, dtype=np.int64) for s in ids]
+        model = _estimate([aligner_features(m) for m in mels], seqs, [np.asarray(d) for d in durations],
+                          [""] * len(seqs))
+        return cls(model["pooled"], model["var"])
+
+    def align(self, mel: torch.Tensor, ids: Sequence[int], skip_ids: set[int] = frozenset({0})
+              ) -> np.ndarray | None:
+        """(N,) frames per token of ``ids`` over the T frames of ``mel`` (T, M), summing to T; None when the
+        clip has fewer frames than tokens or a token has no statistics."""
+        seq = np.asarray(list(ids), dtype=np.int64)
+        if seq.size == 0 or any(int(t) not in self.means for t in seq):
+            return None
+        model = {"dim": self.dim, "pooled": self.means, "var": self.variances, "speaker": {}}
+        return viterbi(_loglik(aligner_features(mel), seq, "", model), np.isin(seq, list(skip_ids)))
+
+    def to_text(self) -> str:
+        doc = {"format": ALIGNER_FORMAT, "dim": self.dim,
+               "means": {str(k): np.round(v, 5).tolist() for k, v in sorted(self.means.items())},
+               "variances": {str(k): np.round(v, 5).tolist() for k, v in sorted(self.variances.items())}}
+        return json.dumps(doc) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> PromptAligner:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"prompt aligner unreadable: {exc}", path) from exc
+        ok = isinstance(doc, dict) and doc.get("format") == ALIGNER_FORMAT and isinstance(doc.get("means"), dict) \
+            and isinstance(doc.get("variances"), dict) and doc["means"].keys() == doc["variances"].keys()
+        if ok:
+            sizes = {len(v) for part in ("means", "variances") for v in doc[part].values()}
+            ok = sizes == {doc.get("dim")}
+        if not ok:
+            raise CheckpointError(f"not a prompt aligner (format {ALIGNER_FORMAT})", path,
+                                  "delete it or re-create it with scripts/fit_prompt_aligner.py")
+        return cls({int(k): v for k, v in doc["means"].items()}, {int(k): v for k, v in doc["variances"].items()})
