@@ -19,10 +19,10 @@ import torch
 
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
+from deepaudio.models.tts.objective import TTSFlowMatching
 from deepaudio.train.ema import EMA, EMAConfig
 from deepaudio.train.loop import TrainConfig, _update, make_accelerator
 from deepaudio.train.optim import build_adamw
-from deepaudio.train.tts_objective import TTSFlowMatching
 
 
 class RandomBatches:

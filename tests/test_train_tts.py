@@ -19,8 +19,8 @@ from deepaudio.cli.main import main as cli
 from deepaudio.data.manifest import ManifestRow, read_manifest, write_manifest
 from deepaudio.errors import InputError, MediaError
 from deepaudio.io.audio import save_audio
+from deepaudio.models.tts.objective import TTSFlowMatching, random_span_mask
 from deepaudio.train.report import read_log
-from deepaudio.train.tts_objective import TTSFlowMatching, random_span_mask
 
 SENTENCES = [
     "The cat sat on the warm mat.", "We walked home in the rain.", "Please open the window a little.",

@@ -24,9 +24,9 @@ from deepaudio.dsp.energy import energy_contour
 from deepaudio.errors import InputError, MediaError
 from deepaudio.io.audio import load_audio, save_audio
 from deepaudio.io.testmedia import moving_square_video
+from deepaudio.models.tts.objective import TTSFlowMatching
 from deepaudio.pipelines.v2a import V2APipeline
 from deepaudio.train.report import read_log
-from deepaudio.train.tts_objective import TTSFlowMatching
 
 SENTENCES = ["The cat sat on the warm mat.", "We walked home in the rain.", "Please open the window.",
              "Turn left at the old church.", "Dinner is ready now."]

@@ -12,10 +12,10 @@ import torch
 from deepaudio.errors import ConfigError
 from deepaudio.models.tts.config import TTS_PRESETS
 from deepaudio.models.tts.dit import DiT
+from deepaudio.models.tts.objective import TTSFlowMatching
 from deepaudio.pipelines.tts import TTSPipeline, TTSSettings
 from deepaudio.pipelines.tts_adapt import adapt_network
 from deepaudio.text import Tokenizer, Vocab
-from deepaudio.train.tts_objective import TTSFlowMatching
 
 SR = 24000
 VOCAB = Vocab([" ", "a", "b", "c", ".", ",", "!", "d", "e"])

@@ -178,7 +178,7 @@ def test_train_with_durations_then_speak(tmp_path, capsys):
     assert wav.shape[-1] == 120 * 256
     # the frame-level text of a contour-driven job: phonemes inside the voiced span, the prompt's over its frames
     jobs = [(0, "A short new sentence.", 120, contour)]
-    text = pipe._frame_text(pipe._prompt_text(ref[1], torch.zeros(50, 100), align=False), jobs)
+    text = pipe._frame_text(pipe._prompt_text(ref[1], 50), jobs)
     assert text.shape == (1, 170)
     gen = text[0, 50:]
     pause = pipe.tokenizer.vocab.index[","]
@@ -286,7 +286,7 @@ def test_align_placement_speaks_around_an_inner_pause():
     contour = np.zeros(200)
     contour[20:80] = 1.0
     contour[120:180] = 1.0
-    prompt = pipe._prompt_text("ab.", torch.zeros(10, 100), align=False)
+    prompt = pipe._prompt_text("ab.", 10)
     assert prompt.shape == (10,)
     text = pipe._frame_text(prompt, [(0, "abc defg. hij klm.", 200, torch.tensor(contour))])[0, 10:]
     pause = vocab.index[","]

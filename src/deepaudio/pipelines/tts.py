@@ -28,8 +28,8 @@ from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
 from deepaudio.models.tts.config import tts_mel_settings
 from deepaudio.models.tts.dit import DiT
-from deepaudio.models.tts.durations import ALIGNER_FILE, DurationTable, PromptAligner, expand, integer_durations
 from deepaudio.models.tts.durations import FILE as DURATIONS_FILE
+from deepaudio.models.tts.durations import DurationTable, expand, integer_durations
 from deepaudio.perf import compile_for_inference, tune_allocator
 from deepaudio.pipelines import tts_adapt
 from deepaudio.pipelines.result import GenerationResult, resolve_settings
@@ -79,9 +79,6 @@ class TTSSettings:
     # intelligibility, docs/tts.md).
     adapt: int = 0
     adapt_lr: float = 1e-3
-    # Phoneme models with an aligner.json: place the reference text on the reference's frames by forced
-    # alignment (models.tts.durations.PromptAligner) instead of spreading it by the duration table.
-    align_prompt: bool = True
 
     def __post_init__(self) -> None:
         # the same checks (types, finiteness, ranges) as the command line's, raising the project's error type
@@ -148,11 +145,10 @@ def _labelled(vocoder, label: str):
 class TTSPipeline:
     def __init__(self, model: DiT, tokenizer: Tokenizer, vocoder=None, device: torch.device | str = "cpu",
                  dtype: str | torch.dtype = "fp32", durations: DurationTable | None = None,
-                 quiet_vocoder: bool = False, aligner: PromptAligner | None = None):
+                 quiet_vocoder: bool = False):
         tune_allocator()  # big activations reuse heap pages instead of fresh mmaps (deepaudio.perf)
         self.device = torch.device(device)
         self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
-        self.aligner = aligner  # places the reference's tokens on its frames (TTSSettings.align_prompt)
         self._adapt_cache = AdaptedCache()  # speaker-adapted copies of the network (TTSSettings.adapt)
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
@@ -191,13 +187,12 @@ class TTSPipeline:
         folder = Path(directory).expanduser()
         vocab = Vocab.load(folder / "vocab.txt")
         table = DurationTable.load(folder / DURATIONS_FILE) if (folder / DURATIONS_FILE).is_file() else None
-        aligner = PromptAligner.load(folder / ALIGNER_FILE) if table and (folder / ALIGNER_FILE).is_file() else None
         from deepaudio.assets import is_bundled
 
         # a duration_predictor.safetensors exported by older versions is ignored: the table measured better
         # (the bundled TTS and the bundled vocoder belong together: no notice when one brings the other)
         return cls(model, Tokenizer(vocab, tokenizer, strict_text), vocoder, device, dtype, table,
-                   quiet_vocoder=is_bundled(folder), aligner=aligner)
+                   quiet_vocoder=is_bundled(folder))
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the network and its vocabulary as a checkpoint folder (``from_pretrained`` reads it)."""
@@ -213,7 +208,7 @@ class TTSPipeline:
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
                  batched_cfg: bool = True, timbre: float = 1.0, adapt: int = 0, adapt_lr: float = 1e-3,
-                 align_prompt: bool = True, progress: Callable[[int, int], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None,
                  settings: TTSSettings | None = None, asr_model: str | Path | None = None,
                  asr_language: str | None = None):
         """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> a ``GenerationResult``
@@ -230,7 +225,7 @@ class TTSPipeline:
         st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
                               schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
                               max_batch=max_batch, batched_cfg=batched_cfg, timbre=timbre, adapt=adapt,
-                              adapt_lr=adapt_lr, align_prompt=align_prompt)
+                              adapt_lr=adapt_lr)
         checks.optional_number("duration", duration, 0.01, 3600)
         texts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
         if texts is None:
@@ -270,7 +265,7 @@ class TTSPipeline:
         gen = torch.Generator().manual_seed(int(st.seed)) if st.seed is not None else torch.Generator()
         if st.seed is None:
             gen.seed()
-        prompt = self._prompt_text(ref.text, ref_mel, st.align_prompt)
+        prompt = self._prompt_text(ref.text, ref_mel.shape[0])
         model = self._adapted(ref_mel, prompt, st.adapt, st.adapt_lr) if st.adapt else self.model
         mels: list[torch.Tensor] = []
         for start in range(0, len(jobs), st.max_batch):
@@ -414,17 +409,13 @@ class TTSPipeline:
         finish_calibration(model)  # int8 (quantize_int8): the first solve's observations become int8
         return [res.mel[row, nc:int(res.duration[row])] for row in range(b)]
 
-    def _prompt_text(self, ref_text: str, ref_mel: torch.Tensor, align: bool):
-        """Phoneme models: (Nc,) the reference's token per frame, placed by the prompt aligner when there is one
-        (and ``align``), else spread by the duration table. Character models: the reference text itself."""
+    def _prompt_text(self, ref_text: str, nc: int):
+        """Phoneme models: (nc,) the reference's token per frame, spread by the duration table. Character
+        models: the reference text itself."""
         if self.durations is None:
             return ref_text
         ids = self.tokenizer.encode(ref_text)
-        nc = ref_mel.shape[0]
-        frames = self.aligner.align(ref_mel, ids) if align and self.aligner is not None else None
-        if frames is None:
-            frames = integer_durations(self._token_frames(ids), nc)
-        return expand(ids, frames)
+        return expand(ids, integer_durations(self._token_frames(ids), nc))
 
     def _adapted(self, ref_mel: torch.Tensor, prompt, steps: int, lr: float):
         """The network adapted to this reference (``pipelines.tts_adapt``), from a small cache."""

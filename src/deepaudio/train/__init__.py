@@ -8,7 +8,7 @@ seed and epoch), :mod:`.report` (``train_log.jsonl``, ``training_summary.json``,
 
 A stage module defines ``add_arguments(parser)`` and ``main(args) -> int`` (optionally ``STAGE`` and
 ``HELP``); ``deepaudio train`` finds it by itself. Stage 2 is :mod:`.tts` with its objective in
-:mod:`.tts_objective`. Run layout (``--out``)::
+:mod:`deepaudio.models.tts.objective`. Run layout (``--out``)::
 
     checkpoints/step_00000500/   model, ema, optimizer (.safetensors) + state.json; the last N kept
     model/                       the exported EMA model (a deepaudio checkpoint folder)

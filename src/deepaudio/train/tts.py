@@ -79,9 +79,9 @@ def main(args: argparse.Namespace) -> int:
 
     from deepaudio.data.manifest import read_manifest
     from deepaudio.io.atomic import atomic_path
+    from deepaudio.models.tts.objective import TTSFlowMatching
     from deepaudio.train.loop import make_accelerator, train
     from deepaudio.train.state import refuse_existing_run
-    from deepaudio.train.tts_objective import TTSFlowMatching
 
     refuse_existing_run(args.out, args.resume)
     check_energy_options(args)
@@ -285,7 +285,7 @@ class ManifestBatches:
         return self.batcher.epoch_batches(epoch)
 
     def load(self, key: list[int]) -> dict:
-        from deepaudio.train.tts_objective import collate_tts
+        from deepaudio.models.tts.objective import collate_tts
 
         items = [self.ds[i] for i in key]
         if self.durations is None:

@@ -6,7 +6,7 @@ once with a fixed seed by ``--v2a``, or read from the manifest's ``ambience`` co
 trains on the V2A output and not on the ground-truth speech (its reference code). Step 2 converts the
 ``--init`` TTS checkpoint into one with ``energy_input=True`` (a zero-initialised Linear(1 -> dim), all
 other weights kept, so step 0 equals the TTS model) and fine-tunes it with the F5-TTS objective
-(``train.tts_objective``: random 70-100 % span infilling, the contour covering prompt and target part
+(``models.tts.objective``: random 70-100 % span infilling, the contour covering prompt and target part
 alike) on the shared loop: AdamW lr 1e-5, 300 warm-up updates then linear decay, 3 200 frames per
 process, grad clip 1, EMA, exact resume. Condition dropout follows ``--drop-mode``:
 
@@ -77,10 +77,10 @@ def main(args: argparse.Namespace) -> int:
     from deepaudio.data.v2s import read_v2s_manifest
     from deepaudio.errors import ConfigError
     from deepaudio.io.atomic import atomic_path
+    from deepaudio.models.tts.objective import TTSFlowMatching
     from deepaudio.train.loop import make_accelerator, train
     from deepaudio.train.state import refuse_existing_run
     from deepaudio.train.tts import train_config
-    from deepaudio.train.tts_objective import TTSFlowMatching
 
     refuse_existing_run(args.out, args.resume)
     if args.v2a is not None and not (args.v2a / "config.json").is_file():

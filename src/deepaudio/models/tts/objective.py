@@ -12,8 +12,10 @@ Following the reference ``CFM.forward`` (F5-TTS sec. 3.1, Voicebox-style infilli
 - the V2S energy contour is passed whenever present and never dropped (the DeepAudio-V1
   reference code); ``text_drop`` and ``energy_drop`` (default 0) add independent drops of the text and
   of the contour (zeros) for the DeepAudio paper's scheme, 25 % for each condition.
-In eval mode nothing is dropped, so a validation loss measures the conditional model.
-Random draws use the global generators (torch, python ``random``), which the loop seeds and checkpoints.
+In eval mode nothing is dropped, so a validation loss measures the conditional model (and speaker adaptation at
+inference, ``pipelines.tts_adapt``, trains the conditional model alone). It lives beside the model, not in
+``train``, because that inference step uses it too. Random draws use the global generators (torch, python
+``random``), which the loop seeds and checkpoints.
 """
 
 from __future__ import annotations
@@ -79,8 +81,7 @@ class TTSFlowMatching(nn.Module):
                 energy = torch.zeros_like(energy)
         pred = self.net(xt, cond, batch["text"], t, mask=mask, drop_audio_cond=drop_audio, drop_text=drop_text,
                         energy=energy)
-        weight = batch.get("loss_frames")  # (B, N) bool: frames that may count (default all)
-        return self.path.loss(pred, x0, x1, span if weight is None else span & weight)
+        return self.path.loss(pred, x0, x1, span)
 
 
 def collate_tts(items: Sequence[dict], ids: Sequence[Sequence[int]]) -> dict:
