@@ -158,3 +158,32 @@ def test_a_compiled_networks_copy_runs_its_own_weights():
     adapted = adapt_network(net, mel, text, steps=2, lr=1e-3)
     assert "forward" not in adapted.__dict__
     net.forward = original
+
+
+def test_phoneme_pipeline_adapts_on_the_prompts_frame_text(monkeypatch):
+    import deepaudio.pipelines.tts_adapt as tts_adapt
+    from deepaudio.models.tts.durations import DurationTable
+
+    pipe = _pipe()
+    pipe.durations = DurationTable({}, 3.0)
+    seen = []
+    real = tts_adapt.adapt_network
+    monkeypatch.setattr(tts_adapt, "adapt_network", lambda *a, **k: seen.append((a[1].shape, a[2].shape)) or
+                        real(*a, **k))
+    result = pipe("abc abc.", (_voice()[None], SR), ref_text="ab ab", nfe=2, seed=1, adapt=2)
+    (mel_shape, text_shape), = seen
+    assert text_shape == (mel_shape[0],)  # one token per reference frame
+    assert result.metadata["adapt"] == 2 and torch.isfinite(result.audio).all()
+
+
+def test_tts_command_adapts_and_says_so(tmp_path, capsys):
+    import json
+
+    from deepaudio.cli.main import main
+
+    out = tmp_path / "hi.wav"
+    rc = main(["tts", "--text", "Hello there.", "-o", str(out), "--nfe", "4", "--seed", "0", "--adapt", "3",
+               "--device", "cpu"])
+    assert rc == 0
+    assert "adapting the TTS to the reference voice (3 steps)" in capsys.readouterr().err
+    assert json.loads(out.with_suffix(".json").read_text())["adapt"] == 3
