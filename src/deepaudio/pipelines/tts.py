@@ -426,7 +426,8 @@ class TTSPipeline:
         if net is None:
             print(f"deepaudio: adapting the TTS to the reference voice ({steps} steps)", file=sys.stderr)
             with torch.inference_mode(False), torch.enable_grad():
-                net = tts_adapt.adapt_network(self.model, ref_mel.clone(), text.clone(), steps, lr)
+                net = tts_adapt.adapt_network(self.model, ref_mel.clone(), text.clone(), steps, lr,
+                                              frame_text=self.durations is not None)
             cache.put(key, net)
         return net
 

@@ -28,10 +28,11 @@ MAX_FRAMES = 563  # 6 s of 24 kHz / hop 256 frames: the longest window one step 
 
 
 def adapt_network(model: torch.nn.Module, ref_mel: torch.Tensor, ref_text: torch.Tensor, steps: int, lr: float,
-                  seed: int = 0, batch: int = BATCH, max_frames: int = MAX_FRAMES,
+                  seed: int = 0, batch: int = BATCH, max_frames: int = MAX_FRAMES, frame_text: bool | None = None,
                   progress: Callable[[int, int], None] | None = None) -> torch.nn.Module:
     """A copy of ``model`` whose biases were trained ``steps`` Adam steps at ``lr`` on one reference: ``ref_mel``
-    (N, M) log-mel, ``ref_text`` (N,) its frame-level token ids (phoneme models) or (Nt,) its character ids.
+    (N, M) log-mel, ``ref_text`` (N,) its frame-level token ids (phoneme models, ``frame_text``) or (Nt,) its
+    character ids (``frame_text`` None: frame-level when its length is N).
 
     Draws use generators of their own (``seed``): the caller's random streams do not move and the same call
     gives the same copy. Runs under bf16 autocast where the device has fast bf16 (1.6x on a Zen 4 CPU).
@@ -51,6 +52,7 @@ def adapt_network(model: torch.nn.Module, ref_mel: torch.Tensor, ref_text: torch
     mel = ref_mel.detach().clone().float().to(param.device)
     text = ref_text.detach().clone().long().to(param.device)
     energy = bool(getattr(model.config, "energy_input", False))
+    frame_text = text.shape[0] == mel.shape[0] if frame_text is None else frame_text
     opt = torch.optim.Adam(biases, lr=lr)
     bf16 = _fast_bf16(param.device)
     state = random.getstate()
@@ -59,7 +61,7 @@ def adapt_network(model: torch.nn.Module, ref_mel: torch.Tensor, ref_text: torch
             torch.manual_seed(seed)
             random.seed(seed)
             for step in range(steps):
-                inputs = _windows(mel, text, batch, max_frames, energy)
+                inputs = _windows(mel, text, batch, max_frames, energy, frame_text)
                 with torch.autocast(param.device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss = objective(inputs)
                 opt.zero_grad(set_to_none=True)
@@ -82,12 +84,13 @@ def _fast_bf16(device: torch.device) -> bool:
     return False
 
 
-def _windows(mel: torch.Tensor, text: torch.Tensor, batch: int, max_frames: int, energy: bool) -> dict:
+def _windows(mel: torch.Tensor, text: torch.Tensor, batch: int, max_frames: int, energy: bool,
+             frame_text: bool = True) -> dict:
     """A training batch of ``batch`` copies of the clip; with frame-level text (one id per mel frame) a clip
     longer than ``max_frames`` gives each row its own random window of that length (drawn from the global
     generator, which the caller has seeded), so a 15 s reference costs no more per step than a 6 s one."""
     n = mel.shape[0]
-    if text.shape[0] == n and n > max_frames:
+    if frame_text and n > max_frames:
         starts = torch.randint(0, n - max_frames + 1, (batch,)).tolist()
         mels = torch.stack([mel[s:s + max_frames] for s in starts])
         texts = torch.stack([text[s:s + max_frames] for s in starts])
