@@ -154,7 +154,7 @@ def main() -> int:
         else:
             wav, sr = pipe(tgt.text, str(p.audio_path), ref_text=p.text, nfe=args.nfe, schedule=args.schedule,
                            cfg_strength=args.cfg, seed=args.seed + k, speed=args.speed, timbre=args.timbre,
-                           adapt=args.adapt)
+                           **({} if args.adapt is None else {"adapt": args.adapt}))
         hyp = transcribe(wav, sr, model=args.asr_model)
         emb = spk.embed(wav, sr)
         own = cosine(emb, prompts[str(p.audio_path)][1])
@@ -294,7 +294,8 @@ def v2s_following(pipe, args) -> dict:
             contour = mouth_contour(str(resolve(base, r["video"])), n_frames=n)
         wav, gsr = pipe(r["text"], str(resolve(base, r["prompt_audio"])), ref_text=r["prompt_text"], nfe=args.nfe,
                         schedule=args.schedule, cfg_strength=args.cfg, seed=args.seed + k, energy=contour,
-                        ref_energy="speech", timbre=args.timbre, adapt=args.adapt)
+                        ref_energy="speech", timbre=args.timbre,
+                        **({} if args.adapt is None else {"adapt": args.adapt}))
         gen = energy_contour(wav, gsr, target_len=n)
         m = min(gen.numel(), contour.numel())
         rr = float(torch.corrcoef(torch.stack([gen[:m].double(), contour[:m].double()]))[0, 1])

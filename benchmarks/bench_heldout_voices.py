@@ -72,7 +72,7 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
         real = torch.from_numpy(bank.synthesize(speaker, text))[None]
         result = pipe(text, str(prompt_path), ref_text=prompt_text, nfe=args.nfe, schedule=args.schedule,
                       seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg,
-                      adapt=args.adapt, adapt_lr=args.adapt_lr)
+                      **({} if args.adapt is None else {"adapt": args.adapt, "adapt_lr": args.adapt_lr}))
         gen, sr = result
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
                "spk_sim": cosine(spk.embed(gen, sr), prompt_emb), "spk_sim_truth": cosine(spk.embed(real, 24000),
