@@ -1,11 +1,11 @@
 """Speaker adaptation at inference (``TTSSettings.adapt``, ``tts --adapt N``; off by default).
 
 A small TTS copies a prompt's words better than its voice. Before sampling, a copy of the network has its
-biases (BitFit: about 20 k of the bundled model's 6.3 M parameters) trained for ``steps`` Adam steps on the one
+biases (BitFit: about 23 k of the bundled model's 6.3 M parameters) trained for ``steps`` Adam steps on the one
 clip it is asked to imitate, with the objective it was trained with (``TTSFlowMatching``: a random 70-100 % span
 of the clip infilled from the rest and its frame-level text, no guidance drops, so the unconditional branch
-keeps the training voices); the copy then speaks the new text. Biases cannot store a clip's frames, so the copy
-keeps reading the new text (training every weight copied the voice better and the words far worse). The
+keeps the training voices); the copy then speaks the new text. With the biases alone it keeps reading the new
+text (training every weight copied the voice better and the words far worse). The
 original network is never modified. Shape key: N reference frames, M mel bins.
 
 Measured on the bundled v7 (docs/tts.md): unheard synthetic voices come closer (held-out prompt cosine 0.748 ->
