@@ -51,10 +51,6 @@ def validate_args(args: argparse.Namespace) -> None:
             _check_one(command, dest, v, args)
 
 
-def _flag(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
-
-
 def _check_one(command, dest: str, v, args) -> None:
     if isinstance(v, str):
         checks.text(_flag(dest) if dest not in ("video", "files", "sources", "converter") else dest, v)
