@@ -33,7 +33,6 @@ from deepaudio.models.tts.durations import DurationTable, expand, integer_durati
 from deepaudio.perf import compile_for_inference, tune_allocator
 from deepaudio.pipelines import tts_adapt
 from deepaudio.pipelines.result import GenerationResult, resolve_settings
-from deepaudio.pipelines.tts_adapt import AdaptedCache
 from deepaudio.pipelines.tts_reference import (
     MAX_REFERENCE_SECONDS,
     SAMPLE_RATE,
@@ -149,7 +148,7 @@ class TTSPipeline:
         tune_allocator()  # big activations reuse heap pages instead of fresh mmaps (deepaudio.perf)
         self.device = torch.device(device)
         self.durations = durations  # phoneme-input models: each frame is given its token (models.tts.durations)
-        self._adapt_cache = AdaptedCache()  # speaker-adapted copies of the network (TTSSettings.adapt)
+        self._adapt_cache = tts_adapt.AdaptedCache()  # speaker-adapted copies of the network (TTSSettings.adapt)
         self.dtype = resolve_dtype(dtype)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
@@ -425,8 +424,8 @@ class TTSPipeline:
         net = cache.get(key)
         if net is None:
             print(f"deepaudio: adapting the TTS to the reference voice ({steps} steps)", file=sys.stderr)
-            with torch.inference_mode(False), torch.enable_grad():
-                net = tts_adapt.adapt_network(self.model, ref_mel.clone(), text.clone(), steps, lr,
+            with torch.inference_mode(False), torch.enable_grad():  # adapt_network's copies are normal tensors
+                net = tts_adapt.adapt_network(self.model, ref_mel, text, steps, lr,
                                               frame_text=self.durations is not None)
             cache.put(key, net)
         return net
