@@ -7,11 +7,12 @@ encoders and the window, never on the prompt, seed, steps or guidance. One file 
     key = sha256(video file bytes, encoder fingerprint, window start/duration, frame counts)
     <cache dir>/<key[:2]>/<key>.safetensors   {"clip_f": (1, M, E), "sync_f": (1, S, D)}
 
-The encoder fingerprint covers its class, frame sizes, dtype and every parameter's name, shape and first
-and last values (a different checkpoint or precision is a different key; hashing all 1 B weights would
-cost a second per run). Files are written atomically; a file that cannot be read back with the expected
-shapes and finite values is treated as a miss and rewritten. Writing is best effort: a full or read-only
-disk costs the cache, not the run (one line on stderr).
+The encoder fingerprint covers its class, frame sizes, dtype and every parameter's name, shape, first and
+last values and 256 values spread evenly through it (a different checkpoint, a fine-tune that moved any
+block, or another precision is a different key; hashing all 1 B weights would cost a second per run).
+Files are written atomically; a file that cannot be read back with the expected shapes and finite values is
+treated as a miss and rewritten. Writing is best effort: a full or read-only disk costs the cache, not the run
+(one line on stderr).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def encoder_fingerprint(encoder: torch.nn.Module) -> str:
         h.update(f"{attr}={getattr(encoder, attr, None)};".encode())
     for name, t in encoder.state_dict().items():
         flat = t.detach().reshape(-1)
-        ends = torch.cat([flat[:32], flat[-32:]]).float().cpu() if t.is_floating_point() else flat[:64].cpu()
+        spread = flat[:: max(1, flat.numel() // 256)][:256]
+        values = torch.cat([flat[:32], flat[-32:], spread])
+        ends = values.float().cpu() if t.is_floating_point() else values.cpu()
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
         h.update(ends.numpy().tobytes())
     return h.hexdigest()[:32]
