@@ -60,6 +60,9 @@ class DeepAudioSettings:
     timing: str = "v2a"  # the V2S contour source: "v2a", "lips" or "mix"
 
     def __post_init__(self) -> None:
+        from deepaudio import checks
+
+        checks.seed("seed", self.seed), checks.number("duck_db", self.duck_db, -120, 0)
         check_timing(self.timing)
         if self.fit not in ("error", "speed"):
             raise ConfigError(f"unknown fit mode {self.fit!r}", hint="use error or speed")
@@ -135,17 +138,15 @@ def check_reference(reference_audio) -> tuple[torch.Tensor, int]:
     return wav, sr
 
 
-def _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit) -> None:
-    """API arguments checked like the CLI's, raising the project's error types."""
+def _check_call(instruction, transcript, reference_audio, reference_text) -> None:
+    """API arguments checked like the CLI's, raising the project's error types (the settings are checked by
+    ``DeepAudioSettings``)."""
     from deepaudio import checks
 
     checks.text("instruction", instruction)
     for name, value in (("transcript", transcript), ("reference_text", reference_text)):
         if value is not None:
             checks.text(name, value)
-    checks.seed("seed", seed), checks.number("duck_db", duck_db, -120, 0)
-    if fit not in ("error", "speed"):
-        raise ConfigError(f"unknown fit {fit!r}", hint="use 'error' or 'speed'")
     if reference_audio is not None and not isinstance(reference_audio, (str, Path)):
         if not (isinstance(reference_audio, (tuple, list)) and len(reference_audio) == 2):
             raise InputError("reference_audio must be a file path or (waveform, sample_rate)")
@@ -320,7 +321,7 @@ class DeepAudio:
         matching parts run. ``audio`` is the sound track task 'think' cleans (default: the video's own).
         ``mix_kwargs``: levelling options of ``dsp.mix.mix_with_ducking`` (speech_lufs, ambience_ratio_db)."""
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
-        _check_call(instruction, transcript, reference_audio, reference_text, seed, duck_db, fit)
+        _check_call(instruction, transcript, reference_audio, reference_text)
         route = self.route(instruction, task)
         video = _clip(video) if route.task not in ("tts", "think") else video
         text = transcript if transcript is not None else route.transcript
@@ -370,7 +371,7 @@ class DeepAudio:
         seed, duck_db, fit, timing = _settings(settings, seed, duck_db, fit, timing)
         from deepaudio.models.gate import TASK_MODULES
 
-        _check_call("", None, reference_audio, reference_text, seed, duck_db, fit)
+        _check_call("", None, reference_audio, reference_text)
         if not cues:
             raise InputError("the subtitle file has no cues")
         reference_audio, reference_text, voice = resolve_voice(reference_audio, reference_text)
