@@ -65,13 +65,16 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
     (_, prompt_text), rest = sentences[0], sentences[1:]
     prompt = torch.from_numpy(bank.synthesize(speaker, prompt_text))[None]
     prompt_path = workdir / f"{speaker.id}_prompt.wav"
-    save_audio(prompt_path, prompt[0].numpy(), 24000)
     prompt_emb = spk.embed(prompt, 24000)
+    if args.prompt_degrade is not None:  # the TTS gets a recording-like prompt; the judge keeps the clean one
+        prompt = degrade(prompt, args.prompt_degrade, args.seed)
+    save_audio(prompt_path, prompt[0].numpy(), 24000)
     rows = []
     for k, (source, text) in enumerate(rest):
         real = torch.from_numpy(bank.synthesize(speaker, text))[None]
         result = pipe(text, str(prompt_path), ref_text=prompt_text, nfe=args.nfe, schedule=args.schedule,
                       seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg,
+                      denoise=args.denoise,
                       **({} if args.adapt is None else {"adapt": args.adapt, "adapt_lr": args.adapt_lr}))
         gen, sr = result
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
@@ -89,6 +92,20 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
         print(f"[{speaker.id} {k + 1}/{len(rest)}] wer {row['wer']:.2f} (truth {row['wer_truth']:.2f}) "
               f"sim {row['spk_sim']:.2f} | {text!r} -> {row['hyp']!r}", file=sys.stderr, flush=True)
     return rows
+
+
+def degrade(wav, snr_db: float, seed: int):
+    """(1, L) 24 kHz -> the same through a 16 kHz channel (nothing above 8 kHz) with white noise at ``snr_db``
+    below the speech's mean power: what a real microphone recording at 16 kHz looks like to the TTS."""
+    import torch
+
+    from deepaudio.io.audio import resample
+
+    low = resample(resample(wav, 24000, 16000), 16000, 24000)[..., : wav.shape[-1]]
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(low.shape, generator=g)
+    power = low.pow(2).mean()
+    return low + noise * (power / 10 ** (snr_db / 10)).sqrt()
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -144,6 +161,11 @@ def main() -> int:
     ap.add_argument("--adapt", type=int, help="speaker adaptation steps (default: the pipeline's; 0 = off)")
     ap.add_argument("--adapt-lr", type=float, default=1e-3, help="speaker adaptation learning rate (default: "
                     "the pipeline's)")
+    ap.add_argument("--denoise", type=float, default=0.0,
+                    help="prompt noise-floor subtraction 0..1 (TTSSettings.denoise)")
+    ap.add_argument("--prompt-degrade", type=float, metavar="SNR_DB",
+                    help="give the TTS the prompt through a 16 kHz channel with white noise at this SNR (the "
+                         "similarity is still measured to the clean prompt)")
     ap.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength (TTSSettings default 2)")
     ap.add_argument("--timbre", type=float, default=0.0, help="envelope matching strength 0..1 (TTSPipeline timbre)")
     ap.add_argument("--timbre-max-db", type=float, help="tuning: match_timbre's bound (default: its own, 9 dB)")
@@ -181,7 +203,7 @@ def main() -> int:
         for speaker in voices:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
     summary = {"model": str(args.model or "bundled"), "int8": args.int8, "nfe": args.nfe, "schedule": args.schedule,
-               "cfg": args.cfg,
+               "cfg": args.cfg, "denoise": args.denoise, "prompt_degrade": args.prompt_degrade,
                "timbre": args.timbre, "adapt": "default" if args.adapt is None else args.adapt,
                "adapt_lr": args.adapt_lr,
                "timbre_max_db_smooth": list(timbre.match_timbre.__defaults__[1:3]),
