@@ -13,7 +13,9 @@ For each voice, one sentence is the prompt (its recording and text are the refer
 spoken by the TTS. Per item: ``wer``/``wer2`` of the generated speech with the two judges, ``wer_truth``/
 ``wer_truth2`` of the voice's own recording of the same sentence (the floor), ``spk_sim`` = cosine of the
 generated speech to the prompt, ``spk_sim_truth`` = the same for the voice's own recording (the ceiling),
-``dnsmos``/``dnsmos_truth`` the DNSMOS overall score of both.
+``dnsmos``/``dnsmos_truth`` the DNSMOS overall score of both. ``--prompt-degrade SNR`` gives the TTS the prompt
+through a 16 kHz channel with white noise (what a real microphone recording looks like to it) while similarity
+is still measured to the clean prompt.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_heldout_voices.py --asr-model2 models/whisper-base \\
         --wordnet data/speech_wordnet.wordnet/usr/share/wordnet --out benchmarks/results/heldout_voices.json
@@ -74,7 +76,6 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
         real = torch.from_numpy(bank.synthesize(speaker, text))[None]
         result = pipe(text, str(prompt_path), ref_text=prompt_text, nfe=args.nfe, schedule=args.schedule,
                       seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg,
-                      denoise=args.denoise,
                       **({} if args.adapt is None else {"adapt": args.adapt, "adapt_lr": args.adapt_lr}))
         gen, sr = result
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
@@ -161,8 +162,6 @@ def main() -> int:
     ap.add_argument("--adapt", type=int, help="speaker adaptation steps (default: the pipeline's; 0 = off)")
     ap.add_argument("--adapt-lr", type=float, default=1e-3, help="speaker adaptation learning rate (default: "
                     "the pipeline's)")
-    ap.add_argument("--denoise", type=float, default=0.0,
-                    help="prompt noise-floor subtraction 0..1 (TTSSettings.denoise)")
     ap.add_argument("--prompt-degrade", type=float, metavar="SNR_DB",
                     help="give the TTS the prompt through a 16 kHz channel with white noise at this SNR (the "
                          "similarity is still measured to the clean prompt)")
@@ -203,7 +202,7 @@ def main() -> int:
         for speaker in voices:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
     summary = {"model": str(args.model or "bundled"), "int8": args.int8, "nfe": args.nfe, "schedule": args.schedule,
-               "cfg": args.cfg, "denoise": args.denoise, "prompt_degrade": args.prompt_degrade,
+               "cfg": args.cfg, "prompt_degrade": args.prompt_degrade,
                "timbre": args.timbre, "adapt": "default" if args.adapt is None else args.adapt,
                "adapt_lr": args.adapt_lr,
                "timbre_max_db_smooth": list(timbre.match_timbre.__defaults__[1:3]),
