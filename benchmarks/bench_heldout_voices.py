@@ -75,7 +75,7 @@ def voice_rows(pipe, speaker, sentences, bank, spk, args, workdir: Path) -> list
     for k, (source, text) in enumerate(rest):
         real = torch.from_numpy(bank.synthesize(speaker, text))[None]
         result = pipe(text, str(prompt_path), ref_text=prompt_text, nfe=args.nfe, schedule=args.schedule,
-                      seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg, extend_band=args.extend_band,
+                      seed=args.seed + k, timbre=args.timbre, cfg_strength=args.cfg,
                       **({} if args.adapt is None else {"adapt": args.adapt, "adapt_lr": args.adapt_lr}))
         gen, sr = result
         row = {"voice": speaker.id, "source": source, "text": text, "seconds": gen.shape[-1] / sr,
@@ -165,7 +165,6 @@ def main() -> int:
     ap.add_argument("--prompt-degrade", type=float, metavar="SNR_DB",
                     help="give the TTS the prompt through a 16 kHz channel with white noise at this SNR (the "
                          "similarity is still measured to the clean prompt)")
-    ap.add_argument("--extend-band", type=int, default=0, help="1: fill a band-limited prompt's empty top bins")
     ap.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength (TTSSettings default 2)")
     ap.add_argument("--timbre", type=float, default=0.0, help="envelope matching strength 0..1 (TTSPipeline timbre)")
     ap.add_argument("--timbre-max-db", type=float, help="tuning: match_timbre's bound (default: its own, 9 dB)")
@@ -203,7 +202,7 @@ def main() -> int:
         for speaker in voices:
             rows += voice_rows(pipe, speaker, sentences, bank, spk, args, Path(tmp))
     summary = {"model": str(args.model or "bundled"), "int8": args.int8, "nfe": args.nfe, "schedule": args.schedule,
-               "cfg": args.cfg, "prompt_degrade": args.prompt_degrade, "extend_band": args.extend_band,
+               "cfg": args.cfg, "prompt_degrade": args.prompt_degrade,
                "timbre": args.timbre, "adapt": "default" if args.adapt is None else args.adapt,
                "adapt_lr": args.adapt_lr,
                "timbre_max_db_smooth": list(timbre.match_timbre.__defaults__[1:3]),

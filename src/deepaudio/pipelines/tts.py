@@ -23,7 +23,6 @@ import torch
 
 from deepaudio import checks
 from deepaudio.config import resolve_dtype
-from deepaudio.dsp import bandwidth
 from deepaudio.dsp.timbre import match_timbre
 from deepaudio.errors import ConfigError, InputError
 from deepaudio.models.tts.cfm import sample
@@ -79,7 +78,6 @@ class TTSSettings:
     # intelligibility, docs/tts.md).
     adapt: int = 0
     adapt_lr: float = 1e-3
-    extend_band: int = 0
 
     def __post_init__(self) -> None:
         # the same checks (types, finiteness, ranges) as the command line's, raising the project's error type
@@ -209,7 +207,7 @@ class TTSPipeline:
                  duration: float | None = None, energy: torch.Tensor | None = None,
                  ref_energy: torch.Tensor | None = None, cross_fade_s: float = 0.15, max_batch: int = 8,
                  batched_cfg: bool = True, timbre: float = 1.0, adapt: int = 0, adapt_lr: float = 1e-3,
-                 extend_band: int = 0, progress: Callable[[int, int], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None,
                  settings: TTSSettings | None = None, asr_model: str | Path | None = None,
                  asr_language: str | None = None):
         """Speak ``text`` in the voice of ``ref_audio`` (a path or ``(wav, sr)``) -> a ``GenerationResult``
@@ -226,7 +224,7 @@ class TTSPipeline:
         st = resolve_settings(TTSSettings, settings, nfe=nfe, cfg_strength=cfg_strength, sway=sway, solver=solver,
                               schedule=schedule, seed=seed, speed=speed, cross_fade_s=cross_fade_s,
                               max_batch=max_batch, batched_cfg=batched_cfg, timbre=timbre, adapt=adapt,
-                              adapt_lr=adapt_lr, extend_band=extend_band)
+                              adapt_lr=adapt_lr)
         checks.optional_number("duration", duration, 0.01, 3600)
         texts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
         if texts is None:
@@ -244,8 +242,6 @@ class TTSPipeline:
             raise ConfigError("this checkpoint has no energy input", hint="use a DeepAudio V2S checkpoint")
         ref = self._reference(ref_audio, ref_text, asr_model, asr_language)
         ref_mel = self._mel(ref.wav)  # (Nc, M)
-        if st.extend_band:
-            ref_mel = bandwidth.extend_band(ref_mel)
         if isinstance(ref_energy, str):
             if ref_energy != "speech":
                 raise ConfigError(f"unknown ref_energy {ref_energy!r}", hint="give a contour tensor or 'speech'")
