@@ -7,7 +7,8 @@ something). Each prompt's text is its transcript where the data has one, else th
 transcription. Sentences: the held-out sentences of ``bench_heldout_voices.py`` (toy-world test sentences,
 WordNet tail with ``--wordnet``). Each item is spoken twice, with setting A and B (same seed), so the change is
 paired; ``--a``/``--b`` take ``key=value`` TTSPipeline keywords (e.g. ``timbre=0`` vs ``timbre=1``) and
-``--vocoder-a``/``--vocoder-b`` a vocoder folder (or ``griffin-lim``) for each side.
+``--vocoder-a``/``--vocoder-b`` a vocoder folder (or ``griffin-lim``) for each side; ``--model-b`` another
+checkpoint for side B (two models compared item by item).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_real_voices.py --a timbre=0 --b timbre=1 \\
         --out benchmarks/results/real_voices_timbre.json
@@ -75,6 +76,7 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, help="TTS checkpoint folder (default: the bundled one)")
+    ap.add_argument("--model-b", type=Path, help="another TTS checkpoint for side B (default: --model)")
     ap.add_argument("--a", type=setting, default={}, help="setting A, e.g. timbre=0")
     ap.add_argument("--b", type=setting, default={}, help="setting B, e.g. timbre=1")
     ap.add_argument("--vocoder-a", help="vocoder folder or 'griffin-lim' for A (default: the pipeline's)")
@@ -97,8 +99,9 @@ def main() -> int:
 
     sentences = [s for _, s in heldout_sentences(args.n_toy, args.wordnet, args.n_wordnet)]
     pipes = {"a": TTSPipeline.from_pretrained(args.model, **({"vocoder": args.vocoder_a} if args.vocoder_a else {}))}
-    pipes["b"] = pipes["a"] if args.vocoder_b == args.vocoder_a else TTSPipeline.from_pretrained(
-        args.model, **({"vocoder": args.vocoder_b} if args.vocoder_b else {}))  # one model unless the vocoders differ
+    same = args.vocoder_b == args.vocoder_a and args.model_b is None  # one pipeline unless the sides differ
+    pipes["b"] = pipes["a"] if same else TTSPipeline.from_pretrained(
+        args.model_b or args.model, **({"vocoder": args.vocoder_b} if args.vocoder_b else {}))
     spk, rows, t0 = Resemblyzer(), [], time.time()
     tmp = tempfile.TemporaryDirectory()
     for name, path, text in real_prompts(args.data, Path(tmp.name)):
@@ -117,7 +120,8 @@ def main() -> int:
             print(f"[{name} {k + 1}/{len(sentences)}] sim {row['spk_sim_a']:.3f} -> {row['spk_sim_b']:.3f} "
                   f"wer {row['wer_a']:.2f} -> {row['wer_b']:.2f}", file=sys.stderr, flush=True)
     tmp.cleanup()
-    summary: dict = {"model": str(args.model or "bundled"), "a": args.a, "b": args.b, "n": len(rows),
+    summary: dict = {"model": str(args.model or "bundled"), "model_b": str(args.model_b or args.model or "bundled"),
+                     "a": args.a, "b": args.b, "n": len(rows),
                      "vocoder_a": pipes["a"].vocoder.label, "vocoder_b": pipes["b"].vocoder.label,
                      "judge": "whisper tiny.en (packaged)"}
     for key in ("spk_sim", "wer", "dnsmos"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import signal
@@ -278,40 +277,3 @@ def test_several_manifests_are_joined(speech, tmp_path):
 
     vocab = Vocab.load(out / "model" / "vocab.txt")  # built from the texts of both manifests
     assert all(ch in vocab.to_text().splitlines() for r in rows[5:] for ch in r.text if ch != " ")
-
-
-def test_band_limit_mel_matches_a_low_passed_recording():
-    """The mel-domain low-pass of --band-limit against the mel of the low-passed audio itself."""
-    from deepaudio.dsp.mel import F5_24K, mel_spectrogram
-    from deepaudio.train.tts import band_limit_mel
-    from deepaudio.train.vocoder import low_pass
-
-    wav, sr = _speak(SENTENCES[0], 0)
-    from deepaudio.io.audio import resample
-
-    wav = resample(torch.as_tensor(wav, dtype=torch.float32).reshape(-1), sr, 24000)
-    mel = mel_spectrogram(wav, F5_24K).T
-    for cutoff in (4000.0, 8000.0):
-        truth = mel_spectrogram(torch.from_numpy(low_pass(wav.numpy(), cutoff, 24000)), F5_24K).T
-        ours = band_limit_mel(mel, cutoff)
-        level = truth.mean(0)
-        audible = level > level.max() - 60 / 8.686  # bins within 60 dB of the loudest
-        err_db = ((ours - truth).abs().mean(0) * 8.686)[audible]
-        # within 3 dB everywhere but the two audible bins at the edge, where the STFT's leakage adds a little
-        assert float(err_db[:-2].max()) < 3.0 and float(err_db.max()) < 10.0, cutoff
-        dead = mel.mean(0) - ours.mean(0) > 40 / 8.686  # the top is gone, as it is from the recording
-        assert dead.sum() >= 5
-    torch.testing.assert_close(band_limit_mel(mel, 20000.0), mel.clamp_min(math.log(1e-5)), atol=1e-5, rtol=0)
-
-
-def test_band_limit_is_drawn_from_the_seed_and_resumes_exactly(speech, tmp_path):
-    extra = {"--final-lr-ratio": 1.0, "--save-every": 3, "--band-limit": 0.5}
-    assert _run(_common(speech, tmp_path / "plain", 3, **{"--final-lr-ratio": 1.0})) == 0
-    assert _run(_common(speech, tmp_path / "full", 6, **extra)) == 0
-    assert _run(_common(speech, tmp_path / "cut", 3, **extra)) == 0
-    assert _run(_common(speech, tmp_path / "cut", 6, **extra, **{"--resume": None})) == 0
-    plain = read_log(tmp_path / "plain" / "train_log.jsonl")
-    full, cut = read_log(tmp_path / "full" / "train_log.jsonl"), read_log(tmp_path / "cut" / "train_log.jsonl")
-    assert [r["loss"] for r in cut] == [r["loss"] for r in full]
-    assert [r["loss"] for r in full[:3]] != [r["loss"] for r in plain]  # the draws do reach the batches
-    assert _run(_common(speech, tmp_path / "bad", 1, **{"--band-limit": 1.5})) == 2

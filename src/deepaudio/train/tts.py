@@ -41,9 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--energy-drop", type=float, default=0.0, metavar="P",
                    help="--energy: probability of zeroing a batch's contour, so the model also speaks without one "
                         "(one checkpoint then serves TTS and V2S); default 0, as the reference")
-    p.add_argument("--band-limit", type=float, default=0.0, metavar="P",
-                   help="fraction of training clips whose mel is low-passed at a random 3.5-11 kHz cutoff (as a 16 kHz "
-                        "or telephone recording's), so that bandwidth stops telling voices apart; default 0")
     p.add_argument("--durations", action="store_true",
                    help="phoneme input with per-phoneme durations: aligns the training audio (flat-start Viterbi), "
                         "feeds each frame its phoneme and exports durations.json for inference")
@@ -182,8 +179,7 @@ def _batches(args: argparse.Namespace, rows, val_rows, vocab, acc):
                   f"than --batch-frames {args.batch_frames}", file=sys.stderr)
         if not shuffle:  # validation: the same batches every time
             batcher = FixedBatches(tuple(tuple(b) for b in batcher.epoch_batches(0)))
-        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), batcher,
-                                     band_limit=args.band_limit if shuffle else 0.0, seed=args.seed)
+        sets[name] = ManifestBatches(ds, encode_all(tok, [r.text for r in rws], name), batcher)
     return sets["train"], sets.get("val")
 
 
@@ -271,14 +267,10 @@ def _run_info(args: argparse.Namespace, n_train: int, n_val: int, n_params: int)
 
 
 class ManifestBatches:
-    """Batches of a TTS dataset for the loop: keys are index lists, ``load`` pads them (``collate_tts``).
+    """Batches of a TTS dataset for the loop: keys are index lists, ``load`` pads them (``collate_tts``)."""
 
-    ``band_limit``: the fraction of clips whose mel is low-passed (``band_limit_mel``) at a cutoff drawn from
-    ``CUTOFF_RANGE``; the draws depend on (seed, the batch's clips) only, so a resumed run sees the same data."""
-
-    def __init__(self, ds, ids: list[list[int]], batcher, band_limit: float = 0.0, seed: int = 0):
+    def __init__(self, ds, ids: list[list[int]], batcher):
         self.ds, self.ids, self.batcher = ds, ids, batcher
-        self.band_limit, self.seed = band_limit, seed
         self.durations: list | None = None
 
     def set_durations(self, durations: list) -> None:
@@ -296,36 +288,11 @@ class ManifestBatches:
         from deepaudio.models.tts.objective import collate_tts
 
         items = [self.ds[i] for i in key]
-        if self.band_limit > 0:
-            import numpy as np
-
-            from deepaudio.train.vocoder import CUTOFF_RANGE
-
-            rng = np.random.default_rng([self.seed, *key])
-            items = [dict(it, mel=band_limit_mel(it["mel"], float(rng.uniform(*CUTOFF_RANGE))))
-                     if rng.random() < self.band_limit else it for it in items]
         if self.durations is None:
             return collate_tts(items, [self.ids[i] for i in key])
         from deepaudio.models.tts.durations import expand
 
         return collate_tts(items, [expand(self.ids[i], self.durations[i]).tolist() for i in key])
-
-
-def band_limit_mel(mel, cutoff: float, width: float = 400.0):
-    """``mel`` (N, M; F5 24 kHz ln magnitude) as if its audio had been low-passed at ``cutoff`` Hz with a
-    raised-cosine edge ``width`` Hz wide: each bin keeps the share of its filter's weight that the edge passes."""
-    import math
-
-    import torch
-
-    from deepaudio.dsp.mel import F5_24K, settings_filterbank
-
-    fb = settings_filterbank(F5_24K)  # (M, F)
-    freqs = torch.linspace(0, F5_24K.sample_rate / 2, fb.shape[1])
-    edge = ((freqs - (cutoff - width / 2)) / width).clamp(0, 1)
-    gain = (fb * (0.5 * (1 + torch.cos(math.pi * edge)))).sum(1) / fb.sum(1).clamp_min(1e-12)
-    out = (mel.float().exp() * gain.to(mel.device)).clamp_min(F5_24K.log_floor).log()
-    return out.to(mel.dtype)
 
 
 class _Without:
