@@ -60,9 +60,9 @@ def encoder_fingerprint(encoder: torch.nn.Module) -> str:
         flat = t.detach().reshape(-1)
         spread = flat[:: max(1, flat.numel() // 256)][:256]
         values = torch.cat([flat[:32], flat[-32:], spread])
-        ends = values.float().cpu() if t.is_floating_point() else values.cpu()
+        values = values.float().cpu() if t.is_floating_point() else values.cpu()
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
-        h.update(ends.numpy().tobytes())
+        h.update(values.numpy().tobytes())
     return h.hexdigest()[:32]
 
 
